@@ -1,0 +1,44 @@
+# Socai — build, test, run and benchmark.
+# `make test` and `make run` work on a fresh machine: they install the two
+# system libraries Socai links against when pkg-config cannot find them.
+
+SWIFT ?= swift
+SYSTEM_PACKAGES := libsodium-dev libsqlite3-dev pkg-config
+
+.PHONY: deps build test run bench lint clean localnet
+
+# Install libsodium, SQLite headers and pkg-config only when they are missing.
+deps:
+	@if ! pkg-config --exists libsodium sqlite3 2>/dev/null; then \
+		echo "socai: installing $(SYSTEM_PACKAGES)"; \
+		SUDO=""; if [ "$$(id -u)" != "0" ]; then SUDO="sudo"; fi; \
+		$$SUDO apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(SYSTEM_PACKAGES); \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# `swift build --build-tests` first, so the `socai` executable the end-to-end
+# tests start as a child process is built before any test runs.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Until the validator-node issue lands, `make run` checks the local network's
+# genesis and node configurations and shows each node's chain state.
+run: build
+	$(SWIFT) run socai localnet status --genesis Genesis/localnet.json --nodes Nodes
+
+# Regenerates the committed test-only local network (new keys every time).
+localnet: build
+	$(SWIFT) run socai genesis init --validators 4 --chain-id socai-localnet --out Genesis/localnet.json --nodes Nodes --force
+
+bench: deps
+	cd Benchmarks && $(SWIFT) run -c release SocaiBenchmarks
+
+lint:
+	$(SWIFT) format lint --recursive Sources Tests Benchmarks/Sources
+
+clean:
+	rm -rf .build Benchmarks/.build
