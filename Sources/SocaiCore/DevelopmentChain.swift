@@ -1,0 +1,60 @@
+import SocaiCrypto
+
+/// Builds a valid, fully signed chain from validator keys held in one process.
+///
+/// Not consensus: every validator's precommit is signed here directly. It exists so that
+/// store tests, crash tests, benchmarks and tools can produce real blocks with real commit
+/// certificates that pass every check an auditor makes, without running a network.
+public struct DevelopmentChain {
+    /// The chain id.
+    public let chainID: ChainID
+    /// The genesis hash block 1 links to.
+    public let genesisHash: Hash
+    /// The validators' signing keys.
+    public let validatorKeys: [SigningKey]
+    /// The validator set those keys form (each with power 1).
+    public let validatorSet: ValidatorSet
+    /// Height of the last block built; 0 before the first.
+    public private(set) var height: UInt64 = 0
+    /// Hash of the last block built; the genesis hash before the first.
+    public private(set) var tipHash: Hash
+    /// Certificate of the last block built.
+    public private(set) var lastCommit: CommitCertificate?
+
+    /// Starts a chain after the given genesis.
+    public init(chainID: ChainID, genesisHash: Hash, validatorKeys: [SigningKey]) throws(FormatError) {
+        self.chainID = chainID
+        self.genesisHash = genesisHash
+        self.validatorKeys = validatorKeys
+        validatorSet = try ValidatorSet(validatorKeys.map { Validator(publicKey: PublicKey(of: $0), power: 1) })
+        tipHash = genesisHash
+    }
+
+    /// Builds, signs and returns the next block with its commit certificate.
+    public mutating func nextBlock(
+        transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [],
+        timeMilliseconds: UInt64, stateRoot: Hash = .zero
+    ) -> (block: Block, commit: CommitCertificate) {
+        let nextHeight = height + 1
+        let proposerIndex = Int((nextHeight - 1) % UInt64(validatorKeys.count))
+        let header = BlockHeader(
+            chainID: chainID, height: nextHeight, timeMilliseconds: timeMilliseconds,
+            previousBlockHash: tipHash, lastCommitHash: lastCommit?.hash ?? .zero,
+            transactionsRoot: Block.transactionsRoot(transactions), evidenceRoot: Block.evidenceRoot(evidence),
+            stateRoot: stateRoot, validatorsHash: validatorSet.hash,
+            proposer: PublicKey(of: validatorKeys[proposerIndex]))
+        let block = Block(header: header, lastCommit: lastCommit, transactions: transactions, evidence: evidence)
+        let blockHash = block.hash
+        let precommits = validatorKeys.map { key in
+            var vote = Vote(type: .precommit, height: nextHeight, round: 0, blockID: blockHash, validator: PublicKey(of: key))
+            vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: key)
+            return vote
+        }
+        // Precommits built just above share height, round and block: construction cannot fail.
+        let commit = try! CommitCertificate(precommits: precommits)
+        height = nextHeight
+        tipHash = blockHash
+        lastCommit = commit
+        return (block, commit)
+    }
+}

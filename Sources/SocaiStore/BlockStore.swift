@@ -1,0 +1,227 @@
+import SocaiCore
+
+/// The append-only block store: blocks with their commit certificates in one SQLite file.
+///
+/// A block is accepted only at height tip + 1 and only if its previous-block hash is the
+/// tip's hash (the genesis hash for block 1). The block, its certificate and the new tip
+/// are written in one SQLite transaction, in WAL mode with `synchronous=FULL`, so after a
+/// crash at any moment the store reopens at exactly one committed height. There is no API
+/// to change or delete a block, and SQLite triggers refuse it from any other client.
+public final class BlockStore {
+    /// The schema version written to `PRAGMA user_version`.
+    public static let schemaVersion: Int64 = 1
+
+    private let connection: SQLiteConnection
+    /// The chain this store holds.
+    public let chainID: ChainID
+    /// The genesis hash this chain starts from (block 1's previous-block hash).
+    public let genesisHash: Hash
+    /// Height of the last committed block; 0 when the store holds no block.
+    public private(set) var height: UInt64
+    /// Hash of the last committed block; the genesis hash when the store holds no block.
+    public private(set) var tipHash: Hash
+
+    /// Opens the store at `path`, creating it for `genesisHash` and `chainID` if it does not
+    /// exist. An existing store must belong to the same chain and genesis.
+    public convenience init(path: String, chainID: ChainID, genesisHash: Hash) throws(StoreError) {
+        let connection = try SQLiteConnection(path: path, create: true)
+        try Self.configure(connection)
+        try Self.createSchema(connection)
+        let meta = try Self.readMeta(connection)
+        if let meta {
+            guard meta.chainID == chainID, meta.genesisHash == genesisHash else {
+                throw StoreError(.wrongChain, "\(path) holds chain \(meta.chainID) with genesis \(meta.genesisHash), not \(chainID) with genesis \(genesisHash)")
+            }
+        } else {
+            try connection.inTransaction { () throws(StoreError) in
+                let insert = try connection.prepare("INSERT INTO meta(key, value) VALUES (?, ?)")
+                try insert.run([.text("chain_id"), .blob(Array(chainID.value.utf8))])
+                try insert.run([.text("genesis_hash"), .blob(genesisHash.bytes)])
+                try insert.run([.text("tip_height"), .blob(Self.encodeHeight(0))])
+                try insert.run([.text("tip_hash"), .blob(genesisHash.bytes)])
+            }
+        }
+        try self.init(connection: connection)
+    }
+
+    /// Opens an existing store at `path`; throws `notFound` when there is none.
+    public convenience init(existingAt path: String) throws(StoreError) {
+        let connection = try SQLiteConnection(path: path, create: false)
+        try Self.configure(connection)
+        try self.init(connection: connection)
+    }
+
+    private init(connection: SQLiteConnection) throws(StoreError) {
+        self.connection = connection
+        guard let meta = try Self.readMeta(connection) else {
+            throw StoreError(.corrupt, "\(connection.path) is not a Socai block store (no chain metadata)")
+        }
+        chainID = meta.chainID
+        genesisHash = meta.genesisHash
+        height = meta.tipHeight
+        tipHash = meta.tipHash
+        try checkTip()
+    }
+
+    private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
+        // WAL keeps readers off the writer's path; FULL syncs the WAL on every commit, so a
+        // committed block survives power loss, not only a process crash.
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+    }
+
+    private static func createSchema(_ connection: SQLiteConnection) throws(StoreError) {
+        try connection.inTransaction { () throws(StoreError) in
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS blocks(
+                    height INTEGER PRIMARY KEY CHECK (height >= 1),
+                    hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+                    block BLOB NOT NULL,
+                    commit_certificate BLOB NOT NULL
+                );
+                CREATE TRIGGER IF NOT EXISTS blocks_append_only_update BEFORE UPDATE ON blocks
+                    BEGIN SELECT RAISE(ABORT, 'socai blocks are append-only'); END;
+                CREATE TRIGGER IF NOT EXISTS blocks_append_only_delete BEFORE DELETE ON blocks
+                    BEGIN SELECT RAISE(ABORT, 'socai blocks are append-only'); END;
+                PRAGMA user_version = \(schemaVersion);
+                """)
+        }
+    }
+
+    private struct Meta {
+        var chainID: ChainID
+        var genesisHash: Hash
+        var tipHeight: UInt64
+        var tipHash: Hash
+    }
+
+    private static func readMeta(_ connection: SQLiteConnection) throws(StoreError) -> Meta? {
+        let select = try connection.prepare("SELECT key, value FROM meta")
+        try select.bind([])
+        var values: [String: [UInt8]] = [:]
+        while try select.step() { values[select.text(0)] = select.blob(1) }
+        if values.isEmpty { return nil }
+        guard let chainBytes = values["chain_id"], let genesisBytes = values["genesis_hash"],
+            let heightBytes = values["tip_height"], let tipBytes = values["tip_hash"]
+        else {
+            throw StoreError(.corrupt, "\(connection.path): chain metadata is incomplete")
+        }
+        do throws(FormatError) {
+            return Meta(
+                chainID: try ChainID(String(decoding: chainBytes, as: UTF8.self)),
+                genesisHash: try Hash(genesisBytes), tipHeight: try decodeHeight(heightBytes),
+                tipHash: try Hash(tipBytes))
+        } catch {
+            throw StoreError(.corrupt, "\(connection.path): chain metadata is damaged: \(error.message)")
+        }
+    }
+
+    private static func encodeHeight(_ height: UInt64) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(height)
+        return writer.bytes
+    }
+
+    private static func decodeHeight(_ bytes: [UInt8]) throws(FormatError) -> UInt64 {
+        var reader = ByteReader(bytes)
+        let height = try reader.readUInt64("tip height")
+        try reader.expectEnd("tip height")
+        return height
+    }
+
+    /// Checks that the recorded tip agrees with the highest stored block.
+    private func checkTip() throws(StoreError) {
+        let select = try connection.prepare("SELECT COUNT(*), COALESCE(MAX(height), 0) FROM blocks")
+        try select.bind([])
+        _ = try select.step()
+        let count = select.integer(0)
+        let maximum = select.integer(1)
+        guard count == maximum, UInt64(maximum) == height else {
+            throw StoreError(.corrupt, "\(connection.path): tip height \(height) but \(count) blocks stored up to height \(maximum)")
+        }
+        if height > 0 {
+            let stored = try storedRow(at: height)
+            guard stored?.hash == tipHash.bytes else {
+                throw StoreError(.corrupt, "\(connection.path): tip hash does not match block \(height)")
+            }
+        }
+    }
+
+    /// Appends `block`, certified by `commit`, as the new tip.
+    ///
+    /// Checks, before writing: the chain id, height = tip + 1, the hash link, the block's own
+    /// consistency (`Block.validateBasic`) and that `commit` is for this block. Commit
+    /// signatures are checked by the caller, who knows the validator set in force.
+    public func append(_ block: Block, commit: CommitCertificate) throws(StoreError) {
+        let header = block.header
+        guard header.chainID == chainID else {
+            throw StoreError(.wrongChain, "block \(header.height) is for chain \(header.chainID), this store holds \(chainID)")
+        }
+        guard header.height == height + 1 else {
+            throw StoreError(.wrongHeight, "block at height \(header.height) offered; the store expects height \(height + 1)")
+        }
+        guard header.previousBlockHash == tipHash else {
+            throw StoreError(.brokenLink, "block \(header.height) links to \(header.previousBlockHash), but the tip is \(tipHash)")
+        }
+        do throws(VerificationError) { try block.validateBasic() } catch {
+            throw StoreError(.invalidBlock, error.message)
+        }
+        let blockHash = block.hash
+        guard commit.height == header.height, commit.blockID == blockHash else {
+            throw StoreError(.invalidBlock, "the commit certificate is for block \(commit.height) \(commit.blockID), not \(header.height) \(blockHash)")
+        }
+        let blockBytes = block.canonicalBytes
+        let commitBytes = commit.canonicalBytes
+        guard blockBytes.count <= Limits.blockBytesMax else {
+            throw StoreError(.invalidBlock, "block \(header.height) of \(blockBytes.count) bytes exceeds \(Limits.blockBytesMax)")
+        }
+        try connection.inTransaction { () throws(StoreError) in
+            let insert = try connection.prepare(
+                "INSERT INTO blocks(height, hash, block, commit_certificate) VALUES (?, ?, ?, ?)")
+            try insert.run([.integer(Int64(header.height)), .blob(blockHash.bytes), .blob(blockBytes), .blob(commitBytes)])
+            let update = try connection.prepare("UPDATE meta SET value = ? WHERE key = ?")
+            try update.run([.blob(Self.encodeHeight(header.height)), .text("tip_height")])
+            try update.run([.blob(blockHash.bytes), .text("tip_hash")])
+        }
+        height = header.height
+        tipHash = blockHash
+    }
+
+    private struct StoredRow {
+        var hash: [UInt8]
+        var block: [UInt8]
+        var commit: [UInt8]
+    }
+
+    private func storedRow(at height: UInt64) throws(StoreError) -> StoredRow? {
+        guard height >= 1, height <= UInt64(Int64.max) else { return nil }
+        let select = try connection.prepare("SELECT hash, block, commit_certificate FROM blocks WHERE height = ?")
+        try select.bind([.integer(Int64(height))])
+        guard try select.step() else { return nil }
+        return StoredRow(hash: select.blob(0), block: select.blob(1), commit: select.blob(2))
+    }
+
+    /// The block at `height` and its commit certificate, or nil above the tip.
+    ///
+    /// What is read back is checked: it must decode canonically, be at the height asked
+    /// for, and hash to the hash stored beside it; otherwise the store is `corrupt`.
+    public func block(at height: UInt64) throws(StoreError) -> (block: Block, commit: CommitCertificate)? {
+        guard let row = try storedRow(at: height) else { return nil }
+        let block: Block
+        let commit: CommitCertificate
+        do throws(FormatError) {
+            block = try Block(canonicalBytes: row.block)
+            commit = try CommitCertificate(canonicalBytes: row.commit)
+        } catch {
+            throw StoreError(.corrupt, "block \(height) as stored does not decode: \(error.message)")
+        }
+        guard block.header.height == height, block.hash.bytes == row.hash else {
+            throw StoreError(.corrupt, "block \(height) as stored does not match its recorded hash")
+        }
+        guard commit.height == height, commit.blockID == block.hash else {
+            throw StoreError(.corrupt, "the commit certificate stored at height \(height) is not for its block")
+        }
+        return (block, commit)
+    }
+}
