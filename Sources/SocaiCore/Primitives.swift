@@ -206,6 +206,9 @@ public struct DomainTag: Sendable, Equatable {
     public static let signPrecommit = DomainTag("socai/sign/precommit/v1")
     /// Signing tag for a block proposal.
     public static let signProposal = DomainTag("socai/sign/proposal/v1")
+    /// Signing tag for a free-form message (`socai key sign`): such a signature can never
+    /// be mistaken for a transaction, vote or proposal signature.
+    public static let signMessage = DomainTag("socai/sign/message/v1")
 
     /// Hashing tag for a transaction (its transaction hash).
     public static let hashTransaction = DomainTag("socai/hash/transaction/v1")
@@ -222,7 +225,18 @@ public struct DomainTag: Sendable, Equatable {
 
     /// Every tag, for tests that check no tag is a prefix of another.
     public static let all: [DomainTag] = [
-        signTransaction, signPrevote, signPrecommit, signProposal, hashTransaction, hashHeader,
+        signTransaction, signPrevote, signPrecommit, signProposal, signMessage, hashTransaction, hashHeader,
         hashCommit, hashValidatorSet, hashGenesis, hashEvidence,
     ]
+}
+
+/// A free-form message signed with a Socai key, domain-separated from every chain message.
+public enum SignedMessage {
+    /// Longest message signed or verified, in bytes.
+    public static let messageBytesMax = 1 << 20
+
+    /// The bytes actually signed: the message tag followed by the message.
+    public static func signingBytes(_ message: [UInt8]) -> [UInt8] {
+        DomainTag.signMessage.bytes + message
+    }
 }

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import SocaiCore
+import SocaiNode
+
+/// `socai genesis …`: create and check genesis files.
+struct GenesisCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genesis",
+        abstract: "Create and check genesis files.",
+        subcommands: [Initialize.self, Validate.self])
+
+    struct Initialize: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Write a genesis file and a home directory for each local validator.",
+            discussion: """
+                Generates a key per validator and a governance key. Unless --production-keys is given, the
+                keys are marked TEST ONLY (in their file names and contents): they are for the local network
+                and are published in the repository.
+                """)
+
+        @Option(help: "Number of validators (1-\(LocalnetGenerator.validatorsMax)).") var validators = 4
+        @Option(name: .customLong("chain-id"), help: "The chain id: a-z, 0-9 and '-'.") var chainID = "socai-localnet"
+        @Option(help: ArgumentHelp("Where to write the genesis file.", valueName: "file")) var out = "Genesis/localnet.json"
+        @Option(help: ArgumentHelp("Directory for node1 … nodeN.", valueName: "dir")) var nodes = "Nodes"
+        @Option(name: .customLong("genesis-time-ms"), help: "Genesis time in Unix milliseconds (default: now).")
+        var genesisTimeMilliseconds: UInt64?
+        @Option(name: .customLong("peer-port-base"), help: "Consensus port of node1; node i uses base + i - 1.") var peerPortBase = 26611
+        @Option(name: .customLong("api-port-base"), help: "HTTP port of node1; node i uses base + i - 1.") var apiPortBase = 26711
+        @Flag(help: "Replace an existing genesis file and node configurations.") var force = false
+        @Flag(
+            name: .customLong("production-keys"),
+            help: "Do not mark the generated keys test-only (files node_key.json, mode 0600 enforced).")
+        var productionKeys = false
+
+        func validate() throws {
+            guard (1...LocalnetGenerator.validatorsMax).contains(validators) else {
+                throw ValidationError("--validators must be between 1 and \(LocalnetGenerator.validatorsMax)")
+            }
+            do { _ = try ChainID(chainID) } catch { throw ValidationError("--chain-id: \(error.message)") }
+        }
+
+        func run() throws {
+            try failing {
+                let now = UInt64(Date().timeIntervalSince1970 * 1000)
+                var generator = LocalnetGenerator(
+                    chainID: try ChainID(chainID), validatorCount: validators, genesisTimeMilliseconds: genesisTimeMilliseconds ?? now)
+                generator.peerPortBase = peerPortBase
+                generator.apiPortBase = apiPortBase
+                generator.testOnlyKeys = !productionKeys
+                let result = try generator.write(genesisPath: expandPath(out), nodesDirectory: expandPath(nodes), overwrite: force)
+                print("Wrote \(out) (chain \(result.genesis.chainID), genesis hash \(result.genesis.hash))")
+                for home in result.nodeHomes { print("Wrote \(home)") }
+                print("Wrote \(result.governanceKeyPath) (governance key)")
+            }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a genesis file and print its hash.")
+
+        @Argument(help: ArgumentHelp("The genesis file.", valueName: "file")) var file: String
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Summary: Encodable {
+            var chainID: String
+            var genesisHash: String
+            var validatorsHash: String
+            var totalPower: UInt64
+            var validators: [Genesis.ValidatorEntry]
+        }
+
+        func run() throws {
+            try failing {
+                let genesis = try NodeHome.loadGenesis(at: expandPath(file))
+                let summary = Summary(
+                    chainID: genesis.chainID.value, genesisHash: genesis.hash.hex, validatorsHash: genesis.validatorSet.hash.hex,
+                    totalPower: genesis.validatorSet.totalPower, validators: genesis.file.validators)
+                if json { try printJSON(summary); return }
+                print("chain id:        \(summary.chainID)")
+                print("genesis hash:    \(summary.genesisHash)")
+                print("validators hash: \(summary.validatorsHash)")
+                for validator in summary.validators {
+                    print("validator:       \(validator.name) \(validator.publicKey) power \(validator.power)")
+                }
+            }
+        }
+    }
+}
