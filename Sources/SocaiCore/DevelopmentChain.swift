@@ -12,7 +12,7 @@ public struct DevelopmentChain {
     public let genesisHash: Hash
     /// The validators' signing keys.
     public let validatorKeys: [SigningKey]
-    /// The validator set those keys form (each with power 1).
+    /// The validator set the chain's headers name; the keys hold more than two thirds of its power.
     public let validatorSet: ValidatorSet
     /// Height of the last block built; 0 before the first.
     public private(set) var height: UInt64 = 0
@@ -21,13 +21,40 @@ public struct DevelopmentChain {
     /// Certificate of the last block built.
     public private(set) var lastCommit: CommitCertificate?
 
-    /// Starts a chain after the given genesis.
-    public init(chainID: ChainID, genesisHash: Hash, validatorKeys: [SigningKey]) throws(FormatError) {
+    /// Starts a chain after the given genesis. Without `validatorSet`, the keys form the set,
+    /// each with power 1; with it, the keys must be members holding more than two thirds of its power.
+    public init(
+        chainID: ChainID, genesisHash: Hash, validatorKeys: [SigningKey], validatorSet: ValidatorSet? = nil
+    ) throws(FormatError) {
         self.chainID = chainID
         self.genesisHash = genesisHash
         self.validatorKeys = validatorKeys
-        validatorSet = try ValidatorSet(validatorKeys.map { Validator(publicKey: PublicKey(of: $0), power: 1) })
+        let set: ValidatorSet
+        if let validatorSet {
+            set = validatorSet
+        } else {
+            set = try ValidatorSet(validatorKeys.map { Validator(publicKey: PublicKey(of: $0), power: 1) })
+        }
+        var power: UInt64 = 0
+        for key in validatorKeys {
+            guard let member = set.validator(for: PublicKey(of: key)) else {
+                throw FormatError(.invalidValue, "signing key \(PublicKey(of: key)) is not in the validator set")
+            }
+            power += member.power
+        }
+        guard set.isQuorum(power) else {
+            throw FormatError(.invalidValue, "the signing keys hold \(power) of \(set.totalPower) voting power; more than two thirds is needed")
+        }
+        self.validatorSet = set
         tipHash = genesisHash
+    }
+
+    /// Continues from a stored tip instead of rebuilding every earlier block.
+    public mutating func resume(after block: Block, commit: CommitCertificate) {
+        precondition(commit.blockID == block.hash && block.header.chainID == chainID)
+        height = block.header.height
+        tipHash = block.hash
+        lastCommit = commit
     }
 
     /// Builds, signs and returns the next block with its commit certificate.

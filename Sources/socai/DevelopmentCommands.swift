@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SocaiCore
 import SocaiCrypto
+import SocaiNode
 import SocaiStore
 
 /// `socai dev …`: tools for Socai's own tests and benchmarks (hidden from help).
@@ -22,11 +23,14 @@ struct DevelopmentCommand: ParsableCommand {
         static let chainID = "socai-crash-test"
         static let genesisLabel = "socai crash test genesis"
 
-        @Option(help: ArgumentHelp("The SQLite file.", valueName: "file")) var store: String
+        @Option(help: ArgumentHelp("A SQLite file for the fixed crash-test chain.", valueName: "file")) var store: String?
+        @Option(help: ArgumentHelp("A node home whose key alone holds > 2/3 of the genesis power.", valueName: "dir"))
+        var home: String?
         @Option(help: "How many blocks to append (at most 1,000,000).") var count = 1_000
         @Option(name: .customLong("transactions-per-block"), help: "Transactions in each block (at most 1,000).") var transactionsPerBlock = 3
 
         func validate() throws {
+            guard (store == nil) != (home == nil) else { throw ValidationError("give exactly one of --store or --home") }
             guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be 1 to 1,000,000") }
             guard (0...1_000).contains(transactionsPerBlock) else { throw ValidationError("--transactions-per-block must be 0 to 1,000") }
         }
@@ -38,23 +42,33 @@ struct DevelopmentCommand: ParsableCommand {
 
         func run() throws {
             try failing {
-                let chainID = try ChainID(Self.chainID)
-                let genesisHash = Hash.sha256(Array(Self.genesisLabel.utf8))
-                let blockStore = try BlockStore(path: expandPath(store), chainID: chainID, genesisHash: genesisHash)
-                var chain = try DevelopmentChain(chainID: chainID, genesisHash: genesisHash, validatorKeys: Self.validatorKeys())
+                let blockStore: BlockStore
+                var chain: DevelopmentChain
+                if let home {
+                    let nodeHome = try NodeHome(path: expandPath(home))
+                    let genesis = try nodeHome.loadGenesis()
+                    blockStore = try nodeHome.openBlockStore(genesis: genesis)
+                    chain = try DevelopmentChain(
+                        chainID: genesis.chainID, genesisHash: genesis.hash, validatorKeys: [try nodeHome.loadNodeKey()],
+                        validatorSet: genesis.validatorSet)
+                } else {
+                    let chainID = try ChainID(Self.chainID)
+                    let genesisHash = Hash.sha256(Array(Self.genesisLabel.utf8))
+                    blockStore = try BlockStore(path: expandPath(store!), chainID: chainID, genesisHash: genesisHash)
+                    chain = try DevelopmentChain(chainID: chainID, genesisHash: genesisHash, validatorKeys: Self.validatorKeys())
+                }
+                let chainID = chain.chainID
                 let signer = try SigningKey(seed: SHA256.hash(Array("crash signer".utf8)))
-                // Rebuild the development chain up to the stored tip, so appends continue it.
-                var nonce: UInt64 = 0
+                if let tip = try blockStore.block(at: blockStore.height) {
+                    chain.resume(after: tip.block, commit: tip.commit)
+                }
                 func nextBlock() throws -> (block: Block, commit: CommitCertificate) {
-                    let transactions = try (0..<transactionsPerBlock).map { _ in
-                        nonce += 1
-                        return try TransactionEnvelope.signed(chainID: chainID, key: signer, nonce: nonce, kind: 1, payload: Array("transfer \(nonce)".utf8))
+                    let transactions = try (0..<transactionsPerBlock).map { index in
+                        try TransactionEnvelope.signed(
+                            chainID: chainID, key: signer, nonce: chain.height * 1_000 + UInt64(index), kind: 1,
+                            payload: Array("transfer \(chain.height).\(index)".utf8))
                     }
                     return chain.nextBlock(transactions: transactions, timeMilliseconds: 1_700_000_000_000 + chain.height * 1000)
-                }
-                while chain.height < blockStore.height { _ = try nextBlock() }
-                guard chain.tipHash == blockStore.tipHash else {
-                    throw CommandFailure("the store's tip does not continue the development chain")
                 }
                 for _ in 0..<count {
                     let (block, commit) = try nextBlock()
