@@ -1,0 +1,22 @@
+// swift-tools-version:6.1
+// Socai's benchmarks: a separate package so the main build and `make test` never compile them.
+// `make bench` builds this in release mode and runs it.
+import PackageDescription
+
+let package = Package(
+    name: "SocaiBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "socai", path: "..")
+    ],
+    targets: [
+        .executableTarget(
+            name: "SocaiBenchmarks",
+            dependencies: [
+                .product(name: "SocaiCore", package: "socai"),
+                .product(name: "SocaiCrypto", package: "socai"),
+                .product(name: "SocaiStore", package: "socai"),
+            ]
+        )
+    ]
+)
