@@ -128,7 +128,9 @@ public struct Block: Hashable, Sendable, CanonicalCodable {
             throw VerificationError(.mismatch, "block \(height): evidence does not match the header's evidence root")
         }
         for transaction in transactions where transaction.chainID != header.chainID {
-            throw VerificationError(.mismatch, "block \(height): transaction \(transaction.hash) is for chain \(transaction.chainID), not \(header.chainID)")
+            throw VerificationError(
+                .mismatch,
+                "block \(height): transaction \(transaction.hash) is for chain \(transaction.chainID), not \(header.chainID)")
         }
         if height == 1 {
             guard lastCommit == nil, header.lastCommitHash == .zero else {
@@ -139,7 +141,8 @@ public struct Block: Hashable, Sendable, CanonicalCodable {
                 throw VerificationError(.invalid, "block \(height) is missing the commit certificate of block \(height - 1)")
             }
             guard lastCommit.height == height - 1, lastCommit.blockID == header.previousBlockHash else {
-                throw VerificationError(.mismatch, "block \(height): its last commit is not for block \(height - 1) \(header.previousBlockHash)")
+                throw VerificationError(
+                    .mismatch, "block \(height): its last commit is not for block \(height - 1) \(header.previousBlockHash)")
             }
             guard lastCommit.hash == header.lastCommitHash else {
                 throw VerificationError(.mismatch, "block \(height): last commit does not match the header's last-commit hash")

@@ -80,7 +80,9 @@ public struct CommitCertificate: Hashable, Sendable, CanonicalCodable {
     /// The precommit vote each entry stands for (its signature included).
     public var precommits: [Vote] {
         signatures.map { entry in
-            Vote(type: .precommit, height: height, round: round, blockID: blockID, validator: entry.validator, signature: entry.signature)
+            Vote(
+                type: .precommit, height: height, round: round, blockID: blockID, validator: entry.validator,
+                signature: entry.signature)
         }
     }
 
@@ -93,15 +95,19 @@ public struct CommitCertificate: Hashable, Sendable, CanonicalCodable {
         var power: UInt64 = 0
         for vote in precommits {
             guard let member = validatorSet.validator(for: vote.validator) else {
-                throw VerificationError(.unknownValidator, "commit at height \(height): \(vote.validator) is not in the validator set")
+                throw VerificationError(
+                    .unknownValidator, "commit at height \(height): \(vote.validator) is not in the validator set")
             }
             guard vote.hasValidSignature(chainID: chainID) else {
-                throw VerificationError(.invalidSignature, "commit at height \(height): precommit signature of \(vote.validator) is invalid")
+                throw VerificationError(
+                    .invalidSignature, "commit at height \(height): precommit signature of \(vote.validator) is invalid")
             }
             power += member.power
         }
         guard validatorSet.isQuorum(power) else {
-            throw VerificationError(.insufficientPower, "commit at height \(height): precommit power \(power) of \(validatorSet.totalPower) is not more than two thirds")
+            throw VerificationError(
+                .insufficientPower,
+                "commit at height \(height): precommit power \(power) of \(validatorSet.totalPower) is not more than two thirds")
         }
     }
 

@@ -43,7 +43,8 @@ public struct DevelopmentChain {
             power += member.power
         }
         guard set.isQuorum(power) else {
-            throw FormatError(.invalidValue, "the signing keys hold \(power) of \(set.totalPower) voting power; more than two thirds is needed")
+            throw FormatError(
+                .invalidValue, "the signing keys hold \(power) of \(set.totalPower) voting power; more than two thirds is needed")
         }
         self.validatorSet = set
         tipHash = genesisHash

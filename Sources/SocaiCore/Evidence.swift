@@ -28,7 +28,9 @@ public struct DuplicateVoteEvidence: Hashable, Sendable, CanonicalCodable {
     /// Throws unless the votes share validator, type, height and round, and voteA's block id
     /// sorts strictly before voteB's.
     public func validate() throws(FormatError) {
-        guard voteA.validator == voteB.validator, voteA.type == voteB.type, voteA.height == voteB.height, voteA.round == voteB.round else {
+        guard voteA.validator == voteB.validator, voteA.type == voteB.type, voteA.height == voteB.height,
+            voteA.round == voteB.round
+        else {
             throw FormatError(.invalidValue, "evidence votes must share validator, type, height and round")
         }
         guard Self.sortsBefore(voteA.blockID, voteB.blockID) else {
@@ -39,7 +41,8 @@ public struct DuplicateVoteEvidence: Hashable, Sendable, CanonicalCodable {
     /// Checks both signatures and that the validator was in `validatorSet`.
     public func verify(chainID: ChainID, validatorSet: ValidatorSet) throws(VerificationError) {
         guard validatorSet.validator(for: voteA.validator) != nil else {
-            throw VerificationError(.unknownValidator, "evidence names \(voteA.validator), which is not a validator at height \(voteA.height)")
+            throw VerificationError(
+                .unknownValidator, "evidence names \(voteA.validator), which is not a validator at height \(voteA.height)")
         }
         guard voteA.hasValidSignature(chainID: chainID), voteB.hasValidSignature(chainID: chainID) else {
             throw VerificationError(.invalidSignature, "evidence against \(voteA.validator) carries an invalid vote signature")

@@ -257,7 +257,8 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
     /// Validates a genesis value.
     public init(file: File) throws(GenesisError) {
         guard file.formatVersion == Self.formatVersion else {
-            throw GenesisError(.unknownVersion, "genesis formatVersion \(file.formatVersion) is unknown (expected \(Self.formatVersion))")
+            throw GenesisError(
+                .unknownVersion, "genesis formatVersion \(file.formatVersion) is unknown (expected \(Self.formatVersion))")
         }
         do throws(FormatError) { chainID = try ChainID(file.chainID) } catch {
             throw GenesisError(.invalidChainID, "genesis chainID: \(error.message)")
@@ -268,7 +269,8 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
             throw GenesisError(.emptyValidatorSet, "genesis lists no validators; at least one is required")
         }
         guard file.validators.count <= Limits.validatorsMax else {
-            throw GenesisError(.tooMany, "genesis lists \(file.validators.count) validators; the maximum is \(Limits.validatorsMax)")
+            throw GenesisError(
+                .tooMany, "genesis lists \(file.validators.count) validators; the maximum is \(Limits.validatorsMax)")
         }
         var validators: [NamedValidator] = []
         for (index, entry) in file.validators.enumerated() {
@@ -292,7 +294,8 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
 
         let governance = file.governance
         guard !governance.keys.isEmpty, governance.keys.count <= Limits.governanceKeysMax else {
-            throw GenesisError(.tooMany, "genesis governance must list 1 to \(Limits.governanceKeysMax) keys, got \(governance.keys.count)")
+            throw GenesisError(
+                .tooMany, "genesis governance must list 1 to \(Limits.governanceKeysMax) keys, got \(governance.keys.count)")
         }
         var governanceKeys: [PublicKey] = []
         for (index, text) in governance.keys.enumerated() {
@@ -300,12 +303,16 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
         }
         self.governanceKeys = try Self.sortedUnique(governanceKeys, key: \.self, list: "governance.keys")
         guard governance.threshold >= 1, Int(governance.threshold) <= governanceKeys.count else {
-            throw GenesisError(.invalidThreshold, "governance threshold \(governance.threshold) must be between 1 and the number of keys (\(governanceKeys.count))")
+            throw GenesisError(
+                .invalidThreshold,
+                "governance threshold \(governance.threshold) must be between 1 and the number of keys (\(governanceKeys.count))")
         }
         governanceThreshold = governance.threshold
 
         guard file.organizations.count <= Limits.genesisOrganizationsMax else {
-            throw GenesisError(.tooMany, "genesis lists \(file.organizations.count) organizations; the maximum is \(Limits.genesisOrganizationsMax)")
+            throw GenesisError(
+                .tooMany,
+                "genesis lists \(file.organizations.count) organizations; the maximum is \(Limits.genesisOrganizationsMax)")
         }
         var organizations: [Organization] = []
         for (index, entry) in file.organizations.enumerated() {
@@ -321,7 +328,8 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
         self.organizations = try Self.sortedUnique(organizations, key: \.publicKey, list: "organizations")
 
         guard file.accounts.count <= Limits.genesisAccountsMax else {
-            throw GenesisError(.tooMany, "genesis lists \(file.accounts.count) accounts; the maximum is \(Limits.genesisAccountsMax)")
+            throw GenesisError(
+                .tooMany, "genesis lists \(file.accounts.count) accounts; the maximum is \(Limits.genesisAccountsMax)")
         }
         var accounts: [Account] = []
         var credits: UInt64 = 0
@@ -329,7 +337,8 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
             let key = try Self.key(entry.publicKey, field: "accounts[\(index)]")
             let (sum, overflow) = credits.addingReportingOverflow(entry.balance)
             guard !overflow, sum <= Limits.creditsTotalMax else {
-                throw GenesisError(.overLimit, "genesis credits exceed the total maximum \(Limits.creditsTotalMax) at accounts[\(index)]")
+                throw GenesisError(
+                    .overLimit, "genesis credits exceed the total maximum \(Limits.creditsTotalMax) at accounts[\(index)]")
             }
             credits = sum
             accounts.append(Account(publicKey: key, balance: entry.balance))
@@ -338,10 +347,15 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
 
         let parameters = file.parameters
         guard parameters.blockBytesMax >= 1024, parameters.blockBytesMax <= UInt32(Limits.blockBytesMax) else {
-            throw GenesisError(.invalidParameter, "parameters.blockBytesMax \(parameters.blockBytesMax) must be between 1024 and \(Limits.blockBytesMax)")
+            throw GenesisError(
+                .invalidParameter,
+                "parameters.blockBytesMax \(parameters.blockBytesMax) must be between 1024 and \(Limits.blockBytesMax)")
         }
         guard parameters.blockTransactionsMax >= 1, parameters.blockTransactionsMax <= UInt32(Limits.blockTransactionsMax) else {
-            throw GenesisError(.invalidParameter, "parameters.blockTransactionsMax \(parameters.blockTransactionsMax) must be between 1 and \(Limits.blockTransactionsMax)")
+            throw GenesisError(
+                .invalidParameter,
+                "parameters.blockTransactionsMax \(parameters.blockTransactionsMax) must be between 1 and \(Limits.blockTransactionsMax)"
+            )
         }
         self.parameters = parameters
     }

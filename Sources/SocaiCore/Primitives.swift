@@ -169,7 +169,8 @@ public struct ChainID: Hashable, Sendable, CanonicalCodable, CustomStringConvert
                 || character == UInt8(ascii: "-")
         }
         guard allowed, characters.first != UInt8(ascii: "-"), characters.last != UInt8(ascii: "-") else {
-            throw FormatError(.invalidValue, "chain id \"\(value)\" must use only a-z, 0-9 and '-', and not start or end with '-'")
+            throw FormatError(
+                .invalidValue, "chain id \"\(value)\" must use only a-z, 0-9 and '-', and not start or end with '-'")
         }
         self.value = value
     }

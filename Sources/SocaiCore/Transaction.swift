@@ -48,7 +48,8 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
     public func validate() throws(FormatError) {
         guard kind != 0 else { throw FormatError(.invalidValue, "transaction kind 0 is reserved") }
         guard payload.count <= Limits.transactionPayloadBytesMax else {
-            throw FormatError(.overLimit, "transaction payload of \(payload.count) bytes exceeds \(Limits.transactionPayloadBytesMax)")
+            throw FormatError(
+                .overLimit, "transaction payload of \(payload.count) bytes exceeds \(Limits.transactionPayloadBytesMax)")
         }
     }
 

@@ -49,7 +49,8 @@ public struct ValidatorSet: Hashable, Sendable, CanonicalCodable {
                 throw FormatError(.invalidValue, "validator \(validator.publicKey) has zero voting power")
             }
             guard validator.power <= Limits.votingPowerMax else {
-                throw FormatError(.overLimit, "validator \(validator.publicKey) power \(validator.power) exceeds \(Limits.votingPowerMax)")
+                throw FormatError(
+                    .overLimit, "validator \(validator.publicKey) power \(validator.power) exceeds \(Limits.votingPowerMax)")
             }
             if index > 0, sorted[index - 1].publicKey == validator.publicKey {
                 throw FormatError(.invalidValue, "validator key \(validator.publicKey) appears twice")

@@ -32,10 +32,12 @@ public struct Argon2idParameters: Sendable, Equatable, Codable {
         let low = Self.interactive
         let high = Self.sensitive
         guard operations >= low.operations, operations <= high.operations else {
-            throw CryptoError(.invalidParameters, "Argon2id operations \(operations) is outside \(low.operations)...\(high.operations)")
+            throw CryptoError(
+                .invalidParameters, "Argon2id operations \(operations) is outside \(low.operations)...\(high.operations)")
         }
         guard memoryBytes >= low.memoryBytes, memoryBytes <= high.memoryBytes else {
-            throw CryptoError(.invalidParameters, "Argon2id memory \(memoryBytes) bytes is outside \(low.memoryBytes)...\(high.memoryBytes)")
+            throw CryptoError(
+                .invalidParameters, "Argon2id memory \(memoryBytes) bytes is outside \(low.memoryBytes)...\(high.memoryBytes)")
         }
     }
 }

@@ -49,7 +49,9 @@ struct KeyFile: Codable {
         let ciphertext = try PassphraseCipher.seal(seed, key: key, nonce: nonce, associatedData: associatedData)
         return KeyFile(
             formatVersion: formatVersion, name: info.name, publicKeyHex: info.publicKey.hex,
-            kdf: KDF(algorithm: kdfAlgorithm, operations: parameters.operations, memoryBytes: parameters.memoryBytes, salt: Hex.encode(salt)),
+            kdf: KDF(
+                algorithm: kdfAlgorithm, operations: parameters.operations, memoryBytes: parameters.memoryBytes,
+                salt: Hex.encode(salt)),
             cipher: Cipher(algorithm: cipherAlgorithm, nonce: Hex.encode(nonce), ciphertext: Hex.encode(ciphertext)))
     }
 
@@ -107,7 +109,7 @@ extension KeyFile {
             var key = try PassphraseCipher.deriveKey(passphrase: passphrase, salt: salt, parameters: parameters)
             defer { secureWipe(&key) }
             seed = try PassphraseCipher.open(ciphertext, key: key, nonce: nonce, associatedData: associatedData)
-        } catch where error.code == .authenticationFailed {
+        } catch  where error.code == .authenticationFailed {
             throw KeystoreError(.wrongPassphrase, "cannot unlock key \"\(name)\": wrong passphrase, or the key file was altered")
         } catch {
             throw KeystoreError(.corrupt, "cannot unlock key \"\(name)\": \(error.message)")

@@ -117,8 +117,12 @@ public struct Keystore: Sendable {
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }
-        guard !bytes.isEmpty, bytes.count <= nameBytesMax, allowed, bytes[0] != UInt8(ascii: "."), bytes[0] != UInt8(ascii: "-") else {
-            throw KeystoreError(.invalidName, "key name \"\(name)\" must be 1 to \(nameBytesMax) characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' or '-'")
+        guard !bytes.isEmpty, bytes.count <= nameBytesMax, allowed, bytes[0] != UInt8(ascii: "."), bytes[0] != UInt8(ascii: "-")
+        else {
+            throw KeystoreError(
+                .invalidName,
+                "key name \"\(name)\" must be 1 to \(nameBytesMax) characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' or '-'"
+            )
         }
     }
 
@@ -137,7 +141,9 @@ public struct Keystore: Sendable {
             throw KeystoreError(.alreadyExists, "a key named \"\(name)\" already exists at \(filePath)")
         }
         let signingKey: SigningKey
-        do throws(CryptoError) { signingKey = try seed.map { seed throws(CryptoError) in try SigningKey(seed: seed) } ?? SigningKey() } catch {
+        do throws(CryptoError) {
+            signingKey = try seed.map { seed throws(CryptoError) in try SigningKey(seed: seed) } ?? SigningKey()
+        } catch {
             throw KeystoreError(.invalidName, "cannot create key \"\(name)\": \(error.message)")
         }
         let info = KeyInfo(name: name, publicKey: PublicKey(of: signingKey))
@@ -185,7 +191,10 @@ public struct Keystore: Sendable {
             throw KeystoreError(.notFound, "no key named \"\(name)\" in \(keysDirectory)")
         }
         guard status.st_mode & 0o077 == 0 else {
-            throw KeystoreError(.insecurePermissions, "key file \(filePath) is readable by other users (mode \(String(status.st_mode & 0o777, radix: 8))); run chmod 600 on it")
+            throw KeystoreError(
+                .insecurePermissions,
+                "key file \(filePath) is readable by other users (mode \(String(status.st_mode & 0o777, radix: 8))); run chmod 600 on it"
+            )
         }
         guard Int(status.st_size) <= Self.keyFileBytesMax else {
             throw KeystoreError(.corrupt, "key file \(filePath) is \(status.st_size) bytes, more than a key file can be")

@@ -45,7 +45,8 @@ public struct LocalnetGenerator: Sendable {
         guard (1...Self.validatorsMax).contains(validatorCount) else {
             throw NodeError(.invalid, "a local network has 1 to \(Self.validatorsMax) validators, not \(validatorCount)")
         }
-        guard peerPortBase > 0, peerPortBase + validatorCount <= 65535, apiPortBase > 0, apiPortBase + validatorCount <= 65535 else {
+        guard peerPortBase > 0, peerPortBase + validatorCount <= 65535, apiPortBase > 0, apiPortBase + validatorCount <= 65535
+        else {
             throw NodeError(.invalid, "port bases \(peerPortBase) and \(apiPortBase) leave no room for \(validatorCount) nodes")
         }
         let names = (1...validatorCount).map { "node\($0)" }
@@ -63,7 +64,9 @@ public struct LocalnetGenerator: Sendable {
         let governanceKey = SigningKey()
         let file = Genesis.File(
             chainID: chainID.value, genesisTimeMilliseconds: genesisTimeMilliseconds,
-            validators: zip(names, keys).map { Genesis.ValidatorEntry(name: $0, publicKey: Hex.encode($1.publicKey), power: power) },
+            validators: zip(names, keys).map {
+                Genesis.ValidatorEntry(name: $0, publicKey: Hex.encode($1.publicKey), power: power)
+            },
             governance: Genesis.Governance(keys: [Hex.encode(governanceKey.publicKey)], threshold: 1))
         let genesis: Genesis
         do throws(GenesisError) { genesis = try Genesis(file: file) } catch {
@@ -75,16 +78,21 @@ public struct LocalnetGenerator: Sendable {
         let genesisAbsolute = URL(fileURLWithPath: genesisPath).standardizedFileURL.path
         for (index, home) in homes.enumerated() {
             let peers = homes.indices.filter { $0 != index }.map { other in
-                PeerAddress(name: names[other], publicKey: Hex.encode(keys[other].publicKey), address: "127.0.0.1:\(peerPortBase + other)")
+                PeerAddress(
+                    name: names[other], publicKey: Hex.encode(keys[other].publicKey), address: "127.0.0.1:\(peerPortBase + other)"
+                )
             }
             let homeAbsolute = URL(fileURLWithPath: home).standardizedFileURL.path
             let configuration = NodeConfiguration(
                 moniker: names[index], chainID: chainID.value,
                 genesisFile: Self.relativePath(from: homeAbsolute, to: genesisAbsolute),
-                nodeKeyFile: keyFileName, peerListenAddress: "127.0.0.1:\(peerPortBase + index)", apiListenAddress: "127.0.0.1:\(apiPortBase + index)",
+                nodeKeyFile: keyFileName, peerListenAddress: "127.0.0.1:\(peerPortBase + index)",
+                apiListenAddress: "127.0.0.1:\(apiPortBase + index)",
                 peers: peers)
             try Self.writeFile(Self.json(configuration), to: NodeHome.join(home, NodeConfiguration.fileName), mode: 0o644)
-            try Self.writeFile(Self.json(NodeKeyFile(key: keys[index], testOnly: testOnlyKeys)), to: NodeHome.join(home, keyFileName), mode: 0o600)
+            try Self.writeFile(
+                Self.json(NodeKeyFile(key: keys[index], testOnly: testOnlyKeys)), to: NodeHome.join(home, keyFileName),
+                mode: 0o600)
         }
         return Result(genesis: genesis, nodeHomes: homes, governanceKeyPath: governancePath)
     }

@@ -101,7 +101,9 @@ public struct NodeConfiguration: Sendable, Equatable, Codable {
         guard formatVersion == Self.formatVersion else {
             throw NodeError(.invalid, "config formatVersion \(formatVersion) is unknown (expected \(Self.formatVersion))")
         }
-        do throws(FormatError) { _ = try ChainID(chainID) } catch { throw NodeError(.invalid, "config chainID: \(error.message)") }
+        do throws(FormatError) { _ = try ChainID(chainID) } catch {
+            throw NodeError(.invalid, "config chainID: \(error.message)")
+        }
         for (field, address) in [("peerListenAddress", peerListenAddress), ("apiListenAddress", apiListenAddress)] {
             guard HostPort(address) != nil else {
                 throw NodeError(.invalid, "config \(field) \"\(address)\" is not host:port")

@@ -47,7 +47,9 @@ public struct NodeHome: Sendable {
     public func loadGenesis() throws(NodeError) -> Genesis {
         let genesis = try Self.loadGenesis(at: genesisPath)
         guard genesis.chainID.value == configuration.chainID else {
-            throw NodeError(.invalid, "genesis \(genesisPath) is for chain \(genesis.chainID), but \(path) is configured for \(configuration.chainID)")
+            throw NodeError(
+                .invalid,
+                "genesis \(genesisPath) is for chain \(genesis.chainID), but \(path) is configured for \(configuration.chainID)")
         }
         return genesis
     }
@@ -78,7 +80,8 @@ public struct NodeHome: Sendable {
     /// Opens the node's block store, creating it for the genesis if it does not exist.
     public func openBlockStore(genesis: Genesis) throws(NodeError) -> BlockStore {
         do {
-            try FileManager.default.createDirectory(atPath: dataPath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: dataPath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw NodeError(.io, "cannot create \(dataPath): \(error.localizedDescription)")
         }

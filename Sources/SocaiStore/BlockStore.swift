@@ -30,7 +30,10 @@ public final class BlockStore {
         let meta = try Self.readMeta(connection)
         if let meta {
             guard meta.chainID == chainID, meta.genesisHash == genesisHash else {
-                throw StoreError(.wrongChain, "\(path) holds chain \(meta.chainID) with genesis \(meta.genesisHash), not \(chainID) with genesis \(genesisHash)")
+                throw StoreError(
+                    .wrongChain,
+                    "\(path) holds chain \(meta.chainID) with genesis \(meta.genesisHash), not \(chainID) with genesis \(genesisHash)"
+                )
             }
         } else {
             try connection.inTransaction { () throws(StoreError) in
@@ -138,7 +141,8 @@ public final class BlockStore {
         let count = select.integer(0)
         let maximum = select.integer(1)
         guard count == maximum, UInt64(maximum) == height else {
-            throw StoreError(.corrupt, "\(connection.path): tip height \(height) but \(count) blocks stored up to height \(maximum)")
+            throw StoreError(
+                .corrupt, "\(connection.path): tip height \(height) but \(count) blocks stored up to height \(maximum)")
         }
         if height > 0 {
             let stored = try storedRow(at: height)
@@ -162,14 +166,17 @@ public final class BlockStore {
             throw StoreError(.wrongHeight, "block at height \(header.height) offered; the store expects height \(height + 1)")
         }
         guard header.previousBlockHash == tipHash else {
-            throw StoreError(.brokenLink, "block \(header.height) links to \(header.previousBlockHash), but the tip is \(tipHash)")
+            throw StoreError(
+                .brokenLink, "block \(header.height) links to \(header.previousBlockHash), but the tip is \(tipHash)")
         }
         do throws(VerificationError) { try block.validateBasic() } catch {
             throw StoreError(.invalidBlock, error.message)
         }
         let blockHash = block.hash
         guard commit.height == header.height, commit.blockID == blockHash else {
-            throw StoreError(.invalidBlock, "the commit certificate is for block \(commit.height) \(commit.blockID), not \(header.height) \(blockHash)")
+            throw StoreError(
+                .invalidBlock,
+                "the commit certificate is for block \(commit.height) \(commit.blockID), not \(header.height) \(blockHash)")
         }
         let blockBytes = block.canonicalBytes
         let commitBytes = commit.canonicalBytes

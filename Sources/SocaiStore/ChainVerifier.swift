@@ -39,12 +39,14 @@ extension BlockStore {
                     throw StoreError(.wrongChain, "block \(current) is for chain \(header.chainID)")
                 }
                 guard header.previousBlockHash == previousHash else {
-                    throw StoreError(.brokenLink, "block \(current) links to \(header.previousBlockHash), expected \(previousHash)")
+                    throw StoreError(
+                        .brokenLink, "block \(current) links to \(header.previousBlockHash), expected \(previousHash)")
                 }
                 try block.validateBasic()
                 if let set = validatorSet(current) {
                     guard header.validatorsHash == set.hash else {
-                        throw VerificationError(.mismatch, "block \(current): validators hash does not match the validator set in force")
+                        throw VerificationError(
+                            .mismatch, "block \(current): validators hash does not match the validator set in force")
                     }
                     try commit.verify(chainID: chainID, validatorSet: set)
                     if current > 1, let lastCommit = block.lastCommit, let previousSet = validatorSet(current - 1) {

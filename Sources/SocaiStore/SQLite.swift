@@ -134,7 +134,9 @@ final class SQLiteStatement {
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes { buffer in
                     // A zero-length blob still needs a non-null pointer to be stored as a blob, not NULL.
-                    sqlite3_bind_blob(statement, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transientDestructor)
+                    sqlite3_bind_blob(
+                        statement, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count),
+                        transientDestructor)
                 }
             }
             guard status == SQLITE_OK else {

@@ -35,20 +35,23 @@ struct ChainCommand: ParsableCommand {
                 let genesis = try nodeHome.loadGenesis()
                 let store = try BlockStore(existingAt: nodeHome.blockStorePath)
                 guard store.genesisHash == genesis.hash else {
-                    throw CommandFailure("\(nodeHome.blockStorePath) was created for genesis \(store.genesisHash), not \(genesis.hash)")
+                    throw CommandFailure(
+                        "\(nodeHome.blockStorePath) was created for genesis \(store.genesisHash), not \(genesis.hash)")
                 }
                 // Until governance can change validators, the genesis set is in force at every height.
                 return (store.verifyChain { _ in genesis.validatorSet }, genesis.chainID.value)
             }
             if json {
-                try printJSON(Output(
-                    chainID: chainID, tipHeight: report.tipHeight, verifiedHeight: report.verifiedHeight,
-                    firstBadHeight: report.firstBadHeight, problem: report.problem, valid: report.isValid))
+                try printJSON(
+                    Output(
+                        chainID: chainID, tipHeight: report.tipHeight, verifiedHeight: report.verifiedHeight,
+                        firstBadHeight: report.firstBadHeight, problem: report.problem, valid: report.isValid))
             } else if let bad = report.firstBadHeight {
                 print("FAILED at height \(bad): \(report.problem ?? "unknown problem")")
                 print("blocks 1 to \(report.verifiedHeight) verified; the tip is at \(report.tipHeight)")
             } else {
-                print("OK: \(report.tipHeight) blocks of chain \(chainID) verified (hash links, Merkle roots, commit certificates)")
+                print(
+                    "OK: \(report.tipHeight) blocks of chain \(chainID) verified (hash links, Merkle roots, commit certificates)")
             }
             if !report.isValid { throw ExitCode(1) }
         }

@@ -27,12 +27,15 @@ struct DevelopmentCommand: ParsableCommand {
         @Option(help: ArgumentHelp("A node home whose key alone holds > 2/3 of the genesis power.", valueName: "dir"))
         var home: String?
         @Option(help: "How many blocks to append (at most 1,000,000).") var count = 1_000
-        @Option(name: .customLong("transactions-per-block"), help: "Transactions in each block (at most 1,000).") var transactionsPerBlock = 3
+        @Option(name: .customLong("transactions-per-block"), help: "Transactions in each block (at most 1,000).")
+        var transactionsPerBlock = 3
 
         func validate() throws {
             guard (store == nil) != (home == nil) else { throw ValidationError("give exactly one of --store or --home") }
             guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be 1 to 1,000,000") }
-            guard (0...1_000).contains(transactionsPerBlock) else { throw ValidationError("--transactions-per-block must be 0 to 1,000") }
+            guard (0...1_000).contains(transactionsPerBlock) else {
+                throw ValidationError("--transactions-per-block must be 0 to 1,000")
+            }
         }
 
         /// The fixed validators of the crash-test chain.

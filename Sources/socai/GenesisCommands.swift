@@ -26,7 +26,8 @@ struct GenesisCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Directory for node1 … nodeN.", valueName: "dir")) var nodes = "Nodes"
         @Option(name: .customLong("genesis-time-ms"), help: "Genesis time in Unix milliseconds (default: now).")
         var genesisTimeMilliseconds: UInt64?
-        @Option(name: .customLong("peer-port-base"), help: "Consensus port of node1; node i uses base + i - 1.") var peerPortBase = 26611
+        @Option(name: .customLong("peer-port-base"), help: "Consensus port of node1; node i uses base + i - 1.")
+        var peerPortBase = 26611
         @Option(name: .customLong("api-port-base"), help: "HTTP port of node1; node i uses base + i - 1.") var apiPortBase = 26711
         @Flag(help: "Replace an existing genesis file and node configurations.") var force = false
         @Flag(
@@ -45,11 +46,13 @@ struct GenesisCommand: ParsableCommand {
             try failing {
                 let now = UInt64(Date().timeIntervalSince1970 * 1000)
                 var generator = LocalnetGenerator(
-                    chainID: try ChainID(chainID), validatorCount: validators, genesisTimeMilliseconds: genesisTimeMilliseconds ?? now)
+                    chainID: try ChainID(chainID), validatorCount: validators,
+                    genesisTimeMilliseconds: genesisTimeMilliseconds ?? now)
                 generator.peerPortBase = peerPortBase
                 generator.apiPortBase = apiPortBase
                 generator.testOnlyKeys = !productionKeys
-                let result = try generator.write(genesisPath: expandPath(out), nodesDirectory: expandPath(nodes), overwrite: force)
+                let result = try generator.write(
+                    genesisPath: expandPath(out), nodesDirectory: expandPath(nodes), overwrite: force)
                 print("Wrote \(out) (chain \(result.genesis.chainID), genesis hash \(result.genesis.hash))")
                 for home in result.nodeHomes { print("Wrote \(home)") }
                 print("Wrote \(result.governanceKeyPath) (governance key)")

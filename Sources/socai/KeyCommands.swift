@@ -30,7 +30,9 @@ struct KeyCommand: ParsableCommand {
                 let keystore = Keystore(home: home.path)
                 let secret = try passphrase.read(prompt: "Passphrase for the new key \"\(name)\": ", confirm: true)
                 let info = try keystore.create(name: name, passphrase: secret)
-                if json { try printJSON(info) } else {
+                if json {
+                    try printJSON(info)
+                } else {
                     print("Created key \"\(info.name)\" in \(keystore.path(for: info.name))")
                     print("public key: \(info.publicKey.hex)")
                     print("did:key:    \(info.didKey)")
@@ -92,7 +94,9 @@ struct KeyCommand: ParsableCommand {
         func bytes() throws -> [UInt8] {
             if let message { return Array(message.utf8) }
             let path = expandPath(messageFile!)
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let data = FileManager.default.contents(atPath: path) else {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let data = FileManager.default.contents(atPath: path)
+            else {
                 throw CommandFailure("cannot read message file \(path)")
             }
             guard (attributes[.size] as? Int ?? 0) <= SignedMessage.messageBytesMax else {
@@ -105,7 +109,9 @@ struct KeyCommand: ParsableCommand {
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sign a message with a key (proves you hold it).",
-            discussion: "The signature covers the tag socai/sign/message/v1 and the message, so it can never pass as a transaction or vote signature.")
+            discussion:
+                "The signature covers the tag socai/sign/message/v1 and the message, so it can never pass as a transaction or vote signature."
+        )
 
         @Option(help: "The key's name.") var name: String
         @OptionGroup var message: MessageOptions
@@ -130,7 +136,11 @@ struct KeyCommand: ParsableCommand {
                 let secret = try passphrase.read(prompt: "Passphrase for key \"\(name)\": ", confirm: false)
                 let key = try keystore.unlock(name: name, passphrase: secret)
                 let signature = Signature(signing: SignedMessage.signingBytes(bytes), with: key)
-                if json { try printJSON(Output(publicKey: PublicKey(of: key).hex, signature: signature.hex)) } else { print(signature.hex) }
+                if json {
+                    try printJSON(Output(publicKey: PublicKey(of: key).hex, signature: signature.hex))
+                } else {
+                    print(signature.hex)
+                }
             }
         }
     }

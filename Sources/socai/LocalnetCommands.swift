@@ -43,7 +43,9 @@ struct LocalnetCommand: ParsableCommand {
                         chainState = "height \(store.height), tip \(store.tipHash)"
                     }
                     if !isValidator { problems += 1 }
-                    print("\(home.configuration.moniker): peer \(home.configuration.peerListenAddress)  api http://\(home.configuration.apiListenAddress)  \(isValidator ? "validator" : "NOT A GENESIS VALIDATOR")  \(chainState)")
+                    print(
+                        "\(home.configuration.moniker): peer \(home.configuration.peerListenAddress)  api http://\(home.configuration.apiListenAddress)  \(isValidator ? "validator" : "NOT A GENESIS VALIDATOR")  \(chainState)"
+                    )
                 }
                 print("Consensus is not implemented yet: nodes do not start. See the validator-node issue.")
                 if problems > 0 { throw CommandFailure("\(problems) node key(s) are not genesis validators") }

@@ -42,8 +42,10 @@ func printJSON(_ value: some Encodable) throws {
 
 /// Where a passphrase comes from, in order: `--passphrase-file`, `SOCAI_PASSPHRASE`, a prompt.
 struct PassphraseOptions: ParsableArguments {
-    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp(
-        "Read the passphrase from the first line of this file.", valueName: "file"))
+    @Option(
+        name: .customLong("passphrase-file"),
+        help: ArgumentHelp(
+            "Read the passphrase from the first line of this file.", valueName: "file"))
     var passphraseFile: String?
 
     static let environmentVariable = "SOCAI_PASSPHRASE"
@@ -56,18 +58,23 @@ struct PassphraseOptions: ParsableArguments {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw CommandFailure("cannot read passphrase file \(path)")
             }
-            guard data.count <= Self.bytesMax + 2 else { throw CommandFailure("passphrase file \(path) is longer than \(Self.bytesMax) bytes") }
+            guard data.count <= Self.bytesMax + 2 else {
+                throw CommandFailure("passphrase file \(path) is longer than \(Self.bytesMax) bytes")
+            }
             var bytes = Array(data)
             if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { bytes.removeSubrange(newline...) }
             if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
             return bytes
         }
         if let value = ProcessInfo.processInfo.environment[Self.environmentVariable] {
-            guard value.utf8.count <= Self.bytesMax else { throw CommandFailure("\(Self.environmentVariable) is longer than \(Self.bytesMax) bytes") }
+            guard value.utf8.count <= Self.bytesMax else {
+                throw CommandFailure("\(Self.environmentVariable) is longer than \(Self.bytesMax) bytes")
+            }
             return Array(value.utf8)
         }
         guard isatty(STDIN_FILENO) == 1 else {
-            throw CommandFailure("no passphrase: give --passphrase-file FILE or set \(Self.environmentVariable) when not at a terminal")
+            throw CommandFailure(
+                "no passphrase: give --passphrase-file FILE or set \(Self.environmentVariable) when not at a terminal")
         }
         let first = try readWithoutEcho(prompt: prompt)
         if confirm {

@@ -8,10 +8,11 @@ import Testing
 @Suite struct ChainCommandTests {
     @Test func genesisInitWritesAValidLocalNetwork() throws {
         let directory = TemporaryDirectory()
-        let result = try runSocai([
-            "genesis", "init", "--validators", "3", "--chain-id", "socai-e2e", "--out", "genesis.json", "--nodes", "nodes",
-            "--genesis-time-ms", "1700000000000",
-        ], directory: directory.path)
+        let result = try runSocai(
+            [
+                "genesis", "init", "--validators", "3", "--chain-id", "socai-e2e", "--out", "genesis.json", "--nodes", "nodes",
+                "--genesis-time-ms", "1700000000000",
+            ], directory: directory.path)
         #expect(result.status == 0, "\(result.standardError)")
         for node in 1...3 {
             #expect(FileManager.default.fileExists(atPath: directory.file("nodes/node\(node)/config.json")))
@@ -23,7 +24,8 @@ import Testing
         #expect(summary["chainID"] as? String == "socai-e2e")
         #expect((summary["validators"] as? [Any])?.count == 3)
 
-        let status = try runSocai(["localnet", "status", "--genesis", "genesis.json", "--nodes", "nodes"], directory: directory.path)
+        let status = try runSocai(
+            ["localnet", "status", "--genesis", "genesis.json", "--nodes", "nodes"], directory: directory.path)
         #expect(status.status == 0, "\(status.standardError)")
         #expect(status.standardOutput.contains("node3: peer 127.0.0.1:26613"))
 
@@ -36,10 +38,22 @@ import Testing
         let directory = TemporaryDirectory()
         let key = String(repeating: "ab", count: 32)
         let cases: [(String, String)] = [
-            (#"{"formatVersion":1,"chainID":"c","genesisTimeMilliseconds":0,"validators":[],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#, "no validators"),
-            (#"{"formatVersion":1,"chainID":"Bad Chain","genesisTimeMilliseconds":0,"validators":[{"name":"a","publicKey":"\#(key)","power":1}],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#, "chain id"),
-            (#"{"formatVersion":1,"chainID":"c","genesisTimeMilliseconds":0,"validators":[{"name":"a","publicKey":"\#(key)","power":0}],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#, "zero voting power"),
-            (#"{"formatVersion":1,"chainID":"c","genesisTimeMilliseconds":0,"validators":[{"name":"a","publicKey":"\#(key)","power":1},{"name":"b","publicKey":"\#(key)","power":1}],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#, "twice"),
+            (
+                #"{"formatVersion":1,"chainID":"c","genesisTimeMilliseconds":0,"validators":[],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#,
+                "no validators"
+            ),
+            (
+                #"{"formatVersion":1,"chainID":"Bad Chain","genesisTimeMilliseconds":0,"validators":[{"name":"a","publicKey":"\#(key)","power":1}],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#,
+                "chain id"
+            ),
+            (
+                #"{"formatVersion":1,"chainID":"c","genesisTimeMilliseconds":0,"validators":[{"name":"a","publicKey":"\#(key)","power":0}],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#,
+                "zero voting power"
+            ),
+            (
+                #"{"formatVersion":1,"chainID":"c","genesisTimeMilliseconds":0,"validators":[{"name":"a","publicKey":"\#(key)","power":1},{"name":"b","publicKey":"\#(key)","power":1}],"governance":{"keys":["\#(key)"],"threshold":1},"organizations":[],"accounts":[],"parameters":{"blockBytesMax":1048576,"blockTransactionsMax":100}}"#,
+                "twice"
+            ),
             (#"{"formatVersion":1,"chainID":"c""#, "not valid"),
         ]
         for (index, (json, expected)) in cases.enumerated() {
@@ -54,9 +68,10 @@ import Testing
 
     @Test func chainVerifyPassesAnIntactChainAndReportsTheFirstBadHeight() throws {
         let directory = TemporaryDirectory()
-        let initialized = try runSocai([
-            "genesis", "init", "--validators", "1", "--chain-id", "socai-verify", "--out", "genesis.json", "--nodes", "nodes",
-        ], directory: directory.path)
+        let initialized = try runSocai(
+            [
+                "genesis", "init", "--validators", "1", "--chain-id", "socai-verify", "--out", "genesis.json", "--nodes", "nodes",
+            ], directory: directory.path)
         #expect(initialized.status == 0, "\(initialized.standardError)")
         let home = directory.file("nodes/node1")
         let appended = try runSocai(["dev", "append-blocks", "--home", home, "--count", "12"])

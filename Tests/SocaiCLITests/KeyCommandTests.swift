@@ -36,15 +36,22 @@ import Testing
 
         let passphraseFile = home.file("passphrase.txt")
         try "a long test passphrase\n".write(toFile: passphraseFile, atomically: true, encoding: .utf8)
-        let signed = try runSocai(["key", "sign", "--name", "alice", "--home", home.path, "--passphrase-file", passphraseFile, "--message", "I hold this key"])
+        let signed = try runSocai([
+            "key", "sign", "--name", "alice", "--home", home.path, "--passphrase-file", passphraseFile, "--message",
+            "I hold this key",
+        ])
         #expect(signed.status == 0, "\(signed.standardError)")
         let signature = signed.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(signature.count == 128)
 
-        let verified = try runSocai(["key", "verify", "--public-key", publicKey, "--signature", signature, "--message", "I hold this key"])
+        let verified = try runSocai([
+            "key", "verify", "--public-key", publicKey, "--signature", signature, "--message", "I hold this key",
+        ])
         #expect(verified.status == 0)
         #expect(verified.standardOutput == "valid\n")
-        let forged = try runSocai(["key", "verify", "--public-key", publicKey, "--signature", signature, "--message", "I hold this kez"])
+        let forged = try runSocai([
+            "key", "verify", "--public-key", publicKey, "--signature", signature, "--message", "I hold this kez",
+        ])
         expectOneLineError(forged, mentioning: "NOT valid")
     }
 
@@ -71,7 +78,8 @@ import Testing
         let original = try Data(contentsOf: URL(fileURLWithPath: path))
 
         try original.prefix(original.count / 2).write(to: URL(fileURLWithPath: path))
-        expectOneLineError(try runSocai(["key", "show", "--name", "alice", "--home", home.path]), mentioning: "damaged or truncated")
+        expectOneLineError(
+            try runSocai(["key", "show", "--name", "alice", "--home", home.path]), mentioning: "damaged or truncated")
 
         // Change one hex digit of the ciphertext: decryption must fail, never yield another key.
         var text = String(decoding: original, as: UTF8.self)
@@ -79,7 +87,8 @@ import Testing
         let digit = text[marker.upperBound]
         text.replaceSubrange(marker.upperBound...marker.upperBound, with: digit == "0" ? "1" : "0")
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        let signed = try runSocai(["key", "sign", "--name", "alice", "--home", home.path, "--message", "x"], environment: passphrase)
+        let signed = try runSocai(
+            ["key", "sign", "--name", "alice", "--home", home.path, "--message", "x"], environment: passphrase)
         expectOneLineError(signed, mentioning: "altered")
     }
 

@@ -32,7 +32,8 @@ import Testing
             // One kill in five lands anywhere from start-up on (opening, schema creation); the
             // rest wait for the first committed block and then land within the next 40 ms.
             let duringStartup = UInt32.random(in: 0..<5, using: &random) == 0
-            let delayMicroseconds = duringStartup
+            let delayMicroseconds =
+                duringStartup
                 ? UInt32.random(in: 0...60_000, using: &random) : UInt32.random(in: 0...40_000, using: &random)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: socaiBinaryPath())
@@ -54,16 +55,22 @@ import Testing
             printedBytes.append(output.fileHandleForReading.readDataToEndOfFile())
             let printed = String(decoding: printedBytes, as: UTF8.self)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round) seed \(Self.seed): the appender exited by itself")
+            #expect(
+                process.terminationReason == .uncaughtSignal, "round \(round) seed \(Self.seed): the appender exited by itself")
 
             // The last height the child reported is durable: it was printed after COMMIT returned.
-            let reported = printed.split(separator: "\n").last.flatMap { UInt64($0.split(separator: " ").last ?? "") } ?? previousHeight
+            let reported =
+                printed.split(separator: "\n").last.flatMap { UInt64($0.split(separator: " ").last ?? "") } ?? previousHeight
             if reported > previousHeight { killsDuringAppends += 1 }
 
             let store = try BlockStore(path: path, chainID: chainID, genesisHash: genesisHash)
-            #expect(store.height >= reported, "round \(round) seed \(Self.seed): reported \(reported) committed but the store reopened at \(store.height)")
+            #expect(
+                store.height >= reported,
+                "round \(round) seed \(Self.seed): reported \(reported) committed but the store reopened at \(store.height)")
             #expect(store.height <= reported + 1, "round \(round) seed \(Self.seed): more than one unreported block")
-            #expect(store.height >= previousHeight, "round \(round) seed \(Self.seed): the store went back from \(previousHeight) to \(store.height)")
+            #expect(
+                store.height >= previousHeight,
+                "round \(round) seed \(Self.seed): the store went back from \(previousHeight) to \(store.height)")
             let report = store.verifyChain { _ in validatorSet }
             #expect(report.isValid, "round \(round) seed \(Self.seed): \(report.problem ?? "")")
             previousHeight = store.height

@@ -60,18 +60,26 @@ private let fast = Argon2idParameters.interactive
         let home = TemporaryHome()
         let keystore = Keystore(home: home.path)
         try keystore.create(name: "alice", passphrase: passphrase, parameters: fast)
-        do { try keystore.create(name: "alice", passphrase: passphrase, parameters: fast); Issue.record("overwrote a key") } catch {
+        do { try keystore.create(name: "alice", passphrase: passphrase, parameters: fast); Issue.record("overwrote a key") } catch
+        {
             #expect(error.code == .alreadyExists)
         }
         for name in ["", "../evil", ".hidden", "-flag", "a b", String(repeating: "x", count: 65)] {
-            do { try keystore.create(name: name, passphrase: passphrase, parameters: fast); Issue.record("accepted name \(name)") } catch {
+            do {
+                try keystore.create(name: name, passphrase: passphrase, parameters: fast); Issue.record("accepted name \(name)")
+            } catch {
                 #expect(error.code == .invalidName)
             }
         }
-        do { try keystore.create(name: "bob", passphrase: Array("short".utf8), parameters: fast); Issue.record("accepted a weak passphrase") } catch {
+        do {
+            try keystore.create(name: "bob", passphrase: Array("short".utf8), parameters: fast);
+            Issue.record("accepted a weak passphrase")
+        } catch {
             #expect(error.code == .weakPassphrase)
         }
-        do { _ = try keystore.info(name: "carol"); Issue.record("found a missing key") } catch { #expect(error.code == .notFound) }
+        do { _ = try keystore.info(name: "carol"); Issue.record("found a missing key") } catch {
+            #expect(error.code == .notFound)
+        }
     }
 
     /// Rewrites one JSON field of alice's key file, then expects unlocking to fail with `code`.
@@ -133,7 +141,8 @@ private let fast = Argon2idParameters.interactive
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         for length in [0, 1, bytes.count / 2, bytes.count - 3] {
             try bytes.prefix(length).write(to: URL(fileURLWithPath: path))
-            do { _ = try keystore.unlock(name: "alice", passphrase: passphrase); Issue.record("unlocked a truncated file") } catch {
+            do { _ = try keystore.unlock(name: "alice", passphrase: passphrase); Issue.record("unlocked a truncated file") } catch
+            {
                 #expect(error.code == .corrupt)
             }
         }

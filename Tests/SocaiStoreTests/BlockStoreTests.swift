@@ -26,7 +26,8 @@ private func makeChain(validators: Int = 4) -> DevelopmentChain {
 
 private func transaction(_ nonce: UInt64) -> TransactionEnvelope {
     let key = try! SigningKey(seed: [UInt8](repeating: 0x77, count: 32))
-    return try! TransactionEnvelope.signed(chainID: chainID, key: key, nonce: nonce, kind: 1, payload: Array("payload \(nonce)".utf8))
+    return try! TransactionEnvelope.signed(
+        chainID: chainID, key: key, nonce: nonce, kind: 1, payload: Array("payload \(nonce)".utf8))
 }
 
 @Suite struct BlockStoreTests {
@@ -40,7 +41,8 @@ private func transaction(_ nonce: UInt64) -> TransactionEnvelope {
             #expect(store.height == 0)
             #expect(store.tipHash == genesisHash)
             for height in 1...5 {
-                let (block, commit) = chain.nextBlock(transactions: [transaction(UInt64(height))], timeMilliseconds: UInt64(height) * 1000)
+                let (block, commit) = chain.nextBlock(
+                    transactions: [transaction(UInt64(height))], timeMilliseconds: UInt64(height) * 1000)
                 try store.append(block, commit: commit)
                 hashes.append(block.hash)
             }
@@ -129,7 +131,8 @@ private func transaction(_ nonce: UInt64) -> TransactionEnvelope {
         do {
             let store = try BlockStore(path: path, chainID: chainID, genesisHash: genesisHash)
             for height in 1...6 {
-                let (block, commit) = chain.nextBlock(transactions: [transaction(UInt64(height))], timeMilliseconds: UInt64(height))
+                let (block, commit) = chain.nextBlock(
+                    transactions: [transaction(UInt64(height))], timeMilliseconds: UInt64(height))
                 try store.append(block, commit: commit)
             }
         }

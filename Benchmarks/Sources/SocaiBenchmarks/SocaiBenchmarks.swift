@@ -24,9 +24,13 @@ struct SocaiBenchmarks {
 
         report("Ed25519 sign, 1 thread (200-byte message)", rate(threads: 1) { _ = key.signature(for: message) }, "signatures/s")
         report("Ed25519 sign, \(cores) threads", rate(threads: cores) { _ = key.signature(for: message) }, "signatures/s")
-        let verifyOne = rate(threads: 1) { precondition(Ed25519.isValidSignature(signature, of: message, publicKey: key.publicKey)) }
+        let verifyOne = rate(threads: 1) {
+            precondition(Ed25519.isValidSignature(signature, of: message, publicKey: key.publicKey))
+        }
         report("Ed25519 verify, 1 thread", verifyOne, "verifications/s")
-        let verifyAll = rate(threads: cores) { precondition(Ed25519.isValidSignature(signature, of: message, publicKey: key.publicKey)) }
+        let verifyAll = rate(threads: cores) {
+            precondition(Ed25519.isValidSignature(signature, of: message, publicKey: key.publicKey))
+        }
         report("Ed25519 verify, \(cores) threads", verifyAll, "verifications/s")
 
         let small = [UInt8](repeating: 1, count: 256)
@@ -39,11 +43,14 @@ struct SocaiBenchmarks {
         let transaction = try TransactionEnvelope.signed(
             chainID: chainID, key: key, nonce: 42, kind: 3, payload: [UInt8](repeating: 7, count: 160))
         let encoded = transaction.canonicalBytes
-        report("transaction encode (\(encoded.count) bytes)", rate(threads: 1) { _ = transaction.canonicalBytes }, "transactions/s")
+        report(
+            "transaction encode (\(encoded.count) bytes)", rate(threads: 1) { _ = transaction.canonicalBytes }, "transactions/s")
         report("transaction decode", rate(threads: 1) { _ = try! TransactionEnvelope(canonicalBytes: encoded) }, "transactions/s")
-        report("transaction decode + verify, \(cores) threads", rate(threads: cores) {
-            precondition(try! TransactionEnvelope(canonicalBytes: encoded).hasValidSignature)
-        }, "transactions/s")
+        report(
+            "transaction decode + verify, \(cores) threads",
+            rate(threads: cores) {
+                precondition(try! TransactionEnvelope(canonicalBytes: encoded).hasValidSignature)
+            }, "transactions/s")
 
         for transactionsPerBlock in [1, 100] {
             let (blocks, seconds) = try storeAppends(transactionsPerBlock: transactionsPerBlock, chainID: chainID, signer: key)
@@ -85,14 +92,16 @@ struct SocaiBenchmarks {
         defer { try? FileManager.default.removeItem(at: directory) }
         let genesisHash = Hash.sha256(Array("bench genesis".utf8))
         let validators = (1...4).map { index in try! SigningKey(seed: SHA256.hash([UInt8(index)])) }
-        let store = try BlockStore(path: directory.appendingPathComponent("chain.sqlite").path, chainID: chainID, genesisHash: genesisHash)
+        let store = try BlockStore(
+            path: directory.appendingPathComponent("chain.sqlite").path, chainID: chainID, genesisHash: genesisHash)
         var chain = try DevelopmentChain(chainID: chainID, genesisHash: genesisHash, validatorKeys: validators)
         var nonce: UInt64 = 0
         var prepared: [(Block, CommitCertificate)] = []
         for _ in 0..<storeBlocksPerMeasurement {
             let transactions = try (0..<transactionsPerBlock).map { _ in
                 nonce += 1
-                return try TransactionEnvelope.signed(chainID: chainID, key: signer, nonce: nonce, kind: 1, payload: [UInt8](repeating: 3, count: 120))
+                return try TransactionEnvelope.signed(
+                    chainID: chainID, key: signer, nonce: nonce, kind: 1, payload: [UInt8](repeating: 3, count: 120))
             }
             prepared.append(chain.nextBlock(transactions: transactions, timeMilliseconds: nonce))
         }
