@@ -12,7 +12,7 @@ public struct GenesisError: Error, Equatable, CustomStringConvertible {
         case invalidChainID
         /// No validators are listed.
         case emptyValidatorSet
-        /// Too many validators, keys, organizations or accounts.
+        /// Too many validators, keys, organizations or accounts, or no governance key at all.
         case tooMany
         /// One key is listed twice in the same list.
         case duplicateKey
@@ -26,7 +26,7 @@ public struct GenesisError: Error, Equatable, CustomStringConvertible {
         case invalidName
         /// The governance threshold is 0 or above the number of governance keys.
         case invalidThreshold
-        /// An organization role is unknown, or an organization has none.
+        /// An organization lists no role, or one role twice. (An unknown role name is `malformed`.)
         case invalidRole
         /// A block parameter is zero or above the protocol's hard limit.
         case invalidParameter
@@ -243,6 +243,7 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
         guard jsonBytes.count <= Limits.genesisFileBytesMax else {
             throw GenesisError(.malformed, "genesis file of \(jsonBytes.count) bytes exceeds \(Limits.genesisFileBytesMax)")
         }
+        try Self.rejectUnknownMembers(jsonBytes)
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: Data(jsonBytes))
@@ -411,6 +412,39 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
         }
         writer.write(parameters.blockBytesMax)
         writer.write(parameters.blockTransactionsMax)
+    }
+
+    /// The members each JSON object of a genesis file may have; anything else is a typo or a
+    /// field from another version, and silently ignoring it could hide a mistake.
+    private static let allowedMembers: [String: Set<String>] = [
+        "": [
+            "formatVersion", "chainID", "genesisTimeMilliseconds", "validators", "governance", "organizations",
+            "accounts", "parameters",
+        ],
+        "validators": ["name", "publicKey", "power"],
+        "governance": ["keys", "threshold"],
+        "organizations": ["name", "publicKey", "roles"],
+        "accounts": ["publicKey", "balance"],
+        "parameters": ["blockBytesMax", "blockTransactionsMax"],
+    ]
+
+    private static func rejectUnknownMembers(_ jsonBytes: [UInt8]) throws(GenesisError) {
+        // Not JSON at all is reported by the typed decoder, with its position.
+        guard let top = try? JSONSerialization.jsonObject(with: Data(jsonBytes)) as? [String: Any] else { return }
+        func check(_ object: [String: Any], _ section: String) throws(GenesisError) {
+            let allowed = allowedMembers[section] ?? []
+            for member in object.keys.sorted() where !allowed.contains(member) {
+                let place = section.isEmpty ? "the top level" : section
+                throw GenesisError(.malformed, "genesis file: unknown member \"\(member)\" in \(place)")
+            }
+        }
+        try check(top, "")
+        for section in ["governance", "parameters"] {
+            if let object = top[section] as? [String: Any] { try check(object, section) }
+        }
+        for section in ["validators", "organizations", "accounts"] {
+            for case let object as [String: Any] in top[section] as? [Any] ?? [] { try check(object, section) }
+        }
     }
 
     private static func key(_ text: String, field: String) throws(GenesisError) -> PublicKey {

@@ -3,8 +3,10 @@ import CSodium
 /// Ed25519 (RFC 8032) signatures through libsodium.
 ///
 /// libsodium's verification rejects non-canonical signatures (S ≥ L) and small-order
-/// public keys, so one message and key have exactly one accepted signature encoding
-/// per signing; Socai relies on this for transaction hashes that include signatures.
+/// public keys, so nobody but the signer can turn a valid signature into a different valid
+/// one (no malleability); Socai relies on this because transaction hashes cover signatures.
+/// Signing is deterministic (RFC 8032), but a signer could still make a second valid
+/// signature of the same message with another implementation; nonces make that harmless.
 public enum Ed25519 {
     /// Length of a public key in bytes.
     public static let publicKeyBytes = Int(crypto_sign_PUBLICKEYBYTES)

@@ -710,6 +710,12 @@ struct GenesisValidationTests {
             ("unknown role", good.replacingOccurrences(of: "\"consumer\"", with: "\"auditor\"")),
             ("version 256", good.replacingOccurrences(of: "\"formatVersion\":1", with: "\"formatVersion\":256")),
             ("trailing garbage", good + "}"),
+            ("unknown top-level member", good.replacingOccurrences(of: "\"accounts\":", with: "\"validator\":[],\"accounts\":")),
+            ("unknown nested member", good.replacingOccurrences(of: "\"power\":10", with: "\"power\":10,\"weight\":1")),
+            (
+                "unknown parameters member",
+                good.replacingOccurrences(of: "\"blockBytesMax\":", with: "\"blockSize\":1,\"blockBytesMax\":")
+            ),
         ]
         for (label, json) in cases {
             #expect(json != good || label == "empty")
