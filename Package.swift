@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "socai", targets: ["socai"]),
         .library(name: "SocaiCrypto", targets: ["SocaiCrypto"]),
         .library(name: "SocaiCore", targets: ["SocaiCore"]),
+        .library(name: "SocaiState", targets: ["SocaiState"]),
         .library(name: "SocaiStore", targets: ["SocaiStore"]),
         .library(name: "SocaiKeystore", targets: ["SocaiKeystore"]),
         .library(name: "SocaiNode", targets: ["SocaiNode"]),
@@ -36,14 +37,16 @@ let package = Package(
         .target(name: "SocaiCrypto", dependencies: ["CSodium"]),
         // Core value types, canonical encoding, Merkle trees, genesis. No I/O.
         .target(name: "SocaiCore", dependencies: ["SocaiCrypto"]),
+        // The application: DIDs, governance, consent, access, market; the authenticated state map.
+        .target(name: "SocaiState", dependencies: ["SocaiCore"]),
         // Edges.
-        .target(name: "SocaiStore", dependencies: ["SocaiCore", "CSQLite"]),
+        .target(name: "SocaiStore", dependencies: ["SocaiCore", "SocaiState", "CSQLite"]),
         .target(name: "SocaiKeystore", dependencies: ["SocaiCore", "SocaiCrypto"]),
         .target(name: "SocaiNode", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiStore"]),
         .executableTarget(
             name: "socai",
             dependencies: [
-                "SocaiCore", "SocaiCrypto", "SocaiStore", "SocaiKeystore", "SocaiNode",
+                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +56,7 @@ let package = Package(
             name: "SocaiCoreTests",
             dependencies: ["SocaiCore", "SocaiCrypto"]
         ),
+        .testTarget(name: "SocaiStateTests", dependencies: ["SocaiState", "SocaiCore", "SocaiCrypto"]),
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
         .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiStore"]),

@@ -15,6 +15,7 @@ let package = Package(
             dependencies: [
                 .product(name: "SocaiCore", package: "socai"),
                 .product(name: "SocaiCrypto", package: "socai"),
+                .product(name: "SocaiState", package: "socai"),
                 .product(name: "SocaiStore", package: "socai"),
             ]
         )
