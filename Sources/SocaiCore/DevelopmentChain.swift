@@ -58,6 +58,19 @@ public struct DevelopmentChain {
         lastCommit = commit
     }
 
+    /// Builds the next block twice: first with a zero state root, which `stateRoot` receives
+    /// (to execute it), then with the root it returns; signs and returns the second.
+    public mutating func nextBlock<Failure: Error>(
+        transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [], timeMilliseconds: UInt64,
+        stateRoot: (Block) throws(Failure) -> Hash
+    ) throws(Failure) -> (block: Block, commit: CommitCertificate) {
+        var draftChain = self
+        let draft = draftChain.nextBlock(transactions: transactions, evidence: evidence, timeMilliseconds: timeMilliseconds)
+        return nextBlock(
+            transactions: transactions, evidence: evidence, timeMilliseconds: timeMilliseconds,
+            stateRoot: try stateRoot(draft.block))
+    }
+
     /// Builds, signs and returns the next block with its commit certificate.
     public mutating func nextBlock(
         transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [],

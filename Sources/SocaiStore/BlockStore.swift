@@ -1,4 +1,5 @@
 import SocaiCore
+import SocaiState
 
 /// The append-only block store: blocks with their commit certificates in one SQLite file.
 ///
@@ -20,6 +21,8 @@ public final class BlockStore {
     public private(set) var height: UInt64
     /// Hash of the last committed block; the genesis hash when the store holds no block.
     public private(set) var tipHash: Hash
+    /// The ledger state kept beside the blocks (empty until `initializeState` runs).
+    public let state: StateDatabase
 
     /// Opens the store at `path`, creating it for `genesisHash` and `chainID` if it does not
     /// exist. An existing store must belong to the same chain and genesis.
@@ -56,6 +59,7 @@ public final class BlockStore {
 
     private init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
+        state = try StateDatabase(connection: connection)
         guard let meta = try Self.readMeta(connection) else {
             throw StoreError(.corrupt, "\(connection.path) is not a Socai block store (no chain metadata)")
         }
@@ -158,6 +162,15 @@ public final class BlockStore {
     /// consistency (`Block.validateBasic`) and that `commit` is for this block. Commit
     /// signatures are checked by the caller, who knows the validator set in force.
     public func append(_ block: Block, commit: CommitCertificate) throws(StoreError) {
+        guard state.height == nil else {
+            throw StoreError(.invalidBlock, "this store keeps ledger state: append blocks with appendExecuting")
+        }
+        try append(block, commit: commit) { () throws(StoreError) in }
+    }
+
+    private func append(
+        _ block: Block, commit: CommitCertificate, alsoWrite: () throws(StoreError) -> Void
+    ) throws(StoreError) {
         let header = block.header
         guard header.chainID == chainID else {
             throw StoreError(.wrongChain, "block \(header.height) is for chain \(header.chainID), this store holds \(chainID)")
@@ -190,9 +203,55 @@ public final class BlockStore {
             let update = try connection.prepare("UPDATE meta SET value = ? WHERE key = ?")
             try update.run([.blob(Self.encodeHeight(header.height)), .text("tip_height")])
             try update.run([.blob(blockHash.bytes), .text("tip_hash")])
+            try alsoWrite()
         }
         height = header.height
         tipHash = blockHash
+    }
+
+    /// Writes the genesis state (height 0) into an empty store.
+    public func initializeState(_ changes: StateChanges) throws(StoreError) {
+        guard height == 0, state.height == nil else {
+            throw StoreError(
+                .invalidBlock,
+                "state is already initialized (state height \(state.height.map(String.init) ?? "none"), block height \(height))")
+        }
+        try connection.inTransaction { () throws(StoreError) in try state.write(changes, height: 0, outcomes: []) }
+        state.didCommit(height: 0, root: changes.stateRoot)
+    }
+
+    /// Executes `block` against the stored state and appends it with its state changes, in
+    /// one SQLite transaction: the node is always at one committed height for blocks and state.
+    ///
+    /// The block's state root and validators hash must match what execution produced.
+    @discardableResult
+    public func appendExecuting(
+        _ block: Block, commit: CommitCertificate, executor: LedgerExecutor
+    ) throws(StoreError) -> BlockExecution {
+        guard state.height == height else {
+            throw StoreError(.corrupt, "state is at height \(state.height.map(String.init) ?? "none"), blocks at \(height)")
+        }
+        let execution: BlockExecution
+        do throws(StateError) { execution = try executor.execute(block, on: state) } catch {
+            throw StoreError(.corrupt, "cannot execute block \(block.header.height): \(error.message)")
+        }
+        guard execution.stateRoot == block.header.stateRoot else {
+            throw StoreError(
+                .invalidBlock,
+                "block \(block.header.height) claims state root \(block.header.stateRoot); execution gives \(execution.stateRoot)"
+            )
+        }
+        guard execution.validatorSet.hash == block.header.validatorsHash else {
+            throw StoreError(
+                .invalidBlock,
+                "block \(block.header.height) names validators hash \(block.header.validatorsHash); the set in force hashes to \(execution.validatorSet.hash)"
+            )
+        }
+        try append(block, commit: commit) { () throws(StoreError) in
+            try state.write(execution.changes, height: block.header.height, outcomes: execution.outcomes)
+        }
+        state.didCommit(height: block.header.height, root: execution.stateRoot)
+        return execution
     }
 
     private struct StoredRow {

@@ -44,6 +44,10 @@ private let transientDestructor = unsafeBitCast(-1, to: sqlite3_destructor_type.
 final class SQLiteConnection {
     private var handle: OpaquePointer?
     let path: String
+    /// Prepared statements by SQL text, reused across calls (the hot paths run the same few).
+    private var statementCache: [String: SQLiteStatement] = [:]
+    /// Most cached statements; the stores use a fixed handful, so this is never reached in practice.
+    static let statementCacheMax = 64
 
     /// Opens (or creates, when `create` is true) the database at `path`.
     init(path: String, create: Bool) throws(StoreError) {
@@ -66,7 +70,16 @@ final class SQLiteConnection {
     }
 
     deinit {
+        statementCache.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    /// A prepared statement for `sql`, reused from the cache when possible.
+    func cached(_ sql: String) throws(StoreError) -> SQLiteStatement {
+        if let statement = statementCache[sql] { return statement }
+        let statement = try prepare(sql)
+        if statementCache.count < Self.statementCacheMax { statementCache[sql] = statement }
+        return statement
     }
 
     /// Runs SQL with no results (one or more statements).

@@ -12,7 +12,8 @@ struct SocaiCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            KeyCommand.self, GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
+            KeyCommand.self, DIDCommand.self, ConsentCommand.self, AccessCommand.self, MarketCommand.self, TransferCommand.self,
+            GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
         ]
     )
 }

@@ -56,6 +56,8 @@ struct SocaiBenchmarks {
             let (blocks, seconds) = try storeAppends(transactionsPerBlock: transactionsPerBlock, chainID: chainID, signer: key)
             report("block store append, \(transactionsPerBlock) tx/block (fsync)", Double(blocks) / seconds, "blocks/s")
         }
+        try StateTreeBenchmarks.run()
+        try LedgerBenchmarks.run()
         print("\nThe verify rate on all cores is the ceiling for committed transactions per second")
         print("when every validator checks every transaction once.")
     }

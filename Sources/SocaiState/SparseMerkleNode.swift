@@ -1,0 +1,103 @@
+import SocaiCore
+
+/// One stored node of the state tree (docs/FORMAT.md, "State tree (sparse Merkle tree)"): a leaf binding a key hash to a
+/// value hash, or an internal node over two child hashes. Every node is 65 bytes and is
+/// stored under its hash, SHA-256 of those bytes.
+public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
+    /// A key and its value hash: `0x00 ‖ keyHash ‖ valueHash`.
+    case leaf(key: Hash, valueHash: Hash)
+    /// Two child subtree hashes, either of which may be `Hash.zero` (empty) but not both:
+    /// `0x01 ‖ left ‖ right`.
+    case `internal`(left: Hash, right: Hash)
+
+    /// The kind byte of a leaf. It differs from the internal kind byte so that a leaf can
+    /// never pass as an internal node (second-preimage resistance, as in RFC 6962).
+    public static let leafKind: UInt8 = 0x00
+    /// The kind byte of an internal node.
+    public static let internalKind: UInt8 = 0x01
+    /// Length of every node encoding: a kind byte and two hashes.
+    public static let byteCount = 1 + 2 * Hash.byteCount
+
+    /// The node's hash: SHA-256 of its 65 bytes, with no domain tag (the kind byte separates).
+    public var hash: Hash { Hash.sha256(canonicalBytes) }
+
+    /// Writes the kind byte and the two hashes.
+    public func encode(to writer: inout ByteWriter) {
+        switch self {
+        case .leaf(let key, let valueHash):
+            writer.write(Self.leafKind)
+            writer.write(key)
+            writer.write(valueHash)
+        case .internal(let left, let right):
+            writer.write(Self.internalKind)
+            writer.write(left)
+            writer.write(right)
+        }
+    }
+
+    /// Reads a node, rejecting an unknown kind byte and an internal node with two empty
+    /// children (a canonical tree never holds one: an empty subtree has no node).
+    public init(from reader: inout ByteReader) throws(FormatError) {
+        let kind = try reader.readUInt8("state tree node kind")
+        let first = try reader.read(Hash.self)
+        let second = try reader.read(Hash.self)
+        switch kind {
+        case Self.leafKind:
+            self = .leaf(key: first, valueHash: second)
+        case Self.internalKind:
+            guard first != .zero || second != .zero else {
+                throw FormatError(.invalidValue, "state tree internal node has two empty children")
+            }
+            self = .internal(left: first, right: second)
+        default:
+            throw FormatError(.invalidValue, "state tree node kind must be 0 or 1, got \(kind)")
+        }
+    }
+
+    /// The hash of the leaf node binding `key` to `valueHash`.
+    public static func leafHash(key: Hash, valueHash: Hash) -> Hash {
+        SparseMerkleNode.leaf(key: key, valueHash: valueHash).hash
+    }
+
+    /// The hash of the internal node over `left` and `right`.
+    public static func internalHash(left: Hash, right: Hash) -> Hash {
+        SparseMerkleNode.internal(left: left, right: right).hash
+    }
+}
+
+/// Bit arithmetic on 256-bit keys: bit 0 is the most significant bit of byte 0, and bit
+/// `depth` of a key chooses the child at that depth (0 = left, 1 = right).
+enum SparseMerklePath {
+    /// Number of bits in a key, and so the deepest level a leaf can sit at.
+    static let keyBits = Hash.byteCount * 8
+
+    /// Bit `index` of `key` (0 or 1).
+    static func bit(_ key: Hash, _ index: Int) -> UInt8 {
+        precondition(index >= 0 && index < keyBits, "key bit \(index) out of range")
+        return (key.bytes[index >> 3] >> (7 - UInt8(index & 7))) & 1
+    }
+
+    /// `key` with bit `index` set to `value` (0 or 1): a key on the path of that child.
+    static func settingBit(_ key: Hash, _ index: Int, to value: UInt8) -> Hash {
+        precondition(index >= 0 && index < keyBits && value <= 1, "key bit \(index) out of range")
+        var bytes = key.bytes
+        let mask = UInt8(0x80) >> UInt8(index & 7)
+        bytes[index >> 3] = value == 0 ? bytes[index >> 3] & ~mask : bytes[index >> 3] | mask
+        do throws(FormatError) {
+            return try Hash(bytes)
+        } catch {
+            preconditionFailure("a key with one bit changed is still 32 bytes")
+        }
+    }
+
+    /// Whether the first `count` bits of `first` and `second` are equal.
+    static func sharesPrefix(_ first: Hash, _ second: Hash, bits count: Int) -> Bool {
+        precondition(count >= 0 && count <= keyBits, "prefix of \(count) bits out of range")
+        let wholeBytes = count >> 3
+        for index in 0..<wholeBytes where first.bytes[index] != second.bytes[index] { return false }
+        let remainingBits = count & 7
+        if remainingBits == 0 { return true }
+        let mask = UInt8(0xFF) << (8 - UInt8(remainingBits))
+        return (first.bytes[wholeBytes] & mask) == (second.bytes[wholeBytes] & mask)
+    }
+}

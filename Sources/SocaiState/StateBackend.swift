@@ -1,0 +1,101 @@
+import SocaiCore
+
+/// Read access to committed ledger state. `SocaiStore` implements it over SQLite; tests use
+/// `InMemoryStateBackend`. The state layer never writes: it returns `StateChanges` for the
+/// caller to persist, in the same SQLite transaction as the block.
+public protocol StateBackend: AnyObject {
+    /// The value stored under `key`, or nil.
+    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]?
+    /// Up to `limit` entries whose keys start with `prefix` and sort after `after` (if given), ascending.
+    func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(key: [UInt8], value: [UInt8])]
+    /// The root of the state tree over every entry.
+    var stateRoot: Hash { get }
+    /// The state tree's nodes, for updates and proofs.
+    var treeNodes: any SparseMerkleNodeSource { get }
+}
+
+/// The effect of executing a block (or genesis): key changes, the new tree nodes, the new root.
+public struct StateChanges: Sendable, Equatable {
+    /// Every changed key with its new value (nil: deleted), ascending by key bytes.
+    public let values: [StateEntryChange]
+    /// Tree nodes created, ascending by hash; old nodes are never removed.
+    public let treeNodes: [SparseMerkleNodeEntry]
+    /// The state root after the changes.
+    public let stateRoot: Hash
+
+    /// Creates a change set.
+    public init(values: [StateEntryChange], treeNodes: [SparseMerkleNodeEntry], stateRoot: Hash) {
+        self.values = values
+        self.treeNodes = treeNodes
+        self.stateRoot = stateRoot
+    }
+}
+
+/// One changed state entry.
+public struct StateEntryChange: Sendable, Equatable {
+    /// The key.
+    public let key: [UInt8]
+    /// The new value; nil when deleted.
+    public let value: [UInt8]?
+
+    /// Creates a change.
+    public init(key: [UInt8], value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// One state-tree node to persist.
+public struct SparseMerkleNodeEntry: Sendable, Equatable {
+    /// The node's hash.
+    public let hash: Hash
+    /// The node's bytes.
+    public let bytes: [UInt8]
+
+    /// Creates an entry.
+    public init(hash: Hash, bytes: [UInt8]) {
+        self.hash = hash
+        self.bytes = bytes
+    }
+}
+
+/// State held in memory: for tests, tools and benchmarks.
+public final class InMemoryStateBackend: StateBackend {
+    private var values: [[UInt8]: [UInt8]] = [:]
+    private let nodes = InMemorySparseMerkleNodes()
+    /// The current root.
+    public private(set) var stateRoot: Hash = .zero
+
+    /// An empty state.
+    public init() {}
+
+    /// The tree nodes.
+    public var treeNodes: any SparseMerkleNodeSource { nodes }
+
+    /// The value under `key`.
+    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[key] }
+
+    /// Entries under `prefix`, ascending.
+    public func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
+        key: [UInt8], value: [UInt8]
+    )] {
+        let matching = values.keys.filter { key in
+            key.starts(with: prefix) && (after.map { key.lexicographicallyPrecedes($0) == false && key != $0 } ?? true)
+        }
+        return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[$0]!) }
+    }
+
+    /// Number of entries held.
+    public var count: Int { values.count }
+
+    /// Applies a change set produced against this backend's current root.
+    public func apply(_ changes: StateChanges) {
+        for change in changes.values {
+            values[change.key] = change.value
+        }
+        var newNodes: [Hash: [UInt8]] = [:]
+        for node in changes.treeNodes { newNodes[node.hash] = node.bytes }
+        nodes.insert(newNodes)
+        stateRoot = changes.stateRoot
+    }
+}

@@ -1,0 +1,61 @@
+import SocaiCore
+
+/// Buffered writes over a backend during one block: reads see earlier writes of the block;
+/// each transaction's writes are kept apart until it succeeds, so a failed transaction
+/// leaves no trace but its nonce.
+final class StateOverlay {
+    private let backend: any StateBackend
+    private var blockWrites: [[UInt8]: [UInt8]?] = [:]
+    private var transactionWrites: [[UInt8]: [UInt8]?] = [:]
+
+    init(backend: any StateBackend) { self.backend = backend }
+
+    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
+        if let pending = transactionWrites[key] { return pending }
+        if let pending = blockWrites[key] { return pending }
+        return try backend.value(forKey: key)
+    }
+
+    func set(_ key: [UInt8], _ value: [UInt8]) { transactionWrites[key] = .some(value) }
+    func delete(_ key: [UInt8]) { transactionWrites[key] = .some(nil) }
+
+    /// Reads and decodes a record; a stored value that does not decode means corrupt state.
+    func record<Record: StateRecord>(_ type: Record.Type, _ key: [UInt8]) throws(StateError) -> Record? {
+        guard let bytes = try value(forKey: key) else { return nil }
+        do throws(FormatError) { return try Record(canonicalBytes: bytes) } catch {
+            throw StateError(
+                .corrupt,
+                "state entry \(String(decoding: key.prefix(24), as: UTF8.self))… does not decode as \(Record.self): \(error.message)"
+            )
+        }
+    }
+
+    func put<Record: StateRecord>(_ key: [UInt8], _ record: Record) { set(key, record.canonicalBytes) }
+
+    func commitTransaction() {
+        for (key, value) in transactionWrites { blockWrites[key] = value }
+        transactionWrites.removeAll(keepingCapacity: true)
+    }
+
+    func discardTransaction() { transactionWrites.removeAll(keepingCapacity: true) }
+
+    /// The block's writes, ascending by key: dictionary order never reaches hashed data.
+    func sortedChanges() -> [StateEntryChange] {
+        precondition(transactionWrites.isEmpty, "a transaction was neither committed nor discarded")
+        return blockWrites.keys.sorted { $0.lexicographicallyPrecedes($1) }.map {
+            StateEntryChange(key: $0, value: blockWrites[$0]!)
+        }
+    }
+
+    /// Applies the block's writes to the state tree.
+    func finish() throws(StateError) -> StateChanges {
+        let values = sortedChanges()
+        let tree = SparseMerkleTree(root: backend.stateRoot, nodes: backend.treeNodes)
+        let update = try tree.updating(
+            values.map { SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue)) })
+        return StateChanges(
+            values: values,
+            treeNodes: update.nodes.sorted { $0.key < $1.key }.map { SparseMerkleNodeEntry(hash: $0.key, bytes: $0.value) },
+            stateRoot: update.root)
+    }
+}

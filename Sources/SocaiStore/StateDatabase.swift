@@ -1,0 +1,142 @@
+import SocaiCore
+import SocaiState
+
+/// The ledger state in the node's SQLite file: the current value of every state key, every
+/// state-tree node ever written (so older roots stay provable) and the state root of every
+/// height. It shares the block store's connection, so a block and its state change are
+/// written in one SQLite transaction.
+public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
+    private let connection: SQLiteConnection
+    /// Height whose state this is (the block store's tip once state is initialized).
+    public private(set) var height: UInt64?
+    /// The current state root.
+    public private(set) var stateRoot: Hash
+
+    init(connection: SQLiteConnection) throws(StoreError) {
+        self.connection = connection
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS state(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS state_nodes(hash BLOB PRIMARY KEY CHECK (length(hash) = 32), node BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS state_roots(height INTEGER PRIMARY KEY CHECK (height >= 0), root BLOB NOT NULL CHECK (length(root) = 32));
+            CREATE TABLE IF NOT EXISTS transaction_results(
+                hash BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL
+            ) WITHOUT ROWID;
+            """)
+        let select = try connection.cached("SELECT height, root FROM state_roots ORDER BY height DESC LIMIT 1")
+        try select.bind([])
+        if try select.step() {
+            height = UInt64(select.integer(0))
+            do throws(FormatError) { stateRoot = try Hash(select.blob(1)) } catch {
+                throw StoreError(.corrupt, "\(connection.path): a stored state root is not 32 bytes")
+            }
+        } else {
+            height = nil
+            stateRoot = .zero
+        }
+    }
+
+    /// The tree nodes: this database.
+    public var treeNodes: any SparseMerkleNodeSource { self }
+
+    /// The value under `key`.
+    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
+        do throws(StoreError) {
+            let select = try connection.cached("SELECT value FROM state WHERE key = ?")
+            try select.bind([.blob(key)])
+            return try select.step() ? select.blob(0) : nil
+        } catch {
+            throw StateError(.storage, error.message)
+        }
+    }
+
+    /// Entries under `prefix`, ascending, after `after`.
+    public func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
+        key: [UInt8], value: [UInt8]
+    )] {
+        do throws(StoreError) {
+            // Keys compare as BLOBs (memcmp), so a prefix is the range [prefix, prefix + 0xff…).
+            let select = try connection.cached("SELECT key, value FROM state WHERE key >= ? AND key > ? ORDER BY key LIMIT ?")
+            let lowerExclusive = after ?? []
+            try select.bind([.blob(prefix), .blob(lowerExclusive), .integer(Int64(max(0, limit)))])
+            var results: [(key: [UInt8], value: [UInt8])] = []
+            while try select.step() {
+                let key = select.blob(0)
+                guard key.starts(with: prefix) else { break }
+                results.append((key, select.blob(1)))
+            }
+            return results
+        } catch {
+            throw StateError(.storage, error.message)
+        }
+    }
+
+    /// The bytes of tree node `hash` (the tree checks them against the hash).
+    public func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
+        do throws(StoreError) {
+            let select = try connection.cached("SELECT node FROM state_nodes WHERE hash = ?")
+            try select.bind([.blob(hash.bytes)])
+            return try select.step() ? select.blob(0) : nil
+        } catch {
+            throw StateError(.storage, error.message)
+        }
+    }
+
+    /// The state root recorded for `height`, if any.
+    public func stateRoot(atHeight height: UInt64) throws(StoreError) -> Hash? {
+        let select = try connection.cached("SELECT root FROM state_roots WHERE height = ?")
+        try select.bind([.integer(Int64(height))])
+        guard try select.step() else { return nil }
+        do throws(FormatError) { return try Hash(select.blob(0)) } catch {
+            throw StoreError(.corrupt, "the state root of height \(height) is not 32 bytes")
+        }
+    }
+
+    /// The recorded outcome of a transaction: height, position, code and message.
+    public func transactionResult(_ hash: Hash) throws(StoreError) -> (
+        height: UInt64, position: UInt32, code: UInt16, message: String
+    )? {
+        let select = try connection.cached("SELECT height, position, code, message FROM transaction_results WHERE hash = ?")
+        try select.bind([.blob(hash.bytes)])
+        guard try select.step() else { return nil }
+        return (UInt64(select.integer(0)), UInt32(select.integer(1)), UInt16(select.integer(2)), select.text(3))
+    }
+
+    /// Writes a change set for `height` inside the caller's SQLite transaction.
+    func write(_ changes: StateChanges, height: UInt64, outcomes: [TransactionOutcome]) throws(StoreError) {
+        let upsert = try connection.cached(
+            "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        let delete = try connection.cached("DELETE FROM state WHERE key = ?")
+        for change in changes.values {
+            if let value = change.value {
+                try upsert.run([.blob(change.key), .blob(value)])
+            } else {
+                try delete.run([.blob(change.key)])
+            }
+        }
+        let insertNode = try connection.cached("INSERT OR IGNORE INTO state_nodes(hash, node) VALUES (?, ?)")
+        for node in changes.treeNodes {
+            precondition(Hash.sha256(node.bytes) == node.hash, "a state-tree node does not hash to its key")
+            try insertNode.run([.blob(node.hash.bytes), .blob(node.bytes)])
+        }
+        try connection.cached("INSERT INTO state_roots(height, root) VALUES (?, ?)").run([
+            .integer(Int64(height)), .blob(changes.stateRoot.bytes),
+        ])
+        let insertResult = try connection.cached(
+            "INSERT OR IGNORE INTO transaction_results(hash, height, position, code, message) VALUES (?, ?, ?, ?, ?)")
+        for (position, outcome) in outcomes.enumerated() where outcome.code.consumesNonce || outcome.code == .ok {
+            // Only transactions that consumed a nonce are unique by hash; a rejected replay must not hide its original.
+            try insertResult.run([
+                .blob(outcome.transactionHash.bytes), .integer(Int64(height)), .integer(Int64(position)),
+                .integer(Int64(outcome.code.rawValue)),
+                .text(outcome.message),
+            ])
+        }
+    }
+
+    /// Records the new tip after the enclosing transaction committed.
+    func didCommit(height: UInt64, root: Hash) {
+        self.height = height
+        stateRoot = root
+    }
+}
