@@ -42,7 +42,7 @@ let package = Package(
         // Edges.
         .target(name: "SocaiStore", dependencies: ["SocaiCore", "SocaiState", "CSQLite"]),
         .target(name: "SocaiKeystore", dependencies: ["SocaiCore", "SocaiCrypto"]),
-        .target(name: "SocaiNode", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiStore"]),
+        .target(name: "SocaiNode", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore"]),
         .executableTarget(
             name: "socai",
             dependencies: [
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "SocaiStateTests", dependencies: ["SocaiState", "SocaiCore", "SocaiCrypto"]),
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
-        .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiStore"]),
+        .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiState", "SocaiStore"]),
         .testTarget(name: "SocaiCLITests", dependencies: ["SocaiCore", "SocaiStore"]),
     ]
 )

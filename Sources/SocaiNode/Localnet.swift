@@ -21,6 +21,10 @@ public struct LocalnetGenerator: Sendable {
     public var apiPortBase: Int = 26711
     /// Mark the generated keys test-only (they are meant to be committed and published).
     public var testOnlyKeys: Bool = true
+    /// Organizations registered from genesis.
+    public var organizations: [Genesis.OrganizationEntry] = []
+    /// Accounts funded at genesis.
+    public var accounts: [Genesis.AccountEntry] = []
 
     /// Creates a generator.
     public init(chainID: ChainID, validatorCount: Int, genesisTimeMilliseconds: UInt64) {
@@ -67,7 +71,8 @@ public struct LocalnetGenerator: Sendable {
             validators: zip(names, keys).map {
                 Genesis.ValidatorEntry(name: $0, publicKey: Hex.encode($1.publicKey), power: power)
             },
-            governance: Genesis.Governance(keys: [Hex.encode(governanceKey.publicKey)], threshold: 1))
+            governance: Genesis.Governance(keys: [Hex.encode(governanceKey.publicKey)], threshold: 1),
+            organizations: organizations, accounts: accounts)
         let genesis: Genesis
         do throws(GenesisError) { genesis = try Genesis(file: file) } catch {
             throw NodeError(.invalid, "generated genesis is invalid: \(error.message)")

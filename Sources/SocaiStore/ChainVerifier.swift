@@ -21,6 +21,8 @@ extension BlockStore {
     /// transactions and evidence roots and last-commit hash match its body; the certificate
     /// stored with it is for it. When `validatorSet` gives the set in force at a height, the
     /// header's validators hash and every certificate's signatures and power are checked too.
+    /// Where the store keeps ledger state, each header's state root is checked against the
+    /// root recorded for its height.
     ///
     /// Stops at the first bad height and reports it.
     public func verifyChain(
@@ -43,6 +45,14 @@ extension BlockStore {
                         .brokenLink, "block \(current) links to \(header.previousBlockHash), expected \(previousHash)")
                 }
                 try block.validateBasic()
+                // Where the store keeps ledger state, the header's state root must be the root
+                // recorded when the block was executed.
+                if state.height != nil {
+                    guard let root = try state.stateRoot(atHeight: current), root == header.stateRoot else {
+                        throw VerificationError(
+                            .mismatch, "block \(current): header state root does not match the executed state")
+                    }
+                }
                 if let set = validatorSet(current) {
                     guard header.validatorsHash == set.hash else {
                         throw VerificationError(

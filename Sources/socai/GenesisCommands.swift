@@ -30,6 +30,13 @@ struct GenesisCommand: ParsableCommand {
         var peerPortBase = 26611
         @Option(name: .customLong("api-port-base"), help: "HTTP port of node1; node i uses base + i - 1.") var apiPortBase = 26711
         @Flag(help: "Replace an existing genesis file and node configurations.") var force = false
+        @Option(
+            help: ArgumentHelp(
+                "Register an organization: name=roles=publickey, roles provider and/or consumer joined by '+' (repeatable).",
+                valueName: "organization"))
+        var organization: [String] = []
+        @Option(help: ArgumentHelp("Fund an account: publickey=credits (repeatable).", valueName: "account")) var account:
+            [String] = []
         @Flag(
             name: .customLong("production-keys"),
             help: "Do not mark the generated keys test-only (files node_key.json, mode 0600 enforced).")
@@ -51,6 +58,26 @@ struct GenesisCommand: ParsableCommand {
                 generator.peerPortBase = peerPortBase
                 generator.apiPortBase = apiPortBase
                 generator.testOnlyKeys = !productionKeys
+                generator.organizations = try organization.map { text in
+                    let parts = text.split(separator: "=", maxSplits: 2).map(String.init)
+                    guard parts.count == 3 else {
+                        throw ValidationError("--organization \"\(text)\" must be name=roles=publickey")
+                    }
+                    let roles = try parts[1].split(separator: "+").map { role in
+                        guard let parsed = OrganizationRole(rawValue: String(role)) else {
+                            throw ValidationError("--organization role \"\(role)\" must be provider or consumer")
+                        }
+                        return parsed
+                    }
+                    return Genesis.OrganizationEntry(name: parts[0], publicKey: parts[2], roles: roles)
+                }
+                generator.accounts = try account.map { text in
+                    let parts = text.split(separator: "=").map(String.init)
+                    guard parts.count == 2, let credits = UInt64(parts[1]) else {
+                        throw ValidationError("--account \"\(text)\" must be publickey=credits")
+                    }
+                    return Genesis.AccountEntry(publicKey: parts[0], balance: credits)
+                }
                 let result = try generator.write(
                     genesisPath: expandPath(out), nodesDirectory: expandPath(nodes), overwrite: force)
                 print("Wrote \(out) (chain \(result.genesis.chainID), genesis hash \(result.genesis.hash))")

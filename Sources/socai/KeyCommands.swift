@@ -3,6 +3,7 @@ import Foundation
 import SocaiCore
 import SocaiCrypto
 import SocaiKeystore
+import SocaiState
 
 /// `socai key …`: create and inspect encrypted keys.
 struct KeyCommand: ParsableCommand {
@@ -50,7 +51,7 @@ struct KeyCommand: ParsableCommand {
         func run() throws {
             try failing {
                 let keys = try Keystore(home: home.path).list()
-                if json { try printJSON(keys); return }
+                if json { try printJSON(keys.map(KeyOutput.init)); return }
                 if keys.isEmpty { print("No keys in \(home.path). Create one with: socai key new --name NAME") }
                 for key in keys { print("\(key.name)\t\(key.publicKey.hex)") }
             }
@@ -70,11 +71,10 @@ struct KeyCommand: ParsableCommand {
 
         func run() throws {
             try failing {
-                let info = try Keystore(home: home.path).info(name: name)
-                if json { try printJSON(info); return }
-                print("name:       \(info.name)")
-                print("public key: \(info.publicKey.hex)")
-                print("did:key:    \(info.didKey)")
+                let output = KeyOutput(try Keystore(home: home.path).info(name: name))
+                if json { try printJSON(output); return }
+                print("name:       \(output.name)")
+                output.printLines()
             }
         }
     }
@@ -163,6 +163,29 @@ struct KeyCommand: ParsableCommand {
                 }
                 print("valid")
             }
+        }
+    }
+
+    /// A key as printed: its public key and the identifiers derived from it.
+    struct KeyOutput: Encodable {
+        var name: String
+        var publicKey: String
+        /// The did:socai a `did create` with this key makes.
+        var did: String
+        /// The key as did:key.
+        var didKey: String
+
+        init(_ info: KeyInfo) {
+            name = info.name
+            publicKey = info.publicKey.hex
+            did = DID(initialKey: info.publicKey).value
+            didKey = info.didKey
+        }
+
+        func printLines() {
+            print("public key: \(publicKey)")
+            print("did:socai:  \(did)  (once created with `socai did create`)")
+            print("did:key:    \(didKey)")
         }
     }
 }
