@@ -25,6 +25,11 @@ public struct LocalnetGenerator: Sendable {
     public var organizations: [Genesis.OrganizationEntry] = []
     /// Accounts funded at genesis.
     public var accounts: [Genesis.AccountEntry] = []
+    /// Governance keys (hex) held elsewhere, e.g. in operators' keystores; when empty, one
+    /// governance key is generated and written beside the node homes.
+    public var governanceKeys: [String] = []
+    /// How many governance keys must approve an action.
+    public var governanceThreshold: UInt16 = 1
 
     /// Creates a generator.
     public init(chainID: ChainID, validatorCount: Int, genesisTimeMilliseconds: UInt64) {
@@ -40,7 +45,7 @@ public struct LocalnetGenerator: Sendable {
         /// Each node's home directory, node1 first.
         public let nodeHomes: [String]
         /// The governance key file written.
-        public let governanceKeyPath: String
+        public let governanceKeyPath: String?
     }
 
     /// Writes `genesisPath`, `<nodesDirectory>/node1 …` and a governance key; refuses to
@@ -65,20 +70,24 @@ public struct LocalnetGenerator: Sendable {
             }
         }
         let keys = names.map { _ in SigningKey() }
-        let governanceKey = SigningKey()
+        let generatedGovernanceKey = governanceKeys.isEmpty ? SigningKey() : nil
+        let governanceKeyList = governanceKeys.isEmpty ? [Hex.encode(generatedGovernanceKey!.publicKey)] : governanceKeys
         let file = Genesis.File(
             chainID: chainID.value, genesisTimeMilliseconds: genesisTimeMilliseconds,
             validators: zip(names, keys).map {
                 Genesis.ValidatorEntry(name: $0, publicKey: Hex.encode($1.publicKey), power: power)
             },
-            governance: Genesis.Governance(keys: [Hex.encode(governanceKey.publicKey)], threshold: 1),
+            governance: Genesis.Governance(keys: governanceKeyList, threshold: governanceThreshold),
             organizations: organizations, accounts: accounts)
         let genesis: Genesis
         do throws(GenesisError) { genesis = try Genesis(file: file) } catch {
             throw NodeError(.invalid, "generated genesis is invalid: \(error.message)")
         }
         try Self.writeFile(genesis.jsonBytes(), to: genesisPath, mode: 0o644)
-        try Self.writeFile(Self.json(NodeKeyFile(key: governanceKey, testOnly: testOnlyKeys)), to: governancePath, mode: 0o600)
+        if let generatedGovernanceKey {
+            try Self.writeFile(
+                Self.json(NodeKeyFile(key: generatedGovernanceKey, testOnly: testOnlyKeys)), to: governancePath, mode: 0o600)
+        }
 
         let genesisAbsolute = URL(fileURLWithPath: genesisPath).standardizedFileURL.path
         for (index, home) in homes.enumerated() {
@@ -99,7 +108,7 @@ public struct LocalnetGenerator: Sendable {
                 Self.json(NodeKeyFile(key: keys[index], testOnly: testOnlyKeys)), to: NodeHome.join(home, keyFileName),
                 mode: 0o600)
         }
-        return Result(genesis: genesis, nodeHomes: homes, governanceKeyPath: governancePath)
+        return Result(genesis: genesis, nodeHomes: homes, governanceKeyPath: generatedGovernanceKey == nil ? nil : governancePath)
     }
 
     static func json(_ value: some Encodable) -> [UInt8] {

@@ -37,6 +37,12 @@ struct GenesisCommand: ParsableCommand {
         var organization: [String] = []
         @Option(help: ArgumentHelp("Fund an account: publickey=credits (repeatable).", valueName: "account")) var account:
             [String] = []
+        @Option(
+            name: .customLong("governance-key"),
+            help: ArgumentHelp("A governance public key, hex (repeatable; default: generate one).", valueName: "publickey"))
+        var governanceKey: [String] = []
+        @Option(name: .customLong("governance-threshold"), help: "How many governance keys must approve an action.")
+        var governanceThreshold: UInt16 = 1
         @Flag(
             name: .customLong("production-keys"),
             help: "Do not mark the generated keys test-only (files node_key.json, mode 0600 enforced).")
@@ -58,6 +64,8 @@ struct GenesisCommand: ParsableCommand {
                 generator.peerPortBase = peerPortBase
                 generator.apiPortBase = apiPortBase
                 generator.testOnlyKeys = !productionKeys
+                generator.governanceKeys = governanceKey
+                generator.governanceThreshold = governanceThreshold
                 generator.organizations = try organization.map { text in
                     let parts = text.split(separator: "=", maxSplits: 2).map(String.init)
                     guard parts.count == 3 else {
@@ -82,7 +90,7 @@ struct GenesisCommand: ParsableCommand {
                     genesisPath: expandPath(out), nodesDirectory: expandPath(nodes), overwrite: force)
                 print("Wrote \(out) (chain \(result.genesis.chainID), genesis hash \(result.genesis.hash))")
                 for home in result.nodeHomes { print("Wrote \(home)") }
-                print("Wrote \(result.governanceKeyPath) (governance key)")
+                if let path = result.governanceKeyPath { print("Wrote \(path) (governance key)") }
             }
         }
     }

@@ -13,6 +13,7 @@ struct SocaiCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             KeyCommand.self, DIDCommand.self, ConsentCommand.self, AccessCommand.self, MarketCommand.self, TransferCommand.self,
+            GovernanceCommand.self,
             GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
         ]
     )

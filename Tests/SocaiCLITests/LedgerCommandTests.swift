@@ -18,7 +18,7 @@ import Testing
         let keys = directory.file("keys")
         var publicKeys: [String: String] = [:]
         var dids: [String: String] = [:]
-        for name in ["citizen", "ministry", "bank"] {
+        for name in ["citizen", "ministry", "bank", "board1", "board2"] {
             let created = try json(
                 try runSocai(["key", "new", "--name", name, "--home", keys, "--json"], environment: environment))
             publicKeys[name] = created["publicKey"] as? String
@@ -28,6 +28,8 @@ import Testing
                 "genesis", "init", "--validators", "1", "--chain-id", "socai-cli", "--out", "genesis.json", "--nodes", "nodes",
                 "--organization", "Ministry of Justice=provider=\(publicKeys["ministry"]!)",
                 "--organization", "Bank=consumer=\(publicKeys["bank"]!)", "--account", "\(publicKeys["bank"]!)=1000",
+                "--governance-key", publicKeys["board1"]!, "--governance-key", publicKeys["board2"]!, "--governance-threshold",
+                "2",
             ], directory: directory.path)
         #expect(initialized.status == 0, "\(initialized.standardError)")
         let home = directory.file("nodes/node1")
@@ -94,9 +96,22 @@ import Testing
         #expect(try submit(["market", "confirm", "--order", orderID], key: "bank", nonce: 2).1 == "ok")
         #expect(try submit(["transfer", "--to", citizenDID, "--amount", "5000"], key: "bank", nonce: 3).1 == "insufficientFunds")
 
+        // Governance: board2 approves, board1 submits; with one approval missing it is refused.
+        let action = [
+            "--action", "register-organization", "--did", citizenDID, "--name", "Clinic", "--roles", "provider", "--sequence",
+            "1",
+        ]
+        #expect(try submit(["governance", "submit"] + action, key: "board1", nonce: 1).1 == "insufficientApprovals")
+        let approval = try runSocai(
+            ["governance", "approve", "--key", "board2", "--home", keys, "--chain-id", "socai-cli"] + action,
+            environment: environment)
+        #expect(approval.status == 0, "\(approval.standardError)")
+        let approvalText = approval.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try submit(["governance", "submit", "--approval", approvalText] + action, key: "board1", nonce: 2).1 == "ok")
+
         let verified = try runSocai(["chain", "verify", "--home", home])
         #expect(verified.status == 0, "\(verified.standardError)")
-        #expect(verified.standardOutput.contains("OK: 10 blocks"))
+        #expect(verified.standardOutput.contains("OK: 12 blocks"))
     }
 
     /// The did:socai of a keystore key, as `socai key show` prints it.
