@@ -46,7 +46,9 @@ public enum GovernanceAction: Hashable, Sendable, CanonicalCodable {
         case 1:
             let did = try reader.read(DID.self)
             let name = try reader.readShortText("organization name", maximum: LedgerLimits.organizationNameBytesMax)
-            guard !name.isEmpty else { throw FormatError(.invalidValue, "organization name must not be empty") }
+            guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw FormatError(.invalidValue, "organization name must be non-empty and free of control characters")
+            }
             self = .registerOrganization(did: did, name: name, roles: try decodeRoles(try reader.readUInt8("roles")))
         case 2: self = .suspendOrganization(did: try reader.read(DID.self))
         case 3: self = .reinstateOrganization(did: try reader.read(DID.self))

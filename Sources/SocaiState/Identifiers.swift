@@ -49,7 +49,8 @@ public struct DID: Hashable, Comparable, Sendable, CanonicalCodable, CustomStrin
     /// The full identifier, `did:socai:…`.
     public let value: String
 
-    /// Validates an identifier: the `did:socai:` prefix and 1 to 44 base58btc characters.
+    /// Validates an identifier: the `did:socai:` prefix followed by 1 to 54 base58btc characters
+    /// (64 bytes in all; a derived identifier has about 22).
     public init(_ value: String) throws(FormatError) {
         let suffix = value.utf8.dropFirst(Self.prefix.utf8.count)
         guard value.hasPrefix(Self.prefix), value.utf8.count <= LedgerLimits.didBytesMax, !suffix.isEmpty,

@@ -61,7 +61,8 @@ public struct LedgerExecutor: Sendable {
         }
         for account in genesis.accounts {
             let did = try createDID(for: account.publicKey)
-            state.put(StateKey.balance(did), AmountRecord(account.balance))
+            // Zero is the absence of a balance entry, in genesis as after a transfer.
+            if account.balance > 0 { state.put(StateKey.balance(did), AmountRecord(account.balance)) }
         }
         state.commitTransaction()
         return try state.finish()
@@ -96,6 +97,27 @@ public struct LedgerExecutor: Sendable {
             outcomes.append(try apply(context, state: state, signatureVerified: signaturesVerified))
         }
         return BlockExecution(outcomes: outcomes, changes: try state.finish(), validatorSet: validatorSet)
+    }
+
+    /// Checks a transaction for admission to a mempool, without changing state: its outcome if
+    /// it were executed alone at `height` and `timeMilliseconds` after the committed state, with
+    /// `pendingFromSigner` earlier transactions of the same signer assumed ahead of it. Only
+    /// this state machine decides validity; the mempool asks here.
+    public func check(
+        _ envelope: TransactionEnvelope, on backend: any StateBackend, height: UInt64, timeMilliseconds: UInt64,
+        pendingFromSigner: UInt64 = 0
+    ) throws(StateError) -> TransactionOutcome {
+        let state = StateOverlay(backend: backend)
+        if pendingFromSigner > 0 {
+            // Stand in for the pending transactions' nonces so this one is judged as next in line.
+            let last = try state.record(AccountRecord.self, StateKey.account(envelope.signer))?.nonce ?? 0
+            state.put(StateKey.account(envelope.signer), AccountRecord(nonce: last + pendingFromSigner))
+            state.commitTransaction()
+        }
+        let context = TransactionContext(
+            envelope: envelope, hash: envelope.hash, height: height, timeMilliseconds: timeMilliseconds, index: 0,
+            chainID: chainID)
+        return try apply(context, state: state, signatureVerified: false)
     }
 
     /// Applies the power changes scheduled for `height` to the stored set and returns the result.

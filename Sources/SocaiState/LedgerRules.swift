@@ -232,6 +232,12 @@ struct LedgerRules {
         var projected: [PublicKey: UInt64] = [:]
         for validator in current.set.validators { projected[validator.publicKey] = validator.power }
         for update in next + scheduled { projected[update.publicKey] = update.power == 0 ? nil : update.power }
+        guard scheduled.count < Limits.validatorsMax || scheduled.contains(where: { $0.publicKey == change.publicKey }) else {
+            // Bounded so the record always decodes (its decoder accepts validatorsMax entries).
+            throw RuleViolation(
+                .invalidValidatorChange,
+                "height \(effectiveHeight) already has \(Limits.validatorsMax) scheduled validator changes")
+        }
         if change.power == 0, projected[change.publicKey] == nil {
             throw RuleViolation(.invalidValidatorChange, "\(change.publicKey) is not a validator to remove")
         }
@@ -310,6 +316,11 @@ struct LedgerRules {
             throw RuleViolation(.consentNotFound, "consent \(id) does not exist")
         }
         let grant = record.grant
+        // A deactivated subject can no longer revoke, so its consents must stop working too.
+        guard let subjectDocument = try state.record(DIDRecord.self, StateKey.did(grant.subject)), !subjectDocument.deactivated
+        else {
+            throw RuleViolation(.didDeactivated, "the subject \(grant.subject) of consent \(id) is deactivated")
+        }
         guard subject == nil || grant.subject == subject, grant.consumer == consumer, grant.provider == provider,
             grant.purpose.code == purposeCode
         else {
@@ -450,6 +461,10 @@ struct LedgerRules {
         _ = try actor(record.provider)
         guard record.status == .placed else {
             throw RuleViolation(.orderWrongStatus, "order \(payload.orderID) is \(record.status), not awaiting delivery")
+        }
+        guard context.height <= record.deadlineHeight else {
+            throw RuleViolation(
+                .deliveryDeadlinePassed, "order \(payload.orderID) had to be delivered by height \(record.deadlineHeight)")
         }
         record.status = .delivered
         record.packageHash = payload.packageHash

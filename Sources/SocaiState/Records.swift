@@ -240,7 +240,7 @@ public struct ValidatorUpdatesRecord: StateRecord {
 
     /// Reads the changes.
     public init(from reader: inout ByteReader) throws(FormatError) {
-        updates = try reader.readList("validator updates", maximum: Limits.validatorsMax * 2) {
+        updates = try reader.readList("validator updates", maximum: Limits.validatorsMax) {
             (reader: inout ByteReader) throws(FormatError) in
             try reader.read(Validator.self)
         }

@@ -89,6 +89,8 @@ public enum TransactionResultCode: UInt16, Sendable, Equatable, CaseIterable {
     case deadlineNotPassed = 157
     /// Paying oneself.
     case selfTransfer = 158
+    /// A delivery after the order's deadline height (the buyer may take a refund instead).
+    case deliveryDeadlinePassed = 159
 
     /// Whether the transaction consumed its signer's nonce.
     public var consumesNonce: Bool { rawValue >= 100 }

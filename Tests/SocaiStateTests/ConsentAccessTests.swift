@@ -108,6 +108,14 @@ import Testing
         #expect(try ledger.run(request, by: ledger.citizen).code == .notAuthorized)
     }
 
+    @Test func aDeactivatedSubjectsConsentsStopWorking() throws {
+        let ledger = LedgerFixture()
+        try ledger.createCitizens()
+        let consentID = try ledger.run(ledger.grant(), by: ledger.citizen).transactionHash
+        #expect(try ledger.run(DIDDeactivate(did: ledger.citizenDID), by: ledger.citizen).code == .ok)
+        #expect(try ledger.run(access(ledger, consentID), by: ledger.provider).code == .didDeactivated)
+    }
+
     @Test func aSuspendedOrganizationCannotRecordOrReceiveAccesses() throws {
         let ledger = LedgerFixture()
         try ledger.createCitizens()

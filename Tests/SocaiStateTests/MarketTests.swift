@@ -87,6 +87,20 @@ import Testing
         #expect(try ledger.run(OrderDeliver(orderID: orderID, packageHash: .zero), by: ledger.provider).code == .orderWrongStatus)
     }
 
+    @Test func aDeliveryAfterTheDeadlineIsRefused() throws {
+        let ledger = LedgerFixture()
+        let offerID = try ledger.run(try offer(ledger, deadline: 1), by: ledger.provider).transactionHash
+        let orderID = try ledger.run(
+            OrderPlace(consumer: ledger.consumerDID, offerID: offerID, purposeCode: "loan-assessment", consentIDs: []),
+            by: ledger.consumer
+        ).transactionHash
+        try ledger.block([])  // placed + 1: the deadline itself
+        #expect(
+            try ledger.run(OrderDeliver(orderID: orderID, packageHash: .zero), by: ledger.provider).code
+                == .deliveryDeadlinePassed)
+        #expect(try ledger.run(OrderRefund(id: orderID), by: ledger.consumer).code == .ok)
+    }
+
     @Test func personalDataNeedsEverySubjectsConsent() throws {
         let ledger = LedgerFixture()
         try ledger.createCitizens()

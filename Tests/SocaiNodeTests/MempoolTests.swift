@@ -1,0 +1,110 @@
+import SocaiCore
+import SocaiCrypto
+import SocaiState
+import Testing
+
+@testable import SocaiNode
+
+@Suite struct MempoolTests {
+    static let chainID = try! ChainID("socai-mempool")
+    let citizen = try! SigningKey(seed: SHA256.hash(Array("mempool citizen".utf8)))
+    let other = try! SigningKey(seed: SHA256.hash(Array("mempool other".utf8)))
+    let executor = LedgerExecutor(chainID: MempoolTests.chainID)
+
+    func state() throws -> InMemoryStateBackend {
+        let validator = try SigningKey(seed: SHA256.hash(Array("mempool validator".utf8)))
+        let genesis = try Genesis(
+            file: Genesis.File(
+                chainID: Self.chainID.value, genesisTimeMilliseconds: 0,
+                validators: [Genesis.ValidatorEntry(name: "v", publicKey: Hex.encode(validator.publicKey), power: 1)],
+                governance: Genesis.Governance(keys: [Hex.encode(validator.publicKey)], threshold: 1)))
+        let backend = InMemoryStateBackend()
+        backend.apply(try LedgerExecutor.genesisChanges(genesis, on: backend))
+        return backend
+    }
+
+    func envelope(_ payload: some LedgerPayload, _ key: SigningKey, nonce: UInt64) throws -> TransactionEnvelope {
+        try payload.envelope(chainID: Self.chainID, key: key, nonce: nonce)
+    }
+
+    @Test func acceptsInNonceOrderAndRejectsWhatCanNeverApply() throws {
+        let backend = try state()
+        let mempool = Mempool()
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let create = try envelope(DIDCreate(did: did), citizen, nonce: 1)
+        _ = try mempool.add(create, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        #expect(throws: Mempool.Rejection.duplicate) {
+            _ = try mempool.add(create, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        }
+        // A nonce gap is refused; the next nonce is accepted even though its rule needs the DID created before it.
+        let service = try DIDService(id: "s", type: "T", endpoint: "https://x")
+        let gap = try envelope(DIDUpdate(did: did, operations: [.addService(service)]), citizen, nonce: 3)
+        #expect(throws: Mempool.Rejection.self) {
+            _ = try mempool.add(gap, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        }
+        let update = try envelope(DIDUpdate(did: did, operations: [.addService(service)]), citizen, nonce: 2)
+        _ = try mempool.add(update, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        // With nothing pending, a transaction that breaks a rule is refused with the rule's name.
+        let wrongDID = try envelope(DIDCreate(did: did), other, nonce: 1)
+        do {
+            _ = try mempool.add(wrongDID, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+            Issue.record("accepted a DID of another key")
+        } catch let rejection as Mempool.Rejection {
+            guard case .invalid(let code, _) = rejection else { Issue.record("unexpected \(rejection)"); return }
+            #expect(code == .didMismatch)
+        }
+        var forged = try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: other))), other, nonce: 1)
+        forged.nonce = 2
+        #expect(throws: Mempool.Rejection.self) {
+            _ = try mempool.add(forged, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        }
+        #expect(mempool.count == 2)
+        #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [create, update])
+        #expect(mempool.reap(transactionsMax: 1, bytesMax: 1 << 20) == [create])
+    }
+
+    @Test func isBoundedInCountAndBytes() throws {
+        let backend = try state()
+        let mempool = Mempool(transactionsMax: 1, bytesMax: 1 << 20)
+        _ = try mempool.add(
+            try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: citizen))), citizen, nonce: 1), executor: executor,
+            state: backend, height: 1, timeMilliseconds: 1)
+        #expect(throws: Mempool.Rejection.self) {
+            _ = try mempool.add(
+                try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: other))), other, nonce: 1), executor: executor,
+                state: backend, height: 1, timeMilliseconds: 1)
+        }
+        let tiny = Mempool(transactionsMax: 10, bytesMax: 100)
+        #expect(throws: Mempool.Rejection.self) {
+            _ = try tiny.add(
+                try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: other))), other, nonce: 1), executor: executor,
+                state: backend, height: 1, timeMilliseconds: 1)
+        }
+    }
+
+    @Test func updateDropsCommittedAndStaleTransactions() throws {
+        let backend = try state()
+        let mempool = Mempool()
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let create = try envelope(DIDCreate(did: did), citizen, nonce: 1)
+        let service = try DIDService(id: "s", type: "T", endpoint: "https://x")
+        let update = try envelope(DIDUpdate(did: did, operations: [.addService(service)]), citizen, nonce: 2)
+        _ = try mempool.add(create, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        _ = try mempool.add(update, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        // A block commits only the first.
+        let header = BlockHeader(
+            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
+            transactionsRoot: Block.transactionsRoot([create]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
+            validatorsHash: .zero,
+            proposer: PublicKey(of: citizen))
+        backend.apply(
+            try executor.execute(Block(header: header, lastCommit: nil, transactions: [create], evidence: []), on: backend)
+                .changes)
+        try mempool.update(committed: [create], state: backend)
+        #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [update])
+        // Committed transactions are duplicates from now on.
+        #expect(throws: Mempool.Rejection.duplicate) {
+            _ = try mempool.add(create, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+        }
+    }
+}
