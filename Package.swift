@@ -13,12 +13,16 @@ let package = Package(
         .library(name: "SocaiCrypto", targets: ["SocaiCrypto"]),
         .library(name: "SocaiCore", targets: ["SocaiCore"]),
         .library(name: "SocaiState", targets: ["SocaiState"]),
+        .library(name: "SocaiConsensus", targets: ["SocaiConsensus"]),
         .library(name: "SocaiStore", targets: ["SocaiStore"]),
         .library(name: "SocaiKeystore", targets: ["SocaiKeystore"]),
         .library(name: "SocaiNode", targets: ["SocaiNode"]),
+        .library(name: "SocaiNetwork", targets: ["SocaiNetwork"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // System libraries. `make deps` installs them on Debian when pkg-config cannot find them.
@@ -39,14 +43,37 @@ let package = Package(
         .target(name: "SocaiCore", dependencies: ["SocaiCrypto"]),
         // The application: DIDs, governance, consent, access, market; the authenticated state map.
         .target(name: "SocaiState", dependencies: ["SocaiCore"]),
+        // Tendermint as a pure state machine: events in, actions out; no clock, no I/O.
+        .target(name: "SocaiConsensus", dependencies: ["SocaiCore"]),
         // Edges.
         .target(name: "SocaiStore", dependencies: ["SocaiCore", "SocaiState", "CSQLite"]),
         .target(name: "SocaiKeystore", dependencies: ["SocaiCore", "SocaiCrypto"]),
-        .target(name: "SocaiNode", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore"]),
+        // Peer-to-peer transport. Protocol logic (frames, handshake, encryption) imports only
+        // NIOCore; the one file that opens sockets (PeerNetwork.swift) imports NIOPosix.
+        .target(
+            name: "SocaiNetwork",
+            dependencies: [
+                "SocaiCore", "SocaiCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "SocaiNode",
+            dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiConsensus", "SocaiNetwork"]
+        ),
+        // The HTTP API (Hummingbird): thin handlers over SocaiNode's NodeService.
+        .target(
+            name: "SocaiAPI",
+            dependencies: [
+                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiNode", .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "socai",
             dependencies: [
-                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode",
+                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode", "SocaiAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,9 +84,27 @@ let package = Package(
             dependencies: ["SocaiCore", "SocaiCrypto"]
         ),
         .testTarget(name: "SocaiStateTests", dependencies: ["SocaiState", "SocaiCore", "SocaiCrypto"]),
+        .testTarget(name: "SocaiConsensusTests", dependencies: ["SocaiConsensus", "SocaiCore", "SocaiCrypto"]),
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
         .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiState", "SocaiStore"]),
         .testTarget(name: "SocaiCLITests", dependencies: ["SocaiCore", "SocaiStore"]),
+        .testTarget(
+            name: "SocaiAPITests",
+            dependencies: [
+                "SocaiAPI", "SocaiNode", "SocaiState", "SocaiCore", "SocaiCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "SocaiNetworkTests",
+            dependencies: [
+                "SocaiNetwork", "SocaiCore", "SocaiCrypto",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

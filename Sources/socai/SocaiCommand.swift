@@ -14,7 +14,7 @@ struct SocaiCommand: AsyncParsableCommand {
         subcommands: [
             KeyCommand.self, DIDCommand.self, ConsentCommand.self, AccessCommand.self, MarketCommand.self, TransferCommand.self,
             GovernanceCommand.self,
-            GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
+            NodeCommand.self, GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
         ]
     )
 }

@@ -1,0 +1,241 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SocaiCore
+import SocaiCrypto
+import SocaiNode
+import SocaiState
+
+/// The node's HTTP API (JSON). Handlers are thin: they parse, call the node, and render.
+public enum SocaiAPI {
+    /// Largest request body accepted, in bytes (a transaction is at most 64 KiB; hex doubles it).
+    public static let requestBodyBytesMax = 2 * Limits.transactionBytesMax + 1024
+    /// Longest `?wait=commit` wait, in milliseconds.
+    public static let commitWaitMillisecondsMax: UInt64 = 30_000
+
+    /// The body of `POST /v1/tx`.
+    public struct SubmitRequest: Decodable {
+        /// The canonical transaction envelope, hex (as `socai … --json` prints it).
+        public let transaction: String
+    }
+
+    /// The answer to `POST /v1/tx`.
+    public struct SubmitResponse: ResponseEncodable, Sendable {
+        /// The transaction hash, hex.
+        public let hash: String
+        /// The committed result, when `?wait=commit` was given and it committed in time.
+        public let result: CommittedTransaction?
+    }
+
+    struct Health: ResponseEncodable, Sendable {
+        let status: String
+    }
+
+    struct Ready: ResponseEncodable, Sendable {
+        let ready: Bool
+    }
+
+    struct BlockView: ResponseEncodable, Sendable {
+        let height: UInt64
+        let hash: String
+        let chainID: String
+        let timeMilliseconds: UInt64
+        let previousBlockHash: String
+        let lastCommitHash: String
+        let transactionsRoot: String
+        let evidenceRoot: String
+        let stateRoot: String
+        let validatorsHash: String
+        let proposer: String
+        let transactions: [String]
+        let transactionHashes: [String]
+        let evidenceCount: Int
+        let certificateSigners: [String]
+        let block: String
+        let certificate: String
+    }
+
+    /// Builds the router for `node`.
+    public static func router<Node: NodeService>(node: Node) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health") { _, _ in Health(status: "ok") }
+        router.get("/ready") { _, _ -> Response in
+            let ready = await node.isReady()
+            var response = try JSONResponse.encode(Ready(ready: ready))
+            response.status = ready ? .ok : .serviceUnavailable
+            return response
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: await node.metricsText())))
+            response.headers[.contentType] = "text/plain; version=0.0.4"
+            return response
+        }
+        router.get("/v1/status") { _, _ -> Response in try JSONResponse.encode(await node.status()) }
+
+        router.post("/v1/tx") { request, _ -> SubmitResponse in
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: requestBodyBytesMax) } catch {
+                throw APIError(.contentTooLarge, "bodyTooLarge", "the request body exceeds \(requestBodyBytesMax) bytes")
+            }
+            let submit: SubmitRequest
+            do { submit = try JSONDecoder().decode(SubmitRequest.self, from: Data(body.readableBytesView)) } catch {
+                throw APIError.badRequest("the body must be JSON {\"transaction\": \"<hex>\"}")
+            }
+            let envelope: TransactionEnvelope
+            do { envelope = try TransactionEnvelope(canonicalBytes: try Hex.decode(submit.transaction)) } catch {
+                throw APIError.badRequest("transaction does not decode: \(error)")
+            }
+            let hash: Hash
+            do { hash = try await node.submit(envelope) } catch let rejection as Mempool.Rejection {
+                switch rejection {
+                case .duplicate: throw APIError(.conflict, "duplicate", rejection.description)
+                case .full: throw APIError(.serviceUnavailable, "mempoolFull", rejection.description)
+                case .invalid(let code, _): throw APIError(.unprocessableContent, code.name, rejection.description)
+                }
+            }
+            guard request.uri.queryParameters.get("wait") == "commit" else { return SubmitResponse(hash: hash.hex, result: nil) }
+            let timeout = min(UInt64(request.uri.queryParameters.get("timeoutMs") ?? "") ?? 10_000, commitWaitMillisecondsMax)
+            guard let result = await node.waitForCommit(hash, timeoutMilliseconds: timeout) else {
+                throw APIError(.gatewayTimeout, "notCommitted", "transaction \(hash) was not committed within \(timeout) ms")
+            }
+            return SubmitResponse(hash: hash.hex, result: result)
+        }
+        router.get("/v1/tx/:hash") { _, context -> Response in
+            let hash = try parseHash(context.parameters.get("hash"), "transaction hash")
+            guard let result = await node.committedTransaction(hash) else {
+                throw APIError.notFound("transaction \(hash) is not committed")
+            }
+            let proof = try await node.query { queries, _, _ in try queries.proof(forKey: StateKey.transaction(hash)) }
+            return try JSONResponse.encode(TransactionView(result: result, proof: ProofView(proof)))
+        }
+        router.get("/v1/blocks/:height") { _, context -> BlockView in
+            guard let text = context.parameters.get("height"), let height = UInt64(text), height >= 1 else {
+                throw APIError.badRequest("block height must be a positive integer")
+            }
+            guard let (block, certificate) = try await node.block(at: height) else {
+                throw APIError.notFound("no block at height \(height)")
+            }
+            let header = block.header
+            return BlockView(
+                height: header.height, hash: block.hash.hex, chainID: header.chainID.value,
+                timeMilliseconds: header.timeMilliseconds,
+                previousBlockHash: header.previousBlockHash.hex, lastCommitHash: header.lastCommitHash.hex,
+                transactionsRoot: header.transactionsRoot.hex, evidenceRoot: header.evidenceRoot.hex,
+                stateRoot: header.stateRoot.hex,
+                validatorsHash: header.validatorsHash.hex, proposer: header.proposer.hex,
+                transactions: block.transactions.map { Hex.encode($0.canonicalBytes) },
+                transactionHashes: block.transactions.map(\.hash.hex),
+                evidenceCount: block.evidence.count, certificateSigners: certificate.signatures.map(\.validator.hex),
+                block: Hex.encode(block.canonicalBytes), certificate: Hex.encode(certificate.canonicalBytes))
+        }
+
+        // Proven state queries.
+        router.get("/v1/dids/:did") { request, context -> ProvenView<DIDView> in
+            let did = try parseDID(context.parameters.get("did"))
+            let version = request.uri.queryParameters.get("version").flatMap(UInt64.init)
+            return try await proven(node, "DID \(did)") { queries in
+                try version.map { try queries.did(did, version: $0) } ?? queries.did(did)
+            } view: { record, _ in
+                DIDView(record)
+            }
+        }
+        router.get("/v1/consents/:id") { _, context -> ProvenView<ConsentView> in
+            let id = try parseHash(context.parameters.get("id"), "consent id")
+            return try await proven(node, "consent \(id)") {
+                try $0.consent(id)
+            } view: {
+                ConsentView($0, atMilliseconds: $1)
+            }
+        }
+        router.get("/v1/consents") { request, _ -> ProvenList<ConsentView> in
+            let subject = request.uri.queryParameters.get("subject")
+            let consumer = request.uri.queryParameters.get("consumer")
+            guard (subject == nil) != (consumer == nil) else {
+                throw APIError.badRequest("give exactly one of ?subject= or ?consumer=")
+            }
+            let did = try parseDID(subject ?? consumer)
+            return try await node.query { queries, height, time in
+                let items = try subject != nil ? queries.consents(subject: did) : queries.consents(consumer: did)
+                return ProvenList(
+                    items: items.map {
+                        ProvenView(
+                            record: ConsentView($0.record, atMilliseconds: time), height: height, proof: ProofView($0.proof))
+                    })
+            }
+        }
+        router.get("/v1/access-log/:subject") { _, context -> ProvenList<AccessView> in
+            let did = try parseDID(context.parameters.get("subject"))
+            return try await node.query { queries, height, _ in
+                let (entries, _) = try queries.accessLog(subject: did)
+                return ProvenList(
+                    items: entries.map { ProvenView(record: AccessView($0.record), height: height, proof: ProofView($0.proof)) })
+            }
+        }
+        router.get("/v1/offers") { _, _ -> ProvenList<OfferView> in
+            try await node.query { queries, height, _ in
+                ProvenList(
+                    items: try queries.offers().map {
+                        ProvenView(record: OfferView($0.record), height: height, proof: ProofView($0.proof))
+                    })
+            }
+        }
+        router.get("/v1/orders/:id") { _, context -> ProvenView<OrderView> in
+            let id = try parseHash(context.parameters.get("id"), "order id")
+            return try await proven(node, "order \(id)") {
+                try $0.order(id)
+            } view: { record, _ in
+                OrderView(record)
+            }
+        }
+        router.get("/v1/balances/:did") { _, context -> ProvenView<BalanceView> in
+            let did = try parseDID(context.parameters.get("did"))
+            return try await node.query { queries, height, _ in
+                let (credits, proof) = try queries.balance(did)
+                return ProvenView(record: BalanceView(did: did.value, credits: credits), height: height, proof: ProofView(proof))
+            }
+        }
+        return router
+    }
+
+    struct TransactionView: Encodable, Sendable {
+        let result: CommittedTransaction
+        let proof: ProofView
+    }
+
+    static func proven<Node: NodeService, Record: StateRecord, View: Encodable & Sendable>(
+        _ node: Node, _ what: String, _ lookup: @escaping @Sendable (LedgerQueries) throws -> Proven<Record>?,
+        view: @escaping @Sendable (Record, UInt64) -> View
+    ) async throws -> ProvenView<View> {
+        let answer: ProvenView<View>? = try await node.query { queries, height, time in
+            try lookup(queries).map { ProvenView(record: view($0.record, time), height: height, proof: ProofView($0.proof)) }
+        }
+        guard let answer else { throw APIError.notFound("\(what) does not exist") }
+        return answer
+    }
+
+    static func parseHash(_ text: String?, _ what: String) throws -> Hash {
+        guard let text, let hash = try? Hash(hex: text) else {
+            throw APIError.badRequest("\(what) must be 64 lowercase hex digits")
+        }
+        return hash
+    }
+
+    static func parseDID(_ text: String?) throws -> DID {
+        guard let text, let did = try? DID(text.removingPercentEncoding ?? text) else {
+            throw APIError.badRequest("\"\(text ?? "")\" is not a did:socai identifier")
+        }
+        return did
+    }
+}
+
+/// Encodes any Encodable as a JSON response with sorted keys.
+enum JSONResponse {
+    static func encode(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: Array(try encoder.encode(value)))))
+        response.headers[.contentType] = "application/json; charset=utf-8"
+        return response
+    }
+}

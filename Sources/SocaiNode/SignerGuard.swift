@@ -1,0 +1,85 @@
+import Foundation
+import SocaiConsensus
+import SocaiCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Double-sign protection: the last (height, round, step) this validator signed, kept in
+/// `<data>/signer_state.json` and synced to disk before any signature leaves the process.
+/// After a restart the node refuses to sign anything at or below it (CometBFT's
+/// priv_validator_state).
+public final class SignerGuard {
+    /// The file's name inside the data directory.
+    public static let fileName = "signer_state.json"
+
+    struct Record: Codable, Equatable {
+        var height: UInt64
+        var round: UInt32
+        /// 1 proposal, 2 prevote, 3 precommit.
+        var step: UInt8
+        var lockedRound: UInt32?
+        var lockedBlockID: String?
+        var validRound: UInt32?
+        var validBlockID: String?
+    }
+
+    private let path: String
+    private(set) var last: Record?
+
+    /// Opens (or starts) the record in `dataDirectory`.
+    public init(dataDirectory: String) throws {
+        path = (dataDirectory as NSString).appendingPathComponent(Self.fileName)
+        if let data = FileManager.default.contents(atPath: path) {
+            do { last = try JSONDecoder().decode(Record.self, from: data) } catch {
+                throw NodeError(.invalid, "\(path) is damaged; refusing to sign without knowing what was signed last")
+            }
+        }
+    }
+
+    /// The consensus checkpoint persisted last, if any.
+    public var checkpoint: ConsensusCheckpoint? {
+        guard let last, let kind = SignedStep.Kind(rawValue: last.step) else { return nil }
+        return ConsensusCheckpoint(
+            height: last.height, round: last.round, lockedRound: last.lockedRound,
+            lockedBlockID: last.lockedBlockID.flatMap { try? Hash(hex: $0) }, validRound: last.validRound,
+            validBlockID: last.validBlockID.flatMap { try? Hash(hex: $0) }, lastSigned: SignedStep(round: last.round, kind: kind))
+    }
+
+    /// Whether signing `step` at `height` would not regress below what was signed before.
+    public func allows(height: UInt64, step: SignedStep) -> Bool {
+        guard let last else { return true }
+        if height != last.height { return height > last.height }
+        return (step.round, step.kind.rawValue) > (last.round, last.step)
+    }
+
+    /// Records `step` at `height` with the machine's lock state, durably, before signing.
+    public func record(height: UInt64, step: SignedStep, checkpoint: ConsensusCheckpoint) throws {
+        precondition(allows(height: height, step: step), "signing at or below the last signed step")
+        let record = Record(
+            height: height, round: step.round, step: step.kind.rawValue, lockedRound: checkpoint.lockedRound,
+            lockedBlockID: checkpoint.lockedBlockID?.hex, validRound: checkpoint.validRound,
+            validBlockID: checkpoint.validBlockID?.hex)
+        let data = try JSONEncoder().encode(record)
+        // Write a temporary file, fsync it, rename over the record, fsync the directory: after a
+        // crash at any point the file holds either the old or the new record, never a torn one.
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw NodeError(.io, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, data.count) }
+        let synced = fsync(descriptor)
+        close(descriptor)
+        guard written == data.count, synced == 0, rename(temporary, path) == 0 else {
+            throw NodeError(.io, "cannot persist \(path): \(String(cString: strerror(errno)))")
+        }
+        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
+        }
+        last = record
+    }
+}

@@ -1,0 +1,564 @@
+import Foundation
+import SocaiConsensus
+import SocaiCore
+import SocaiCrypto
+import SocaiNetwork
+import SocaiState
+import SocaiStore
+
+/// One validator: the consensus machine driven by real timers and the peer network, the
+/// mempool, block building, validation, execution and storage, and block sync.
+///
+/// Everything runs on this actor, one event at a time, so the consensus machine, the store
+/// and the mempool are never touched concurrently.
+public actor ValidatorNode {
+    /// Most proposed blocks held per height (a Byzantine proposer cannot fill memory).
+    public static let proposedBlocksPerHeightMax = 64
+    /// Most pieces of evidence waiting to be included.
+    public static let pendingEvidenceMax = 100
+    /// How often a node tells its peers its height (so a node behind starts syncing).
+    public static let statusIntervalMilliseconds: UInt64 = 1_000
+    /// How far ahead of this node's clock a proposed block's time may be.
+    public static let blockTimeDriftMillisecondsMax: UInt64 = 10_000
+    /// Pause after committing a block before starting the next height (CometBFT's
+    /// timeout_commit): gives late precommits time to arrive and keeps an idle chain from
+    /// producing empty blocks as fast as the machine allows.
+    public static let commitDelayMilliseconds: UInt64 = 500
+
+    /// Counters and gauges the API reports.
+    public struct Metrics: Sendable {
+        /// Committed height.
+        public var height: UInt64 = 0
+        /// Current consensus round.
+        public var round: UInt32 = 0
+        /// Transactions committed since start.
+        public var transactionsCommitted: UInt64 = 0
+        /// Blocks applied through block sync since start.
+        public var blocksSynced: UInt64 = 0
+        /// Milliseconds between the last two committed blocks' times.
+        public var blockIntervalMilliseconds: UInt64 = 0
+        /// Messages from peers that did not decode.
+        public var malformedMessages: UInt64 = 0
+    }
+
+    let home: NodeHome
+    let genesis: Genesis
+    /// The block and state store.
+    public let store: BlockStore
+    let executor: LedgerExecutor
+    let nodeKey: SigningKey
+    let publicKey: PublicKey
+    let signerGuard: SignerGuard
+    let network: PeerNetwork
+    /// Pending transactions.
+    public let mempool = Mempool()
+    let log: @Sendable (String) -> Void
+    private var machine: ConsensusMachine
+    private var proposedBlocks: [Hash: Block] = [:]
+    private var pendingValidations: Set<Hash> = []
+    private var pendingEvidence: [Hash: DuplicateVoteEvidence] = [:]
+    private var committedEvidence: Set<Hash> = []
+    private var peerHeights: [PublicKey: UInt64] = [:]
+    private var syncRequestedUpTo: UInt64 = 0
+    private var waiters: [Hash: [CheckedContinuation<TransactionResult?, Never>]] = [:]
+    private var tasks: [Task<Void, Never>] = []
+    /// Counters for `/metrics`.
+    public private(set) var metrics = Metrics()
+    private var running = false
+
+    /// A committed transaction's result as the API reports it.
+    public struct TransactionResult: Sendable {
+        /// Height of the block.
+        public let height: UInt64
+        /// Result code.
+        public let code: TransactionResultCode
+        /// Explanation.
+        public let message: String
+    }
+
+    /// Opens the node's home: configuration, genesis, key, store (initialized from genesis when new).
+    public init(
+        home: NodeHome, consensus: ConsensusConfiguration = ConsensusConfiguration(), log: @escaping @Sendable (String) -> Void
+    ) throws {
+        self.home = home
+        self.log = log
+        genesis = try home.loadGenesis()
+        nodeKey = try home.loadNodeKey()
+        publicKey = PublicKey(of: nodeKey)
+        store = try home.openBlockStore(genesis: genesis)
+        executor = LedgerExecutor(chainID: genesis.chainID)
+        if store.state.height == nil {
+            guard store.height == 0 else {
+                throw NodeError(.invalid, "\(home.blockStorePath) holds blocks without ledger state")
+            }
+            try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+        }
+        signerGuard = try SignerGuard(dataDirectory: home.dataPath)
+        let peers = try home.configuration.peers.map {
+            try PeerEndpoint(name: $0.name, publicKeyHex: $0.publicKey, address: $0.address)
+        }
+        guard let listen = HostPort(home.configuration.peerListenAddress) else {
+            throw NodeError(.invalid, "peerListenAddress is not host:port")
+        }
+        network = try PeerNetwork(
+            configuration: PeerNetworkConfiguration(
+                chainID: genesis.chainID, nodeKey: nodeKey, listenHost: listen.host, listenPort: listen.port, peers: peers,
+                log: { record in
+                    // Dial failures while peers start are routine; show them only when asked.
+                    if record.level != .debug || ProcessInfo.processInfo.environment["SOCAI_LOG"] == "debug" {
+                        log("p2p \(record)")
+                    }
+                }))
+        machine = try ConsensusMachine(chainID: genesis.chainID, validatorKey: PublicKey(of: nodeKey), configuration: consensus)
+        metrics.height = store.height
+    }
+
+    /// The chain id.
+    public nonisolated var chainID: ChainID { genesis.chainID }
+
+    /// Starts the network and consensus at the height after the stored tip.
+    public func start() async throws {
+        precondition(!running, "a node starts once")
+        running = true
+        try await network.start()
+        let messages = network.messages
+        tasks.append(
+            Task { [weak self] in
+                for await message in messages { await self?.receive(message) }
+            })
+        tasks.append(
+            Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: Self.statusIntervalMilliseconds * 1_000_000)
+                    await self?.broadcastStatus()
+                }
+            })
+        let nextHeight = store.height + 1
+        let validatorSet = try executor.validatorSet(forHeight: nextHeight, on: store.state)
+        if let checkpoint = signerGuard.checkpoint, checkpoint.height == nextHeight {
+            log("resuming height \(nextHeight) from the signer checkpoint at round \(checkpoint.round)")
+            try perform(try machine.resume(from: checkpoint, validatorSet: validatorSet))
+        } else {
+            try perform(machine.handle(.start(height: nextHeight, validatorSet: validatorSet)))
+        }
+        log("started at height \(nextHeight) as \(publicKey)")
+        broadcastStatus()
+    }
+
+    /// Stops timers, the network and message handling.
+    public func stop() async {
+        running = false
+        for task in tasks { task.cancel() }
+        tasks.removeAll()
+        await network.shutdown()
+        for (_, continuations) in waiters { for continuation in continuations { continuation.resume(returning: nil) } }
+        waiters.removeAll()
+    }
+
+    // MARK: Clients
+
+    /// Checks a transaction with the state machine, holds it in the mempool and gossips it.
+    func submitLocally(_ envelope: TransactionEnvelope) throws -> Hash {
+        let hash = try mempool.add(
+            envelope, executor: executor, state: store.state, height: store.height + 1, timeMilliseconds: nowMilliseconds())
+        broadcast(.transaction(envelope))
+        return hash
+    }
+
+    /// Waits until `hash` is committed or `timeoutMilliseconds` pass; nil on timeout.
+    func waitForResult(_ hash: Hash, timeoutMilliseconds: UInt64) async -> TransactionResult? {
+        if let committed = committedResult(hash) { return committed }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(nanoseconds: timeoutMilliseconds * 1_000_000)
+            await self?.expireWaiters(hash)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in waiters[hash, default: []].append(continuation) }
+    }
+
+    private func expireWaiters(_ hash: Hash) {
+        for continuation in waiters.removeValue(forKey: hash) ?? [] { continuation.resume(returning: nil) }
+    }
+
+    /// The stored result of a committed transaction.
+    public func committedResult(_ hash: Hash) -> TransactionResult? {
+        guard let stored = try? store.state.transactionResult(hash), let code = TransactionResultCode(rawValue: stored.code)
+        else {
+            return nil
+        }
+        return TransactionResult(height: stored.height, code: code, message: stored.message)
+    }
+
+    /// Whether the node is catching up with peers that are ahead.
+    public var isSyncing: Bool { (peerHeights.values.max() ?? 0) > store.height + 1 }
+
+    /// Connected peers.
+    public func connectedPeers() async -> [PublicKey] { await network.connectedPeers() }
+
+    // MARK: Consensus actions
+
+    private func feed(_ event: ConsensusEvent) {
+        do { try perform(machine.handle(event)) } catch { log("error handling \(event): \(error)") }
+        metrics.round = machine.round
+    }
+
+    private func perform(_ actions: [ConsensusAction]) throws {
+        var queue = actions
+        // Actions can cause events (our own signed votes), which cause more actions; bounded
+        // by the machine (each step signs at most once).
+        var steps = 0
+        while !queue.isEmpty {
+            steps += 1
+            precondition(steps <= 10_000, "consensus action loop did not settle")
+            let action = queue.removeFirst()
+            switch action {
+            case .signProposal(var proposal):
+                let step = SignedStep(round: proposal.round, kind: .proposal)
+                guard signerGuard.allows(height: proposal.height, step: step) else {
+                    log("refusing to sign a proposal at \(proposal.height)/\(proposal.round): already signed past it")
+                    continue
+                }
+                try signerGuard.record(height: proposal.height, step: step, checkpoint: machine.checkpoint)
+                proposal.signature = Signature(signing: proposal.signingBytes(chainID: chainID), with: nodeKey)
+                if let block = proposedBlocks[proposal.blockID] { broadcast(.proposal(proposal, block)) }
+                queue += machine.handle(.proposal(proposal))
+            case .signVote(var vote):
+                let step = SignedStep(round: vote.round, voteType: vote.type)
+                guard signerGuard.allows(height: vote.height, step: step) else {
+                    log("refusing to sign a \(vote.type) at \(vote.height)/\(vote.round): already signed past it")
+                    continue
+                }
+                try signerGuard.record(height: vote.height, step: step, checkpoint: machine.checkpoint)
+                vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: nodeKey)
+                broadcast(.vote(vote))
+                queue += machine.handle(.vote(vote))
+            case .scheduleTimeout(let timeout, let milliseconds):
+                tasks.removeAll { $0.isCancelled }
+                tasks.append(
+                    Task { [weak self] in
+                        try? await Task.sleep(nanoseconds: milliseconds * 1_000_000)
+                        await self?.feed(.timeout(timeout))
+                    })
+            case .requestProposalValue(let height, let round):
+                let block = try buildBlock(height: height)
+                proposedBlocks[block.hash] = block
+                queue += machine.handle(.proposalValue(height: height, round: round, blockID: block.hash))
+            case .validateBlock(let height, let blockID):
+                if let block = proposedBlocks[blockID] {
+                    queue += machine.handle(
+                        .blockValidity(height: height, blockID: blockID, isValid: isValid(block, height: height)))
+                } else {
+                    pendingValidations.insert(blockID)
+                }
+            case .commit(let height, let blockID, let certificate):
+                guard let block = proposedBlocks[blockID] else {
+                    // Decided without the block: block sync will fetch it from a peer.
+                    log("decided height \(height) without block \(blockID); syncing")
+                    requestBlocks()
+                    continue
+                }
+                try commit(block, certificate: certificate)
+                let committedHeight = store.height
+                tasks.append(
+                    Task { [weak self] in
+                        try? await Task.sleep(nanoseconds: Self.commitDelayMilliseconds * 1_000_000)
+                        await self?.startHeight(after: committedHeight)
+                    })
+            case .evidence(let evidence):
+                if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash) {
+                    pendingEvidence[evidence.hash] = evidence
+                    log("equivocation by \(evidence.voteA.validator) at height \(evidence.voteA.height)")
+                    broadcast(.evidence(evidence))
+                }
+            }
+        }
+    }
+
+    /// Starts consensus at the height after `committedHeight`, unless sync already moved on.
+    private func startHeight(after committedHeight: UInt64) {
+        guard running, store.height == committedHeight, machine.height <= committedHeight else { return }
+        do {
+            try perform(
+                machine.handle(
+                    .start(
+                        height: committedHeight + 1,
+                        validatorSet: try executor.validatorSet(forHeight: committedHeight + 1, on: store.state))))
+        } catch {
+            log("cannot start height \(committedHeight + 1): \(error)")
+        }
+    }
+
+    /// Builds this validator's proposal for `height` from the mempool and pending evidence.
+    private func buildBlock(height: UInt64) throws -> Block {
+        precondition(height == store.height + 1)
+        let previous = try store.block(at: store.height)
+        let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+        let parameters = genesis.parameters
+        let transactions = mempool.reap(
+            transactionsMax: Int(parameters.blockTransactionsMax), bytesMax: Int(parameters.blockBytesMax) - 64 * 1024)
+        let evidence = pendingEvidence.values.sorted { $0.hash < $1.hash }.prefix(Limits.blockEvidenceMax)
+        var header = BlockHeader(
+            chainID: chainID, height: height, timeMilliseconds: max(nowMilliseconds(), previousTime + 1),
+            previousBlockHash: store.tipHash, lastCommitHash: previous?.commit.hash ?? .zero,
+            transactionsRoot: Block.transactionsRoot(transactions), evidenceRoot: Block.evidenceRoot(Array(evidence)),
+            stateRoot: .zero,
+            validatorsHash: try executor.validatorSet(forHeight: height, on: store.state).hash, proposer: publicKey)
+        var block = Block(header: header, lastCommit: previous?.commit, transactions: transactions, evidence: Array(evidence))
+        header.stateRoot = try executor.execute(block, on: store.state).stateRoot
+        block.header = header
+        return block
+    }
+
+    /// Algorithm 1's valid(v): the block extends our tip correctly and executes to its state root.
+    private func isValid(_ block: Block, height: UInt64) -> Bool {
+        do {
+            let header = block.header
+            guard header.height == height, height == store.height + 1, header.chainID == chainID,
+                header.previousBlockHash == store.tipHash
+            else { return false }
+            try block.validateBasic()
+            let previous = try store.block(at: store.height)
+            let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+            guard header.timeMilliseconds > previousTime,
+                header.timeMilliseconds <= nowMilliseconds() + Self.blockTimeDriftMillisecondsMax
+            else {
+                return false
+            }
+            if height > 1 {
+                guard let lastCommit = block.lastCommit else { return false }
+                let previousSet = try executor.validatorSet(forHeight: height - 1, on: store.state)
+                try lastCommit.verify(chainID: chainID, validatorSet: previousSet)
+            }
+            let validatorSet = try executor.validatorSet(forHeight: height, on: store.state)
+            guard header.validatorsHash == validatorSet.hash else { return false }
+            for evidence in block.evidence { try evidence.verify(chainID: chainID, validatorSet: validatorSet) }
+            return try executor.execute(block, on: store.state).stateRoot == header.stateRoot
+        } catch {
+            log("block \(block.hash) at height \(height) is invalid: \(error)")
+            return false
+        }
+    }
+
+    private func commit(_ block: Block, certificate: CommitCertificate) throws {
+        let previousTime = try store.block(at: store.height)?.block.header.timeMilliseconds
+        let execution = try store.appendExecuting(block, commit: certificate, executor: executor)
+        try mempool.update(committed: block.transactions, state: store.state)
+        for evidence in block.evidence {
+            committedEvidence.insert(evidence.hash)
+            pendingEvidence.removeValue(forKey: evidence.hash)
+        }
+        proposedBlocks = proposedBlocks.filter { $0.value.header.height > block.header.height }
+        pendingValidations.removeAll()
+        metrics.height = store.height
+        metrics.transactionsCommitted += UInt64(block.transactions.count)
+        if let previousTime { metrics.blockIntervalMilliseconds = block.header.timeMilliseconds - previousTime }
+        for outcome in execution.outcomes {
+            let result = TransactionResult(height: block.header.height, code: outcome.code, message: outcome.message)
+            for continuation in waiters.removeValue(forKey: outcome.transactionHash) ?? [] {
+                continuation.resume(returning: result)
+            }
+        }
+        log(
+            "committed height \(block.header.height) with \(block.transactions.count) transaction(s), state root \(execution.stateRoot)"
+        )
+        broadcastStatus()
+    }
+
+    // MARK: Network
+
+    private func broadcast(_ message: NodeMessage) {
+        do { try network.broadcast(message.canonicalBytes) } catch { log("broadcast failed: \(error)") }
+    }
+
+    private func broadcastStatus() { broadcast(.status(height: store.height)) }
+
+    private func send(_ message: NodeMessage, to peer: PublicKey) {
+        do { try network.send(message.canonicalBytes, to: peer) } catch { log("send failed: \(error)") }
+    }
+
+    private func receive(_ message: PeerMessage) {
+        guard running else { return }
+        let decoded: NodeMessage
+        do { decoded = try NodeMessage(canonicalBytes: message.payload) } catch {
+            metrics.malformedMessages += 1
+            log("malformed message from \(message.peer): \(error)")
+            return
+        }
+        switch decoded {
+        case .proposal(let proposal, let block):
+            guard block.hash == proposal.blockID, block.header.height == proposal.height else { return }
+            let sameHeight = proposedBlocks.values.filter { $0.header.height == block.header.height }.count
+            if proposedBlocks[block.hash] == nil, sameHeight < Self.proposedBlocksPerHeightMax, block.header.height > store.height
+            {
+                proposedBlocks[block.hash] = block
+            }
+            feed(.proposal(proposal))
+            if pendingValidations.remove(block.hash) != nil, block.header.height == machine.height {
+                feed(
+                    .blockValidity(
+                        height: block.header.height, blockID: block.hash, isValid: isValid(block, height: block.header.height)))
+            }
+        case .vote(let vote):
+            feed(.vote(vote))
+        case .transaction(let envelope):
+            // Accepted transactions are gossiped on; duplicates are refused, so gossip ends.
+            _ = try? submitLocally(envelope)
+        case .evidence(let evidence):
+            if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash),
+                evidence.voteA.height <= store.height + 1,
+                let set = try? executor.validatorSet(forHeight: store.height + 1, on: store.state),
+                (try? evidence.verify(chainID: chainID, validatorSet: set)) != nil
+            {
+                pendingEvidence[evidence.hash] = evidence
+            }
+        case .status(let height):
+            peerHeights[message.peer] = height
+            if height > store.height { requestBlocks() }
+        case .blockRequest(let fromHeight, let countMax):
+            var height = fromHeight
+            while height < fromHeight + UInt64(countMax), let stored = try? store.block(at: height) {
+                send(.blockResponse(stored.block, stored.commit), to: message.peer)
+                height += 1
+            }
+        case .blockResponse(let block, let certificate):
+            applySynced(block, certificate: certificate, from: message.peer)
+        }
+    }
+
+    /// Asks the most advanced peer for the blocks after our tip.
+    private func requestBlocks() {
+        guard let (peer, height) = peerHeights.max(by: { $0.value < $1.value }), height > store.height else { return }
+        let from = store.height + 1
+        guard syncRequestedUpTo < from else { return }
+        let count = UInt16(min(UInt64(NodeMessage.blocksPerRequestMax), height - store.height))
+        syncRequestedUpTo = from + UInt64(count) - 1
+        send(.blockRequest(fromHeight: from, countMax: count), to: peer)
+        Task { [weak self] in
+            // Ask again if nothing arrived in time (the peer may have gone away).
+            try? await Task.sleep(nanoseconds: 2_000_000_000)
+            await self?.resetSyncRequest(from)
+        }
+    }
+
+    private func resetSyncRequest(_ from: UInt64) {
+        if store.height < from { syncRequestedUpTo = 0 }
+    }
+
+    /// Verifies a block from sync exactly as a committed block is checked, then applies it.
+    private func applySynced(_ block: Block, certificate: CommitCertificate, from peer: PublicKey) {
+        let height = block.header.height
+        guard height == store.height + 1 else { return }
+        do {
+            let validatorSet = try executor.validatorSet(forHeight: height, on: store.state)
+            guard certificate.height == height, certificate.blockID == block.hash else {
+                throw VerificationError(.mismatch, "the certificate is not for this block")
+            }
+            try certificate.verify(chainID: chainID, validatorSet: validatorSet)
+            try commit(block, certificate: certificate)
+            metrics.blocksSynced += 1
+            if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }
+            try perform(
+                machine.handle(
+                    .start(
+                        height: store.height + 1,
+                        validatorSet: try executor.validatorSet(forHeight: store.height + 1, on: store.state))))
+            if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
+            requestBlocks()
+        } catch {
+            log("peer \(peer) served an invalid block \(height): \(error); ignoring it")
+            syncRequestedUpTo = 0
+        }
+    }
+}
+
+/// The wall clock in Unix milliseconds: only for proposing block times and checking drift.
+func nowMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+extension ValidatorNode: NodeService {
+    /// Submits to the mempool.
+    public func submit(_ envelope: TransactionEnvelope) async throws -> Hash { try submitLocally(envelope) }
+
+    /// Waits for a result.
+    public func waitForCommit(_ hash: Hash, timeoutMilliseconds: UInt64) async -> CommittedTransaction? {
+        await waitForResult(hash, timeoutMilliseconds: timeoutMilliseconds).map { CommittedTransaction(hash, $0) }
+    }
+
+    /// A committed result.
+    public func committedTransaction(_ hash: Hash) async -> CommittedTransaction? {
+        committedResult(hash).map { CommittedTransaction(hash, $0) }
+    }
+
+    /// Status.
+    public func status() async -> NodeStatus {
+        let peers = await network.connectedPeers()
+        let set = (try? executor.validatorSet(forHeight: store.height + 1, on: store.state))?.validators ?? []
+        return NodeStatus(
+            chainID: chainID.value, nodeKey: publicKey.hex, height: store.height, latestBlockHash: store.tipHash.hex,
+            stateRoot: store.state.stateRoot.hex, syncing: isSyncing, peers: peers.map(\.hex).sorted(),
+            validators: set.map { .init(publicKey: $0.publicKey.hex, power: $0.power) }, round: metrics.round,
+            mempoolSize: mempool.count)
+    }
+
+    /// A stored block.
+    public func block(at height: UInt64) async throws -> (Block, CommitCertificate)? {
+        try store.block(at: height).map { ($0.block, $0.commit) }
+    }
+
+    /// Runs a query.
+    public func query<Result: Sendable>(_ body: @Sendable (LedgerQueries, UInt64, UInt64) throws -> Result) async throws -> Result
+    {
+        let time = try store.block(at: store.height)?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+        return try body(LedgerQueries(backend: store.state), store.height, time)
+    }
+
+    /// Ready once not syncing.
+    public func isReady() async -> Bool { running && !isSyncing }
+
+    /// Metrics in Prometheus text format.
+    public func metricsText() async -> String {
+        let peers = await network.connectedPeers().count
+        return PrometheusText.render([
+            ("socai_height", "Committed height.", "gauge", Double(metrics.height)),
+            ("socai_round", "Consensus round at the next height.", "gauge", Double(metrics.round)),
+            (
+                "socai_transactions_committed_total", "Transactions committed since start.", "counter",
+                Double(metrics.transactionsCommitted)
+            ),
+            ("socai_mempool_transactions", "Transactions waiting in the mempool.", "gauge", Double(mempool.count)),
+            ("socai_peers", "Connected peers.", "gauge", Double(peers)),
+            (
+                "socai_block_interval_milliseconds", "Time between the last two blocks.", "gauge",
+                Double(metrics.blockIntervalMilliseconds)
+            ),
+            (
+                "socai_blocks_synced_total", "Blocks applied through block sync since start.", "counter",
+                Double(metrics.blocksSynced)
+            ),
+            (
+                "socai_peer_messages_malformed_total", "Peer messages that did not decode.", "counter",
+                Double(metrics.malformedMessages)
+            ),
+        ])
+    }
+}
+
+extension CommittedTransaction {
+    init(_ hash: Hash, _ result: ValidatorNode.TransactionResult) {
+        self.init(
+            hash: hash.hex, height: result.height, code: result.code.name, codeNumber: result.code.rawValue,
+            message: result.message)
+    }
+}
+
+/// Prometheus' text exposition format, version 0.0.4.
+public enum PrometheusText {
+    /// Renders (name, help, type, value) samples.
+    public static func render(_ samples: [(String, String, String, Double)]) -> String {
+        var text = ""
+        for (name, help, type, value) in samples {
+            text +=
+                "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value == value.rounded() ? String(Int64(value)) : String(value))\n"
+        }
+        return text
+    }
+}

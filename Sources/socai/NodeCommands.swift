@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import SocaiAPI
+import SocaiNode
+
+/// `socai node …`: run a validator.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a validator node.",
+        subcommands: [Start.self])
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the validator in a node home: consensus with its peers, the mempool, block sync and the HTTP API.",
+            discussion: "Stops cleanly on SIGINT or SIGTERM. Logs go to standard error.")
+
+        @Option(help: ArgumentHelp("The node's home directory (config.json, key, data).", valueName: "dir")) var home: String
+
+        /// Longest wait for the node to stop after the API has shut down.
+        static let stopWaitMilliseconds: UInt64 = 3_000
+
+        func run() async throws {
+            let nodeHome: NodeHome
+            let node: ValidatorNode
+            do {
+                nodeHome = try NodeHome(path: expandPath(home))
+                let moniker = nodeHome.configuration.moniker
+                node = try ValidatorNode(home: nodeHome) { line in
+                    let stamp = ISO8601DateFormatter().string(from: Date())
+                    FileHandle.standardError.write(Data("\(stamp) \(moniker) \(line)\n".utf8))
+                }
+                try await node.start()
+            } catch {
+                throw CommandFailure(error)
+            }
+            guard let address = HostPort(nodeHome.configuration.apiListenAddress) else {
+                throw CommandFailure("apiListenAddress is not host:port")
+            }
+            let application = Application(
+                router: SocaiAPI.router(node: node),
+                configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port)))
+            FileHandle.standardError.write(Data("API listening on http://\(address)\n".utf8))
+            // runService installs SIGINT/SIGTERM handlers and returns after a graceful shutdown.
+            try await application.runService()
+            FileHandle.standardError.write(Data("stopping\n".utf8))
+            // Stop the node, but never hang on the way out: the store is consistent at every
+            // committed height, so exiting after a bounded wait loses nothing.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await node.stop() }
+                group.addTask { try? await Task.sleep(nanoseconds: Self.stopWaitMilliseconds * 1_000_000) }
+                await group.next()
+                group.cancelAll()
+            }
+            FileHandle.standardError.write(Data("stopped\n".utf8))
+            Foundation.exit(0)
+        }
+    }
+}

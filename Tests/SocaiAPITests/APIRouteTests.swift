@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SocaiAPI
+import SocaiCore
+import SocaiCrypto
+import SocaiNode
+import SocaiState
+import Testing
+
+/// The HTTP API in process (`app.test(.router)`), over a development node with a real store.
+@Suite struct APIRouteTests {
+    let citizen = try! SigningKey(seed: SHA256.hash(Array("api citizen".utf8)))
+
+    final class TemporaryDirectory {
+        let path: String
+        init() {
+            path = FileManager.default.temporaryDirectory.appendingPathComponent("socai-api-\(UUID().uuidString)").path
+            try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    func makeApplication(_ directory: TemporaryDirectory) throws -> (some ApplicationProtocol, ChainID) {
+        let chainID = try ChainID("socai-api")
+        var generator = LocalnetGenerator(chainID: chainID, validatorCount: 1, genesisTimeMilliseconds: 1_000)
+        generator.accounts = [Genesis.AccountEntry(publicKey: Hex.encode(citizen.publicKey), balance: 50)]
+        let result = try generator.write(
+            genesisPath: directory.path + "/genesis.json", nodesDirectory: directory.path + "/nodes", overwrite: false)
+        let node = try DevelopmentNode(home: try NodeHome(path: result.nodeHomes[0]))
+        return (Application(router: SocaiAPI.router(node: node)), chainID)
+    }
+
+    func body(_ object: [String: String]) -> ByteBuffer {
+        ByteBuffer(bytes: Array(try! JSONSerialization.data(withJSONObject: object)))
+    }
+
+    func json(_ buffer: ByteBuffer) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] ?? [:]
+    }
+
+    @Test func submitsQueriesAndProves() async throws {
+        let directory = TemporaryDirectory()
+        let (app, chainID) = try makeApplication(directory)
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://a.vn")
+        let update = try DIDUpdate(did: did, operations: [.addService(service)]).envelope(
+            chainID: chainID, key: citizen, nonce: 1)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { response in #expect(response.status == .ok) }
+            try await client.execute(uri: "/ready", method: .get) { response in #expect(response.status == .ok) }
+            try await client.execute(
+                uri: "/v1/tx?wait=commit", method: .post, body: body(["transaction": Hex.encode(update.canonicalBytes)])
+            ) {
+                response in
+                #expect(response.status == .ok)
+                let result = json(response.body)["result"] as? [String: Any]
+                #expect(result?["code"] as? String == "ok")
+                #expect(json(response.body)["hash"] as? String == update.hash.hex)
+            }
+            // The same transaction again is a duplicate (409), a forged one is refused naming the rule (422).
+            try await client.execute(uri: "/v1/tx", method: .post, body: body(["transaction": Hex.encode(update.canonicalBytes)]))
+            { response in
+                #expect(response.status == .conflict)
+                #expect((json(response.body)["error"] as? [String: Any])?["code"] as? String == "duplicate")
+            }
+            var forged = try DIDDeactivate(did: did).envelope(chainID: chainID, key: citizen, nonce: 2)
+            forged.nonce = 7
+            try await client.execute(uri: "/v1/tx", method: .post, body: body(["transaction": Hex.encode(forged.canonicalBytes)]))
+            { response in
+                #expect(response.status == .unprocessableContent)
+                #expect((json(response.body)["error"] as? [String: Any])?["code"] as? String == "invalidSignature")
+            }
+            try await client.execute(uri: "/v1/tx", method: .post, body: ByteBuffer(string: "not json")) { response in
+                #expect(response.status == .badRequest)
+                #expect((json(response.body)["error"] as? [String: Any])?["message"] as? String != nil)
+            }
+            try await client.execute(
+                uri: "/v1/tx", method: .post,
+                body: ByteBuffer(repeating: UInt8(ascii: "a"), count: SocaiAPI.requestBodyBytesMax + 1)
+            ) {
+                response in #expect(response.status == .contentTooLarge)
+            }
+            try await client.execute(uri: "/v1/tx/\(update.hash.hex)", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect((json(response.body)["result"] as? [String: Any])?["height"] as? Int == 1)
+            }
+            try await client.execute(uri: "/v1/tx/\(String(repeating: "0", count: 64))", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/blocks/1", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(json(response.body)["transactionHashes"] as? [String] == [update.hash.hex])
+            }
+            try await client.execute(uri: "/v1/blocks/9", method: .get) { response in #expect(response.status == .notFound) }
+            try await client.execute(uri: "/v1/blocks/zero", method: .get) { response in #expect(response.status == .badRequest) }
+            try await client.execute(uri: "/v1/dids/\(did.value)", method: .get) { response in
+                #expect(response.status == .ok)
+                let answer = json(response.body)
+                #expect((answer["record"] as? [String: Any])?["version"] as? Int == 2)
+                let proof = try #require(answer["proof"] as? [String: Any])
+                // Verify the proof independently of the server's word.
+                let stateProof = StateProof(
+                    key: try Hex.decode(proof["key"] as! String), value: try Hex.decode(proof["value"] as! String),
+                    root: try Hash(hex: proof["root"] as! String),
+                    proof: try SparseMerkleProof(canonicalBytes: try Hex.decode(proof["proof"] as! String)))
+                #expect(stateProof.verify())
+            }
+            try await client.execute(uri: "/v1/dids/\(did.value)?version=1", method: .get) { response in
+                #expect((json(response.body)["record"] as? [String: Any])?["version"] as? Int == 1)
+            }
+            try await client.execute(uri: "/v1/dids/not-a-did", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/v1/balances/\(did.value)", method: .get) { response in
+                #expect((json(response.body)["record"] as? [String: Any])?["credits"] as? Int == 50)
+            }
+            try await client.execute(uri: "/v1/consents?subject=\(did.value)", method: .get) { response in
+                #expect((json(response.body)["items"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute(uri: "/v1/consents", method: .get) { response in #expect(response.status == .badRequest) }
+            try await client.execute(uri: "/v1/status", method: .get) { response in
+                #expect(json(response.body)["height"] as? Int == 1)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("socai_height 1"))
+            }
+        }
+    }
+}
