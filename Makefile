@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsodium-dev libsqlite3-dev pkg-config
 
-.PHONY: deps build test run bench lint clean localnet
+.PHONY: deps build test run bench lint clean localnet localnet-reset
 
 # Install libsodium, SQLite headers and pkg-config only when they are missing.
 deps:
@@ -25,10 +25,15 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Until the validator-node issue lands, `make run` checks the local network's
-# genesis and node configurations and shows each node's chain state.
+# Starts the 4-validator local network from Genesis/ and Nodes/ (one process per node),
+# prints each node's API address, and stops them all on Ctrl-C.
 run: build
 	$(SWIFT) run socai localnet status --genesis Genesis/localnet.json --nodes Nodes
+	scripts/localnet.sh
+
+# Wipes the local network's chain data (keys and configuration stay).
+localnet-reset:
+	rm -rf Nodes/node*/data
 
 # Regenerates the committed test-only local network (new keys every time).
 localnet: build

@@ -130,8 +130,8 @@ public struct ConsensusMachine: Sendable {
 
     /// Restarts after a crash from the checkpoint persisted before the last signature, with
     /// the validator set of its height. The machine keeps its lock and valid value and will
-    /// not sign anything at or below `checkpoint.lastSigned`; it resumes in the checkpoint's
-    /// round (peers' messages, re-gossiped, bring it up to date).
+    /// not sign anything at or below `checkpoint.lastSigned`; it resumes in the highest round
+    /// the checkpoint names (peers' messages, re-gossiped, bring it up to date).
     public mutating func resume(
         from checkpoint: ConsensusCheckpoint, validatorSet newValidatorSet: ValidatorSet
     ) throws(ConsensusError) -> [ConsensusAction] {
@@ -147,12 +147,13 @@ public struct ConsensusMachine: Sendable {
         validRound = checkpoint.validRound
         validBlockID = checkpoint.validBlockID
         lastSigned = checkpoint.lastSigned
-        if let signed = checkpoint.lastSigned, signed.round == checkpoint.round, signed.kind != .proposal {
+        let resumeRound = checkpoint.resumeRound
+        if let signed = checkpoint.lastSigned, signed.round == resumeRound, signed.kind != .proposal {
             // Already voted in this round: continue from the step after that vote.
-            round = checkpoint.round
+            round = resumeRound
             step = signed.kind == .prevote ? .prevote : .precommit
         } else {
-            startRound(checkpoint.round)
+            startRound(resumeRound)
         }
         evaluateRules()
         return takeOutbox()

@@ -120,28 +120,31 @@ public struct ConsensusCheckpoint: Hashable, Sendable {
         self.lastSigned = lastSigned
     }
 
-    /// Throws unless the fields are consistent: height ≥ 1, locked and valid rounds paired
-    /// with their blocks and not above the round, the lock not newer than the valid round,
-    /// and the last signed message not from a later round.
+    /// Throws unless the fields are consistent: height ≥ 1, rounds within the limit, locked
+    /// and valid rounds paired with their blocks, and the lock not newer than the valid round.
+    ///
+    /// The locked, valid and last signed rounds may be above `round`: a driver that records
+    /// the round of the step it is about to sign, with the machine's checkpoint taken after
+    /// the whole event, can see the machine already further on; `resume` starts at the
+    /// highest of them.
     public func validate() throws(ConsensusError) {
-        guard height >= 1, round <= Limits.roundMax else {
-            throw ConsensusError(.invalidCheckpoint, "checkpoint height must be at least 1 and round at most \(Limits.roundMax)")
+        let rounds = [round, lockedRound, validRound, lastSigned?.round].compactMap { $0 }
+        guard height >= 1, rounds.allSatisfy({ $0 <= Limits.roundMax }) else {
+            throw ConsensusError(.invalidCheckpoint, "checkpoint height must be at least 1 and rounds at most \(Limits.roundMax)")
         }
         guard (lockedRound == nil) == (lockedBlockID == nil), (validRound == nil) == (validBlockID == nil) else {
             throw ConsensusError(.invalidCheckpoint, "checkpoint locked and valid rounds must come with their blocks")
         }
         if let lockedRound {
-            guard lockedRound <= round, let validRound, lockedRound <= validRound else {
-                throw ConsensusError(.invalidCheckpoint, "checkpoint lock must not be newer than the round or the valid round")
+            // Line 36 sets the valid value whenever it sets the lock, and later only raises it.
+            guard let validRound, lockedRound <= validRound else {
+                throw ConsensusError(.invalidCheckpoint, "checkpoint lock must not be newer than its valid round")
             }
         }
-        if let validRound, validRound > round {
-            throw ConsensusError(.invalidCheckpoint, "checkpoint valid round \(validRound) is above round \(round)")
-        }
-        if let lastSigned, lastSigned.round > round {
-            throw ConsensusError(.invalidCheckpoint, "checkpoint last signed round \(lastSigned.round) is above round \(round)")
-        }
     }
+
+    /// The round to resume in: the highest round the checkpoint names.
+    var resumeRound: UInt32 { [round, lockedRound ?? 0, validRound ?? 0, lastSigned?.round ?? 0].max()! }
 }
 
 /// A height's decision: the block and the certificate that proves it.

@@ -47,7 +47,6 @@ struct LocalnetCommand: ParsableCommand {
                         "\(home.configuration.moniker): peer \(home.configuration.peerListenAddress)  api http://\(home.configuration.apiListenAddress)  \(isValidator ? "validator" : "NOT A GENESIS VALIDATOR")  \(chainState)"
                     )
                 }
-                print("Consensus is not implemented yet: nodes do not start. See the validator-node issue.")
                 if problems > 0 { throw CommandFailure("\(problems) node key(s) are not genesis validators") }
             }
         }

@@ -13,6 +13,8 @@ struct TransactionOptions: ParsableArguments {
     @OptionGroup var home: HomeOptions
     @OptionGroup var passphrase: PassphraseOptions
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "The node to submit to.") var node = "http://127.0.0.1:26711"
+    @Flag(help: "Only print the signed transaction; do not submit it.") var offline = false
 
     func validate() throws {
         do { try Keystore.validate(name: key) } catch { throw ValidationError(error.message) }
@@ -33,7 +35,14 @@ struct TransactionOptions: ParsableArguments {
         let secret = try passphrase.read(prompt: "Passphrase for key \"\(key)\": ", confirm: false)
         let signingKey = try keystore.unlock(name: key, passphrase: secret)
         let envelope = try payload.envelope(chainID: try ChainID(chainID), key: signingKey, nonce: nonce)
-        let output = SignedTransactionOutput(envelope: envelope, kind: type(of: payload).kind)
+        var output = SignedTransactionOutput(envelope: envelope, kind: type(of: payload).kind)
+        if !offline {
+            let answer = try NodeClient(node).submitAndWait(envelope)
+            let result = answer["result"] as? [String: Any]
+            output.height = (result?["height"] as? NSNumber)?.uint64Value
+            output.code = result?["code"] as? String
+            output.message = result?["message"] as? String
+        }
         if json {
             try printJSON(output)
         } else {
@@ -42,8 +51,15 @@ struct TransactionOptions: ParsableArguments {
             print("  signer:      \(output.signer)")
             print("  nonce:       \(output.nonce)")
             print("  chain:       \(output.chainID)")
-            print("  transaction: \(output.transaction)")
-            print("Not submitted: validator nodes are not implemented yet. Its id (for consents, offers, orders) is its hash.")
+            if let code = output.code {
+                print("  committed:   height \(output.height ?? 0), result \(code): \(output.message ?? "")")
+            } else {
+                print("  transaction: \(output.transaction)")
+                print("Not submitted (--offline). Its id (for consents, offers, orders) is its hash.")
+            }
+        }
+        if let code = output.code, code != "ok" {
+            throw CommandFailure("transaction \(output.hash) was committed but rejected: \(code): \(output.message ?? "")")
         }
     }
 }
@@ -57,6 +73,12 @@ struct SignedTransactionOutput: Encodable {
     var chainID: String
     /// The canonical envelope bytes, hex (docs/FORMAT.md §4).
     var transaction: String
+    /// Height of the block that committed it (when submitted).
+    var height: UInt64?
+    /// Result code name (when submitted).
+    var code: String?
+    /// Result explanation (when submitted).
+    var message: String?
 
     init(envelope: TransactionEnvelope, kind: TransactionKind) {
         self.kind = kind.name

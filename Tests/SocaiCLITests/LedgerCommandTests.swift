@@ -38,7 +38,9 @@ import Testing
         func submit(_ arguments: [String], key: String, nonce: Int) throws -> (String, String) {
             let signed = try json(
                 try runSocai(
-                    arguments + ["--key", key, "--home", keys, "--nonce", "\(nonce)", "--chain-id", "socai-cli", "--json"],
+                    arguments + [
+                        "--key", key, "--home", keys, "--nonce", "\(nonce)", "--chain-id", "socai-cli", "--json", "--offline",
+                    ],
                     environment: environment))
             let committed = try json(try runSocai(["dev", "commit", "--home", home, "--json", signed["transaction"] as! String]))
             let outcome = try #require((committed["outcomes"] as? [[String: Any]])?.first)

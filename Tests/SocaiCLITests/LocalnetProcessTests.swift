@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Four real validator processes on loopback: they commit transactions submitted through the
+/// CLI, keep committing with one of them killed (SIGKILL), and the restarted one catches up
+/// by block sync to identical block hashes and state roots.
+@Suite(.serialized) struct LocalnetProcessTests {
+    let environment = ["SOCAI_PASSPHRASE": "a long test passphrase"]
+
+    final class NodeProcess {
+        let home: String
+        let log: String
+        var process: Process?
+        init(home: String, log: String) {
+            self.home = home
+            self.log = log
+        }
+
+        func start() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: socaiBinaryPath())
+            process.arguments = ["node", "start", "--home", home]
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+        }
+
+        func signal(_ number: Int32) {
+            guard let process, process.isRunning else { return }
+            kill(process.processIdentifier, number)
+            process.waitUntilExit()
+        }
+    }
+
+    /// GET a JSON object, or nil when the node does not answer.
+    func getJSON(_ url: String) -> [String: Any]? {
+        let semaphore = DispatchSemaphore(value: 0)
+        final class Box: @unchecked Sendable { var data: Data? }
+        let box = Box()
+        var request = URLRequest(url: URL(string: url)!)
+        request.timeoutInterval = 3
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            if (response as? HTTPURLResponse)?.statusCode == 200 { box.data = data }
+            semaphore.signal()
+        }.resume()
+        semaphore.wait()
+        return box.data.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    }
+
+    func height(_ api: String) -> Int? { getJSON("\(api)/v1/status")?["height"] as? Int }
+
+    /// Polls until `condition` holds or `seconds` pass.
+    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(200_000)
+        }
+        return condition()
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func fourValidatorsCommitSurviveAKillAndCatchUp() throws {
+        let directory = TemporaryDirectory()
+        // Ports from the process id, so parallel runs on one machine do not collide.
+        let base = 30_000 + Int(getpid() % 1_000) * 20
+        let keys = directory.file("keys")
+        var publicKeys: [String: String] = [:]
+        for name in ["citizen", "ministry", "bank"] {
+            let created = try runSocai(["key", "new", "--name", name, "--home", keys, "--json"], environment: environment)
+            #expect(created.status == 0, "\(created.standardError)")
+            let object = try JSONSerialization.jsonObject(with: Data(created.standardOutput.utf8)) as! [String: Any]
+            publicKeys[name] = object["publicKey"] as? String
+        }
+        let initialized = try runSocai(
+            [
+                "genesis", "init", "--validators", "4", "--chain-id", "socai-e2e", "--out", "genesis.json", "--nodes", "nodes",
+                "--peer-port-base", "\(base)", "--api-port-base", "\(base + 10)",
+                "--organization", "Ministry=provider=\(publicKeys["ministry"]!)", "--organization",
+                "Bank=consumer=\(publicKeys["bank"]!)",
+            ], directory: directory.path)
+        #expect(initialized.status == 0, "\(initialized.standardError)")
+        let nodes = (1...4).map { NodeProcess(home: directory.file("nodes/node\($0)"), log: directory.file("node\($0).log")) }
+        let apis = (0..<4).map { "http://127.0.0.1:\(base + 10 + $0)" }
+        defer { for node in nodes { node.signal(SIGKILL) } }
+        for node in nodes { try node.start() }
+
+        func logs() -> String {
+            nodes.map { (try? String(contentsOfFile: $0.log, encoding: .utf8))?.suffix(3_000).description ?? "" }.joined(
+                separator: "\n---\n")
+        }
+        #expect(waitUntil(60) { (height(apis[0]) ?? 0) >= 2 }, "the network did not start committing:\n\(logs())")
+
+        func submit(_ arguments: [String], key: String, nonce: Int, node: Int = 0) throws -> [String: Any] {
+            let result = try runSocai(
+                arguments + [
+                    "--key", key, "--home", keys, "--nonce", "\(nonce)", "--chain-id", "socai-e2e", "--json", "--node",
+                    apis[node],
+                ],
+                environment: environment)
+            #expect(result.status == 0, "\(arguments.first ?? "") failed: \(result.standardError)")
+            return (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]) ?? [:]
+        }
+        func did(_ name: String) throws -> String {
+            let shown = try runSocai(["key", "show", "--name", name, "--home", keys, "--json"])
+            return (try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8)) as! [String: Any])["did"] as! String
+        }
+        #expect(try submit(["did", "create"], key: "citizen", nonce: 1)["code"] as? String == "ok")
+        let grant = try submit(
+            [
+                "consent", "grant", "--consumer", try did("bank"), "--provider", try did("ministry"), "--purpose",
+                "loan-assessment",
+                "--data", "civil-status", "--until", "2999-01-01",
+            ], key: "citizen", nonce: 2, node: 1)
+        #expect(grant["code"] as? String == "ok")
+        let consentID = try #require(grant["hash"] as? String)
+
+        // Kill node 4 outright; three of four (30 of 40 power) keep committing.
+        nodes[3].signal(SIGKILL)
+        let heightAtKill = height(apis[0]) ?? 0
+        let access = try submit(
+            [
+                "access", "record", "--consent", consentID, "--consumer", try did("bank"), "--data", "civil-status", "--purpose",
+                "loan-assessment", "--delivered-hash", String(repeating: "ab", count: 32),
+            ], key: "ministry", nonce: 1, node: 2)
+        #expect(access["code"] as? String == "ok")
+        #expect(waitUntil(30) { (height(apis[0]) ?? 0) >= heightAtKill + 3 }, "no progress with one validator down:\n\(logs())")
+
+        // Restart it: it must catch up by block sync.
+        try nodes[3].start()
+        let target = height(apis[0]) ?? 0
+        #expect(waitUntil(60) { (height(apis[3]) ?? 0) >= target }, "node 4 did not catch up to \(target):\n\(logs())")
+
+        // Every node has the same blocks and state roots.
+        let common = apis.compactMap(height).min() ?? 0
+        #expect(common >= target)
+        for blockHeight in stride(from: 1, through: common, by: max(1, common / 20)) {
+            let blocks = apis.map { getJSON("\($0)/v1/blocks/\(blockHeight)") }
+            let hashes = Set(blocks.map { $0?["hash"] as? String ?? "missing" })
+            let roots = Set(blocks.map { $0?["stateRoot"] as? String ?? "missing" })
+            #expect(hashes.count == 1 && !hashes.contains("missing"), "height \(blockHeight): block hashes differ \(hashes)")
+            #expect(roots.count == 1, "height \(blockHeight): state roots differ")
+        }
+        // The access is in the citizen's log on the node that was down.
+        let citizenDID = try did("citizen")
+        let log = try runSocai(["access", "log", "--subject", citizenDID, "--node-home", nodes[3].home, "--json"])
+        // Reading the store of a running node is allowed (SQLite WAL readers); the entry is there.
+        #expect(log.standardOutput.contains(consentID), "\(log.standardError)")
+
+        // A graceful stop: every node exits on SIGTERM.
+        for node in nodes { node.signal(SIGTERM) }
+        for node in nodes { #expect(node.process?.isRunning == false) }
+        // Each store verifies on its own.
+        for node in nodes {
+            let verified = try runSocai(["chain", "verify", "--home", node.home])
+            #expect(verified.status == 0, "\(node.home): \(verified.standardOutput) \(verified.standardError)")
+        }
+    }
+}
