@@ -39,8 +39,10 @@ localnet-reset:
 localnet: build
 	$(SWIFT) run socai genesis init --validators 4 --chain-id socai-localnet --out Genesis/localnet.json --nodes Nodes --force
 
+# The network benchmark starts release builds of four validators, so `socai` is built first.
 bench: deps
-	cd Benchmarks && $(SWIFT) run -c release SocaiBenchmarks
+	$(SWIFT) build -c release --product socai
+	cd Benchmarks && SOCAI_BINARY=../.build/release/socai $(SWIFT) run -c release SocaiBenchmarks
 
 lint:
 	$(SWIFT) format lint --recursive Sources Tests Benchmarks/Sources

@@ -288,12 +288,20 @@ public actor ValidatorNode {
         }
     }
 
+    /// The block limits in force: the `parameters` state record (genesis, then governance).
+    private func blockParameters() throws -> ParametersRecord {
+        guard let bytes = try store.state.value(forKey: StateKey.parameters) else {
+            throw NodeError(.invalid, "the state holds no block parameters")
+        }
+        return try ParametersRecord(canonicalBytes: bytes)
+    }
+
     /// Builds this validator's proposal for `height` from the mempool and pending evidence.
     private func buildBlock(height: UInt64) throws -> Block {
         precondition(height == store.height + 1)
         let previous = try store.block(at: store.height)
         let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
-        let parameters = genesis.parameters
+        let parameters = try blockParameters()
         let transactions = mempool.reap(
             transactionsMax: Int(parameters.blockTransactionsMax), bytesMax: Int(parameters.blockBytesMax) - 64 * 1024)
         let evidence = pendingEvidence.values.sorted { $0.hash < $1.hash }.prefix(Limits.blockEvidenceMax)
@@ -317,6 +325,13 @@ public actor ValidatorNode {
                 header.previousBlockHash == store.tipHash
             else { return false }
             try block.validateBasic()
+            let parameters = try blockParameters()
+            guard block.transactions.count <= Int(parameters.blockTransactionsMax),
+                block.canonicalBytes.count <= Int(parameters.blockBytesMax)
+            else {
+                log("block \(block.hash) exceeds the block limits in force")
+                return false
+            }
             let previous = try store.block(at: store.height)
             let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
             guard header.timeMilliseconds > previousTime,

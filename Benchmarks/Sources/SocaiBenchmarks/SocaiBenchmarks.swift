@@ -58,6 +58,7 @@ struct SocaiBenchmarks {
         }
         try StateTreeBenchmarks.run()
         try LedgerBenchmarks.run()
+        try NetworkBenchmarks.run(verifyRateAllCores: verifyAll)
         print("\nThe verify rate on all cores is the ceiling for committed transactions per second")
         print("when every validator checks every transaction once.")
     }
