@@ -59,6 +59,8 @@ public actor ValidatorNode {
     private var pendingEvidence: [Hash: DuplicateVoteEvidence] = [:]
     private var committedEvidence: Set<Hash> = []
     private var peerHeights: [PublicKey: UInt64] = [:]
+    /// Peers that served an invalid block: never asked for blocks again by this process.
+    private var untrustedSyncPeers: Set<PublicKey> = []
     private var syncRequestedUpTo: UInt64 = 0
     private var waiters: [Hash: [CheckedContinuation<TransactionResult?, Never>]] = [:]
     private var tasks: [Task<Void, Never>] = []
@@ -442,7 +444,8 @@ public actor ValidatorNode {
 
     /// Asks the most advanced peer for the blocks after our tip.
     private func requestBlocks() {
-        guard let (peer, height) = peerHeights.max(by: { $0.value < $1.value }), height > store.height else { return }
+        let candidates = peerHeights.filter { !untrustedSyncPeers.contains($0.key) }
+        guard let (peer, height) = candidates.max(by: { $0.value < $1.value }), height > store.height else { return }
         let from = store.height + 1
         guard syncRequestedUpTo < from else { return }
         let count = UInt16(min(UInt64(NodeMessage.blocksPerRequestMax), height - store.height))
@@ -480,8 +483,10 @@ public actor ValidatorNode {
             if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
             requestBlocks()
         } catch {
-            log("peer \(peer) served an invalid block \(height): \(error); ignoring it")
+            log("peer \(peer) served an invalid block \(height): \(error); syncing from other peers")
+            untrustedSyncPeers.insert(peer)
             syncRequestedUpTo = 0
+            requestBlocks()
         }
     }
 }
