@@ -36,6 +36,16 @@ import SocaiCore
 ///   the proposal can then still decide, as CometBFT does by fetching the block's parts.
 /// - After a decision the machine waits for the driver's `.start` of the next height
 ///   instead of starting it itself, because the block must be executed and stored first.
+/// - Messages are kept only for the current height (the next height's are buffered) and
+///   for rounds up to `futureRoundsMax` ahead, so memory is bounded. Line 55 is counted over
+///   the highest round each validator has been heard from (see `noteRound`), so a node far
+///   behind still catches up in one step.
+///
+/// **Equivocation.** A validator's second vote for another block id at one height, round
+/// and type is reported once as `DuplicateVoteEvidence` and counts toward its own block id
+/// only — never a second time toward the total. That is how Algorithm 1 counts (messages
+/// from distinct senders), it cannot create two conflicting quorums while faulty power is
+/// under a third, and it keeps correct validators' views from diverging; see `VoteSet`.
 public struct ConsensusMachine: Sendable {
     /// Most rule firings while handling one event. Each firing advances the round or the
     /// step, or fires the once-per-round lock rule; one event can cause a round skip and then

@@ -18,6 +18,10 @@ public actor ValidatorNode {
     public static let pendingEvidenceMax = 100
     /// How often a node tells its peers its height (so a node behind starts syncing).
     public static let statusIntervalMilliseconds: UInt64 = 1_000
+    /// How often the node re-sends the votes and proposal it holds for the current height:
+    /// Tendermint's liveness needs every message an honest node saw to reach every honest
+    /// node eventually, and peer links may drop messages across reconnects.
+    public static let regossipIntervalMilliseconds: UInt64 = 500
     /// How far ahead of this node's clock a proposed block's time may be.
     public static let blockTimeDriftMillisecondsMax: UInt64 = 10_000
     /// Pause after committing a block before starting the next height (CometBFT's
@@ -388,6 +392,20 @@ public actor ValidatorNode {
     }
 
     private func broadcastStatus() { broadcast(.status(height: store.height)) }
+
+    /// Re-sends the proposal and every vote held for the two latest rounds of the current
+    /// height (at most 2 × (1 + 2 × validators) messages; receivers drop duplicates).
+    private func regossip() {
+        guard running, machine.height == store.height + 1 else { return }
+        for round in machine.storedRounds.suffix(2) {
+            if let proposal = machine.proposal(round: round), let block = proposedBlocks[proposal.blockID] {
+                broadcast(.proposal(proposal, block))
+            }
+            for type in [VoteType.prevote, .precommit] {
+                for vote in machine.votes(round: round, type: type) { broadcast(.vote(vote)) }
+            }
+        }
+    }
 
     private func send(_ message: NodeMessage, to peer: PublicKey) {
         do { try network.send(message.canonicalBytes, to: peer) } catch { log("send failed: \(error)") }

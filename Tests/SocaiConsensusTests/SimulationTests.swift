@@ -8,7 +8,8 @@ import Testing
 /// `make test` runs `defaultSeedsPerVariant` seeds of each 4-validator variant and a third
 /// as many of the 7-validator one (each of its seeds costs about three times as much).
 /// Longer runs: `SOCAI_SIM_SEEDS=10000 swift test --filter SimulationTests` (seeds per
-/// variant), and `SOCAI_SIM_SEED=1234` reruns one seed of every variant alone. A failure
+/// variant, from `SOCAI_SIM_FIRST_SEED`, default 0), and `SOCAI_SIM_SEED=1234` reruns one
+/// seed of every variant alone, printing every node's final state if it fails. A failure
 /// names its variant and seed.
 @Suite struct SimulationTests {
     static let defaultSeedsPerVariant: UInt64 = 60
@@ -16,7 +17,8 @@ import Testing
     static func seeds(for variant: SimulationVariant) -> [UInt64] {
         let environment = ProcessInfo.processInfo.environment
         if let single = environment["SOCAI_SIM_SEED"].flatMap(UInt64.init) { return [single] }
-        if let count = environment["SOCAI_SIM_SEEDS"].flatMap(UInt64.init) { return Array(0..<count) }
+        let first = environment["SOCAI_SIM_FIRST_SEED"].flatMap(UInt64.init) ?? 0
+        if let count = environment["SOCAI_SIM_SEEDS"].flatMap(UInt64.init) { return Array(first..<(first + count)) }
         return Array(0..<(variant.powers.count > 4 ? defaultSeedsPerVariant / 3 : defaultSeedsPerVariant))
     }
 
