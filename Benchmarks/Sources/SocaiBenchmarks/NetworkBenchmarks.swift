@@ -17,6 +17,7 @@ enum NetworkBenchmarks {
     static let saturationTransactions = 3_000
     static let concurrentClients = 64
     static let latencySeconds = 8.0
+    static let latencyClients = 32
     static let portBase = 36_611
 
     static func run(verifyRateAllCores: Double) throws {
@@ -91,38 +92,38 @@ enum NetworkBenchmarks {
         let ceiling = verifyRateAllCores / 4
         SocaiBenchmarks.report("  target: half of cores × verify ÷ validators", ceiling / 2, "transactions/s")
 
-        // Latency at half the saturated rate, each transaction waiting for its commit.
-        let rate = max(1, throughput / 2)
-        let latencyLoad = transactions(Int(rate * latencySeconds), label: "latency")
+        // Latency: a fixed number of clients, each submitting and waiting for the commit, one
+        // transaction at a time, for `latencySeconds` (a closed loop whose offered load is set
+        // by the client count; the achieved rate is printed beside the percentiles).
         final class Latencies: @unchecked Sendable {
             let lock = NSLock()
             var values: [Double] = []
             func add(_ value: Double) { lock.lock(); values.append(value); lock.unlock() }
         }
         let latencies = Latencies()
-        let interval = 1.0 / rate
-        let group = DispatchGroup()
-        let begin = Date()
-        for (index, envelope) in latencyLoad.enumerated() {
-            let due = begin.addingTimeInterval(Double(index) * interval)
-            let wait = due.timeIntervalSinceNow
-            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-            group.enter()
-            DispatchQueue.global().async {
+        let clients = latencyClients
+        let latencyLoad = transactions(clients * 400, label: "latency")
+        let latencyStart = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: clients) { client in
+            var index = client
+            while index < latencyLoad.count,
+                Double(DispatchTime.now().uptimeNanoseconds - latencyStart) / 1e9 < latencySeconds
+            {
                 let sent = DispatchTime.now().uptimeNanoseconds
-                if post(apis[index % 4], envelope, wait: true) {
+                if post(apis[index % 4], latencyLoad[index], wait: true) {
                     latencies.add(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1e6)
                 }
-                group.leave()
+                index += clients
             }
         }
-        group.wait()
+        let latencyElapsed = Double(DispatchTime.now().uptimeNanoseconds - latencyStart) / 1e9
         let sorted = latencies.values.sorted()
         guard !sorted.isEmpty else { print("network benchmark: no latency samples"); return }
         func percentile(_ fraction: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))] }
-        SocaiBenchmarks.report("  commit latency p50 at \(Int(rate)) tx/s", percentile(0.50), "ms")
-        SocaiBenchmarks.report("  commit latency p99 at \(Int(rate)) tx/s", percentile(0.99), "ms")
-        SocaiBenchmarks.report("  samples committed", Double(sorted.count), "of \(latencyLoad.count)")
+        SocaiBenchmarks.report(
+            "  closed loop, \(clients) clients: committed", Double(sorted.count) / latencyElapsed, "transactions/s")
+        SocaiBenchmarks.report("  commit latency p50", percentile(0.50), "ms")
+        SocaiBenchmarks.report("  commit latency p99", percentile(0.99), "ms")
     }
 
     static func request(_ url: String, method: String = "GET", body: Data? = nil, timeout: TimeInterval = 5) -> (Int, Data)? {

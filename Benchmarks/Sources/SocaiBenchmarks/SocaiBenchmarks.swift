@@ -116,6 +116,8 @@ struct SocaiBenchmarks {
 
     static func report(_ name: String, _ value: Double, _ unit: String) {
         print(pad(name, 44) + pad(format(value), 20) + unit)
+        // Flushed at once: the run is long, and its output is often a file or a pipe.
+        fflush(nil)
     }
 
     static func format(_ value: Double) -> String {
