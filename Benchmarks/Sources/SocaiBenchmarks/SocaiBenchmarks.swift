@@ -18,6 +18,7 @@ struct SocaiBenchmarks {
         print("Each figure is the best of 3 runs of at least \(measurementSecondsMin) s.\n")
         print(pad("measurement", 44) + pad("rate", 20) + "unit")
 
+        let only = ProcessInfo.processInfo.environment["SOCAI_BENCH_ONLY"]
         let key = try SigningKey(seed: SHA256.hash(Array("bench".utf8)))
         let message = [UInt8](repeating: 0x5a, count: 200)  // about one signed transaction body
         let signature = key.signature(for: message)
@@ -56,8 +57,10 @@ struct SocaiBenchmarks {
             let (blocks, seconds) = try storeAppends(transactionsPerBlock: transactionsPerBlock, chainID: chainID, signer: key)
             report("block store append, \(transactionsPerBlock) tx/block (fsync)", Double(blocks) / seconds, "blocks/s")
         }
-        try StateTreeBenchmarks.run()
-        try LedgerBenchmarks.run()
+        if only != "network" {
+            try StateTreeBenchmarks.run()
+            try LedgerBenchmarks.run()
+        }
         try NetworkBenchmarks.run(verifyRateAllCores: verifyAll)
         print("\nThe verify rate on all cores is the ceiling for committed transactions per second")
         print("when every validator checks every transaction once.")
