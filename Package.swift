@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "SocaiKeystore", targets: ["SocaiKeystore"]),
         .library(name: "SocaiNode", targets: ["SocaiNode"]),
         .library(name: "SocaiNetwork", targets: ["SocaiNetwork"]),
+        .library(name: "SocaiDID", targets: ["SocaiDID"]),
+        .library(name: "SocaiAudit", targets: ["SocaiAudit"]),
+        .library(name: "SocaiHarness", targets: ["SocaiHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,6 +61,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // W3C DID documents and resolution results for did:socai (from state) and did:key (offline),
+        // and the proofs a client that trusts only genesis can check.
+        .target(name: "SocaiDID", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState"]),
+        // The auditor: chain export and import, replay from the genesis file alone, consent audits.
+        .target(name: "SocaiAudit", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore"]),
         .target(
             name: "SocaiNode",
             dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiConsensus", "SocaiNetwork"]
@@ -66,13 +74,21 @@ let package = Package(
         .target(
             name: "SocaiAPI",
             dependencies: [
-                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiNode", .product(name: "Hummingbird", package: "hummingbird"),
+                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiNode", "SocaiDID",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
+        ),
+        // The multi-node harness (real processes from manifests, faults, invariants, reports) and the
+        // seeded in-process consensus simulation swarm.
+        .target(
+            name: "SocaiHarness",
+            dependencies: ["SocaiCore", "SocaiCrypto", "SocaiConsensus", "SocaiState", "SocaiStore", "SocaiAudit"]
         ),
         .executableTarget(
             name: "socai",
             dependencies: [
                 "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode", "SocaiAPI",
+                "SocaiDID", "SocaiAudit", "SocaiHarness",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -88,6 +104,15 @@ let package = Package(
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
         .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiState", "SocaiStore"]),
+        .testTarget(name: "SocaiDIDTests", dependencies: ["SocaiDID", "SocaiState", "SocaiCore", "SocaiCrypto"]),
+        .testTarget(
+            name: "SocaiAuditTests",
+            dependencies: ["SocaiAudit", "SocaiStore", "SocaiState", "SocaiCore", "SocaiCrypto"]
+        ),
+        .testTarget(
+            name: "SocaiHarnessTests",
+            dependencies: ["SocaiHarness", "SocaiConsensus", "SocaiAudit", "SocaiCore", "SocaiCrypto"]
+        ),
         .testTarget(name: "SocaiCLITests", dependencies: ["SocaiCore", "SocaiStore"]),
         .testTarget(
             name: "SocaiAPITests",

@@ -17,6 +17,8 @@ let package = Package(
                 .product(name: "SocaiCrypto", package: "socai"),
                 .product(name: "SocaiState", package: "socai"),
                 .product(name: "SocaiStore", package: "socai"),
+                .product(name: "SocaiDID", package: "socai"),
+                .product(name: "SocaiAudit", package: "socai"),
             ]
         )
     ]

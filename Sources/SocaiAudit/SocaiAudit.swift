@@ -1,0 +1,2 @@
+/// The auditor's tools: chain export, replay from the genesis file alone, consent audits.
+public enum SocaiAuditModule {}

@@ -1,0 +1,2 @@
+/// The multi-node test harness and the seeded consensus simulation swarm.
+public enum SocaiHarnessModule {}
