@@ -4,6 +4,10 @@ import SocaiState
 /// Transactions waiting for a block: bounded in count and bytes, without duplicates, each
 /// checked by the state machine before it is accepted (and before it is gossiped).
 ///
+/// Every transaction held has had its signature verified (here, or by the caller that says
+/// so), so a block built from the mempool, or a proposal whose transactions are all held
+/// here, need not verify those signatures again.
+///
 /// Per signer, nonces are accepted only in sequence (the next after the committed nonce and
 /// the signer's pending ones), so arrival order is always a valid execution order.
 public final class Mempool {
@@ -54,7 +58,7 @@ public final class Mempool {
     /// `timeMilliseconds`) and holds it if acceptable.
     public func add(
         _ envelope: TransactionEnvelope, executor: LedgerExecutor, state: any StateBackend, height: UInt64,
-        timeMilliseconds: UInt64
+        timeMilliseconds: UInt64, signatureVerified: Bool = false
     ) throws -> Hash {
         let hash = envelope.hash
         guard !pendingHashes.contains(hash) else { throw Rejection.duplicate }
@@ -66,7 +70,8 @@ public final class Mempool {
         guard bytes + size <= bytesMax else { throw Rejection.full("the mempool holds its maximum of \(bytesMax) bytes") }
         let ahead = pendingPerSigner[envelope.signer, default: 0]
         let outcome = try executor.check(
-            envelope, on: state, height: height, timeMilliseconds: timeMilliseconds, pendingFromSigner: ahead)
+            envelope, on: state, height: height, timeMilliseconds: timeMilliseconds, pendingFromSigner: ahead,
+            signatureVerified: signatureVerified)
         switch outcome.code {
         case .ok:
             break

@@ -25,9 +25,16 @@ public actor ValidatorNode {
     /// How far ahead of this node's clock a proposed block's time may be.
     public static let blockTimeDriftMillisecondsMax: UInt64 = 10_000
     /// Pause after committing a block before starting the next height (CometBFT's
-    /// timeout_commit): gives late precommits time to arrive and keeps an idle chain from
-    /// producing empty blocks as fast as the machine allows.
-    public static let commitDelayMilliseconds: UInt64 = 500
+    /// timeout_commit): gives late precommits time to arrive. Short, because a transaction's
+    /// commit latency includes the wait for the next height to start.
+    public static let commitDelayMilliseconds: UInt64 = 100
+    /// How long a round-0 proposer with nothing to propose waits for a transaction before it
+    /// proposes an empty block (CometBFT's create_empty_blocks_interval): an idle chain still
+    /// advances, but does not spin. Below the propose timeout, so the round does not fail.
+    public static let emptyBlockWaitMilliseconds: UInt64 = 600
+    /// Transactions whose signatures are verified on all cores at once; smaller sets are
+    /// verified inline (the dispatch costs more than it saves).
+    public static let parallelVerificationTransactionsMin = 16
 
     /// Counters and gauges the API reports.
     public struct Metrics: Sendable {
@@ -59,6 +66,17 @@ public actor ValidatorNode {
     let log: @Sendable (String) -> Void
     private var machine: ConsensusMachine
     private var proposedBlocks: [Hash: Block] = [:]
+    /// Executions of candidate blocks for the next height, by block hash. A block is executed
+    /// once — when this node builds or validates it — and commit persists that result; the
+    /// state changes only by commit, which empties this. At most one per proposed block.
+    private var executions: [Hash: BlockExecution] = [:]
+    /// The latest committed block and its certificate (nil before block 1): read on every
+    /// proposal and validation, so kept rather than decoded from the store each time.
+    private var tip: (block: Block, commit: CommitCertificate)?
+    /// Validator sets by height, for the state at the committed tip; emptied on commit.
+    private var validatorSets: [UInt64: ValidatorSet] = [:]
+    /// A round-0 proposal held back while the mempool is empty (see `emptyBlockWaitMilliseconds`).
+    private var deferredProposal: (height: UInt64, round: UInt32)?
     private var pendingValidations: Set<Hash> = []
     private var pendingEvidence: [Hash: DuplicateVoteEvidence] = [:]
     private var committedEvidence: Set<Hash> = []
@@ -116,6 +134,7 @@ public actor ValidatorNode {
                     }
                 }))
         machine = try ConsensusMachine(chainID: genesis.chainID, validatorKey: PublicKey(of: nodeKey), configuration: consensus)
+        tip = try store.block(at: store.height)
         metrics.height = store.height
     }
 
@@ -130,7 +149,12 @@ public actor ValidatorNode {
         let messages = network.messages
         tasks.append(
             Task { [weak self] in
-                for await message in messages { await self?.receive(message) }
+                for await message in messages {
+                    // Decoding and transaction signature checks run here, off the actor, so
+                    // they overlap with block execution instead of queueing behind it.
+                    let decoded = ValidatorNode.decode(message)
+                    await self?.receive(decoded, from: message.peer)
+                }
             })
         tasks.append(
             Task { [weak self] in
@@ -164,10 +188,14 @@ public actor ValidatorNode {
     // MARK: Clients
 
     /// Checks a transaction with the state machine, holds it in the mempool and gossips it.
-    func submitLocally(_ envelope: TransactionEnvelope) throws -> Hash {
+    ///
+    /// `signatureVerified`: the caller has checked the signature (off this actor).
+    func submitLocally(_ envelope: TransactionEnvelope, signatureVerified: Bool = false) throws -> Hash {
         let hash = try mempool.add(
-            envelope, executor: executor, state: store.state, height: store.height + 1, timeMilliseconds: nowMilliseconds())
+            envelope, executor: executor, state: store.state, height: store.height + 1, timeMilliseconds: nowMilliseconds(),
+            signatureVerified: signatureVerified)
         broadcast(.transaction(envelope))
+        if deferredProposal != nil { proposeDeferred() }
         return hash
     }
 
@@ -246,9 +274,17 @@ public actor ValidatorNode {
                         await self?.feed(.timeout(timeout))
                     })
             case .requestProposalValue(let height, let round):
-                let block = try buildBlock(height: height)
-                proposedBlocks[block.hash] = block
-                queue += machine.handle(.proposalValue(height: height, round: round, blockID: block.hash))
+                if round == 0, mempool.count == 0, pendingEvidence.isEmpty {
+                    deferredProposal = (height, round)
+                    tasks.removeAll { $0.isCancelled }
+                    tasks.append(
+                        Task { [weak self] in
+                            try? await Task.sleep(nanoseconds: Self.emptyBlockWaitMilliseconds * 1_000_000)
+                            await self?.proposeDeferred()
+                        })
+                    continue
+                }
+                queue += try propose(height: height, round: round)
             case .validateBlock(let height, let blockID):
                 if let block = proposedBlocks[blockID] {
                     queue += machine.handle(
@@ -280,6 +316,67 @@ public actor ValidatorNode {
         }
     }
 
+    /// Builds this validator's block for (`height`, `round`) and hands it to the machine.
+    private func propose(height: UInt64, round: UInt32) throws -> [ConsensusAction] {
+        let block = try buildBlock(height: height)
+        proposedBlocks[block.hash] = block
+        return machine.handle(.proposalValue(height: height, round: round, blockID: block.hash))
+    }
+
+    /// Proposes the held-back round-0 block now (a transaction arrived, or the wait is over),
+    /// if the machine is still waiting for it.
+    private func proposeDeferred() {
+        guard let (height, round) = deferredProposal else { return }
+        deferredProposal = nil
+        guard running, machine.height == height, machine.round == round, store.height + 1 == height else { return }
+        do { try perform(try propose(height: height, round: round)) } catch {
+            log("cannot propose at \(height)/\(round): \(error)")
+        }
+    }
+
+    /// The validator set in force at `height` (the tip height or the next), cached until the
+    /// next commit.
+    private func validatorSet(forHeight height: UInt64) throws -> ValidatorSet {
+        precondition(height <= store.height + 1, "validator sets beyond the next height are not known yet")
+        if let set = validatorSets[height] { return set }
+        let set = try executor.validatorSet(forHeight: height, on: store.state)
+        if validatorSets.count >= 4 { validatorSets.removeAll() }
+        validatorSets[height] = set
+        return set
+    }
+
+    /// Verifies the signatures of `transactions` the mempool has not already verified, on all
+    /// cores when there are many; returns whether every one is valid.
+    private func verifySignatures(_ transactions: [TransactionEnvelope]) -> Bool {
+        let unverified = transactions.filter { !mempool.contains($0.hash) }
+        if unverified.count < Self.parallelVerificationTransactionsMin {
+            return unverified.allSatisfy(\.hasValidSignature)
+        }
+        return Self.verifyInParallel(unverified)
+    }
+
+    /// Checks every signature on all cores; false if any fails.
+    nonisolated static func verifyInParallel(_ transactions: [TransactionEnvelope]) -> Bool {
+        let chunks = min(ProcessInfo.processInfo.activeProcessorCount * 4, transactions.count)
+        guard chunks > 0 else { return true }
+        // One result slot per chunk: each worker writes only its own slot.
+        var chunkValid = [Bool](repeating: true, count: chunks)
+        chunkValid.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let slots = slots
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                var index = chunk
+                while index < transactions.count {
+                    if !transactions[index].hasValidSignature {
+                        slots[chunk] = false
+                        return
+                    }
+                    index += chunks
+                }
+            }
+        }
+        return !chunkValid.contains(false)
+    }
+
     /// Starts consensus at the height after `committedHeight`, unless sync already moved on.
     private func startHeight(after committedHeight: UInt64) {
         guard running, store.height == committedHeight, machine.height <= committedHeight else { return }
@@ -288,7 +385,7 @@ public actor ValidatorNode {
                 machine.handle(
                     .start(
                         height: committedHeight + 1,
-                        validatorSet: try executor.validatorSet(forHeight: committedHeight + 1, on: store.state))))
+                        validatorSet: try validatorSet(forHeight: committedHeight + 1))))
         } catch {
             log("cannot start height \(committedHeight + 1): \(error)")
         }
@@ -305,7 +402,7 @@ public actor ValidatorNode {
     /// Builds this validator's proposal for `height` from the mempool and pending evidence.
     private func buildBlock(height: UInt64) throws -> Block {
         precondition(height == store.height + 1)
-        let previous = try store.block(at: store.height)
+        let previous = tip
         let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
         let parameters = try blockParameters()
         let transactions = mempool.reap(
@@ -316,10 +413,14 @@ public actor ValidatorNode {
             previousBlockHash: store.tipHash, lastCommitHash: previous?.commit.hash ?? .zero,
             transactionsRoot: Block.transactionsRoot(transactions), evidenceRoot: Block.evidenceRoot(Array(evidence)),
             stateRoot: .zero,
-            validatorsHash: try executor.validatorSet(forHeight: height, on: store.state).hash, proposer: publicKey)
+            validatorsHash: try validatorSet(forHeight: height).hash, proposer: publicKey)
         var block = Block(header: header, lastCommit: previous?.commit, transactions: transactions, evidence: Array(evidence))
-        header.stateRoot = try executor.execute(block, on: store.state).stateRoot
+        // Every mempool transaction's signature was verified on admission. Execution does not
+        // read the header's state root, so the result holds for the finished block too.
+        let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
+        header.stateRoot = execution.stateRoot
         block.header = header
+        executions[block.hash] = execution
         return block
     }
 
@@ -338,8 +439,7 @@ public actor ValidatorNode {
                 log("block \(block.hash) exceeds the block limits in force")
                 return false
             }
-            let previous = try store.block(at: store.height)
-            let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+            let previousTime = tip?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
             guard header.timeMilliseconds > previousTime,
                 header.timeMilliseconds <= nowMilliseconds() + Self.blockTimeDriftMillisecondsMax
             else {
@@ -347,13 +447,21 @@ public actor ValidatorNode {
             }
             if height > 1 {
                 guard let lastCommit = block.lastCommit else { return false }
-                let previousSet = try executor.validatorSet(forHeight: height - 1, on: store.state)
+                let previousSet = try validatorSet(forHeight: height - 1)
                 try lastCommit.verify(chainID: chainID, validatorSet: previousSet)
             }
-            let validatorSet = try executor.validatorSet(forHeight: height, on: store.state)
-            guard header.validatorsHash == validatorSet.hash else { return false }
-            for evidence in block.evidence { try evidence.verify(chainID: chainID, validatorSet: validatorSet) }
-            return try executor.execute(block, on: store.state).stateRoot == header.stateRoot
+            let setInForce = try validatorSet(forHeight: height)
+            guard header.validatorsHash == setInForce.hash else { return false }
+            for evidence in block.evidence { try evidence.verify(chainID: chainID, validatorSet: setInForce) }
+            if executions[block.hash] != nil { return true }
+            guard verifySignatures(block.transactions) else {
+                log("block \(block.hash) at height \(height) holds a transaction whose signature does not verify")
+                return false
+            }
+            let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
+            guard execution.stateRoot == header.stateRoot else { return false }
+            executions[block.hash] = execution
+            return true
         } catch {
             log("block \(block.hash) at height \(height) is invalid: \(error)")
             return false
@@ -361,8 +469,22 @@ public actor ValidatorNode {
     }
 
     private func commit(_ block: Block, certificate: CommitCertificate) throws {
-        let previousTime = try store.block(at: store.height)?.block.header.timeMilliseconds
-        let execution = try store.appendExecuting(block, commit: certificate, executor: executor)
+        let previousTime = tip?.block.header.timeMilliseconds
+        let execution: BlockExecution
+        if let executed = executions[block.hash] {
+            try store.append(block, commit: certificate, execution: executed)
+            execution = executed
+        } else {
+            guard verifySignatures(block.transactions) else {
+                throw VerificationError(
+                    .invalidSignature, "block \(block.header.height) holds a transaction whose signature does not verify")
+            }
+            execution = try store.appendExecuting(block, commit: certificate, executor: executor, signaturesVerified: true)
+        }
+        tip = (block, certificate)
+        executions.removeAll()
+        validatorSets.removeAll()
+        deferredProposal = nil
         try mempool.update(committed: block.transactions, state: store.state)
         for evidence in block.evidence {
             committedEvidence.insert(evidence.hash)
@@ -411,13 +533,39 @@ public actor ValidatorNode {
         do { try network.send(message.canonicalBytes, to: peer) } catch { log("send failed: \(error)") }
     }
 
-    private func receive(_ message: PeerMessage) {
+    /// A peer message decoded off the actor, with a gossiped transaction's signature checked.
+    enum DecodedPeerMessage: Sendable {
+        /// A well-formed message; for a transaction, whether its signature verifies.
+        case message(NodeMessage, transactionSignatureValid: Bool)
+        /// Bytes that do not decode, with the reason.
+        case malformed(String)
+    }
+
+    /// Decodes a peer's message and, for a transaction, verifies its signature.
+    nonisolated static func decode(_ message: PeerMessage) -> DecodedPeerMessage {
+        do {
+            let decoded = try NodeMessage(canonicalBytes: message.payload)
+            if case .transaction(let envelope) = decoded {
+                return .message(decoded, transactionSignatureValid: envelope.hasValidSignature)
+            }
+            return .message(decoded, transactionSignatureValid: false)
+        } catch {
+            return .malformed("\(error)")
+        }
+    }
+
+    private func receive(_ message: DecodedPeerMessage, from peer: PublicKey) {
         guard running else { return }
         let decoded: NodeMessage
-        do { decoded = try NodeMessage(canonicalBytes: message.payload) } catch {
+        let signatureValid: Bool
+        switch message {
+        case .malformed(let reason):
             metrics.malformedMessages += 1
-            log("malformed message from \(message.peer): \(error)")
+            log("malformed message from \(peer): \(reason)")
             return
+        case .message(let nodeMessage, let transactionSignatureValid):
+            decoded = nodeMessage
+            signatureValid = transactionSignatureValid
         }
         switch decoded {
         case .proposal(let proposal, let block):
@@ -436,8 +584,9 @@ public actor ValidatorNode {
         case .vote(let vote):
             feed(.vote(vote))
         case .transaction(let envelope):
-            // Accepted transactions are gossiped on; duplicates are refused, so gossip ends.
-            _ = try? submitLocally(envelope)
+            // Accepted transactions are gossiped on; duplicates are refused, so gossip ends. A
+            // bad signature is judged again by the state machine, which names the rule.
+            _ = try? submitLocally(envelope, signatureVerified: signatureValid)
         case .evidence(let evidence):
             if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash),
                 evidence.voteA.height <= store.height + 1,
@@ -447,16 +596,16 @@ public actor ValidatorNode {
                 pendingEvidence[evidence.hash] = evidence
             }
         case .status(let height):
-            peerHeights[message.peer] = height
+            peerHeights[peer] = height
             if height > store.height { requestBlocks() }
         case .blockRequest(let fromHeight, let countMax):
             var height = fromHeight
             while height < fromHeight + UInt64(countMax), let stored = try? store.block(at: height) {
-                send(.blockResponse(stored.block, stored.commit), to: message.peer)
+                send(.blockResponse(stored.block, stored.commit), to: peer)
                 height += 1
             }
         case .blockResponse(let block, let certificate):
-            applySynced(block, certificate: certificate, from: message.peer)
+            applySynced(block, certificate: certificate, from: peer)
         }
     }
 
@@ -485,11 +634,11 @@ public actor ValidatorNode {
         let height = block.header.height
         guard height == store.height + 1 else { return }
         do {
-            let validatorSet = try executor.validatorSet(forHeight: height, on: store.state)
+            let setInForce = try validatorSet(forHeight: height)
             guard certificate.height == height, certificate.blockID == block.hash else {
                 throw VerificationError(.mismatch, "the certificate is not for this block")
             }
-            try certificate.verify(chainID: chainID, validatorSet: validatorSet)
+            try certificate.verify(chainID: chainID, validatorSet: setInForce)
             try commit(block, certificate: certificate)
             metrics.blocksSynced += 1
             if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }
@@ -497,7 +646,7 @@ public actor ValidatorNode {
                 machine.handle(
                     .start(
                         height: store.height + 1,
-                        validatorSet: try executor.validatorSet(forHeight: store.height + 1, on: store.state))))
+                        validatorSet: try validatorSet(forHeight: store.height + 1))))
             if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
             requestBlocks()
         } catch {
@@ -514,7 +663,12 @@ func nowMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
 extension ValidatorNode: NodeService {
     /// Submits to the mempool.
-    public func submit(_ envelope: TransactionEnvelope) async throws -> Hash { try submitLocally(envelope) }
+    public nonisolated func submit(_ envelope: TransactionEnvelope) async throws -> Hash {
+        // The signature is checked on the caller's thread, so HTTP submissions verify in
+        // parallel; a failure is left to the state machine, which names the rule.
+        let signatureValid = envelope.hasValidSignature
+        return try await submitLocally(envelope, signatureVerified: signatureValid)
+    }
 
     /// Waits for a result.
     public func waitForCommit(_ hash: Hash, timeoutMilliseconds: UInt64) async -> CommittedTransaction? {

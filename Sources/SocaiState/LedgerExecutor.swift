@@ -8,6 +8,9 @@ public struct BlockExecution: Sendable {
     public let changes: StateChanges
     /// The validator set in force at the executed height (the header's validators hash commits to it).
     public let validatorSet: ValidatorSet
+    /// The state root the block was executed on: the changes apply only to that state, so a
+    /// store that persists a cached execution checks its own root against this first.
+    public let baseStateRoot: Hash
 
     /// The state root after the block (the header's state root).
     public var stateRoot: Hash { changes.stateRoot }
@@ -86,6 +89,7 @@ public struct LedgerExecutor: Sendable {
         let header = block.header
         precondition(header.chainID == chainID, "a block of another chain reached the executor")
         let state = StateOverlay(backend: backend)
+        let baseStateRoot = backend.stateRoot
         let validatorSet = try Self.applyScheduledValidatorUpdates(height: header.height, state: state, write: true)
         state.commitTransaction()
         var outcomes: [TransactionOutcome] = []
@@ -96,16 +100,19 @@ public struct LedgerExecutor: Sendable {
                 index: UInt32(index), chainID: chainID)
             outcomes.append(try apply(context, state: state, signatureVerified: signaturesVerified))
         }
-        return BlockExecution(outcomes: outcomes, changes: try state.finish(), validatorSet: validatorSet)
+        return BlockExecution(
+            outcomes: outcomes, changes: try state.finish(), validatorSet: validatorSet, baseStateRoot: baseStateRoot)
     }
 
     /// Checks a transaction for admission to a mempool, without changing state: its outcome if
     /// it were executed alone at `height` and `timeMilliseconds` after the committed state, with
     /// `pendingFromSigner` earlier transactions of the same signer assumed ahead of it. Only
     /// this state machine decides validity; the mempool asks here.
+    /// With `signatureVerified` the caller vouches that it has checked the signature (off the
+    /// thread that owns the state, for example).
     public func check(
         _ envelope: TransactionEnvelope, on backend: any StateBackend, height: UInt64, timeMilliseconds: UInt64,
-        pendingFromSigner: UInt64 = 0
+        pendingFromSigner: UInt64 = 0, signatureVerified: Bool = false
     ) throws(StateError) -> TransactionOutcome {
         let state = StateOverlay(backend: backend)
         if pendingFromSigner > 0 {
@@ -117,7 +124,7 @@ public struct LedgerExecutor: Sendable {
         let context = TransactionContext(
             envelope: envelope, hash: envelope.hash, height: height, timeMilliseconds: timeMilliseconds, index: 0,
             chainID: chainID)
-        return try apply(context, state: state, signatureVerified: false)
+        return try apply(context, state: state, signatureVerified: signatureVerified)
     }
 
     /// Applies the power changes scheduled for `height` to the stored set and returns the result.

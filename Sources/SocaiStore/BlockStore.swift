@@ -223,17 +223,45 @@ public final class BlockStore {
     /// Executes `block` against the stored state and appends it with its state changes, in
     /// one SQLite transaction: the node is always at one committed height for blocks and state.
     ///
-    /// The block's state root and validators hash must match what execution produced.
+    /// The block's state root and validators hash must match what execution produced. With
+    /// `signaturesVerified` the caller vouches that every transaction signature was checked.
     @discardableResult
     public func appendExecuting(
-        _ block: Block, commit: CommitCertificate, executor: LedgerExecutor
+        _ block: Block, commit: CommitCertificate, executor: LedgerExecutor, signaturesVerified: Bool = false
     ) throws(StoreError) -> BlockExecution {
         guard state.height == height else {
             throw StoreError(.corrupt, "state is at height \(state.height.map(String.init) ?? "none"), blocks at \(height)")
         }
         let execution: BlockExecution
-        do throws(StateError) { execution = try executor.execute(block, on: state) } catch {
+        do throws(StateError) {
+            execution = try executor.execute(block, on: state, signaturesVerified: signaturesVerified)
+        } catch {
             throw StoreError(.corrupt, "cannot execute block \(block.header.height): \(error.message)")
+        }
+        try append(block, commit: commit, execution: execution)
+        return execution
+    }
+
+    /// Appends `block` with an execution computed earlier against the current stored state
+    /// (a validator executes a block once, when it builds or validates it, and persists that
+    /// result on commit), in one SQLite transaction.
+    ///
+    /// The execution must have been made on this store's current state root, and the block's
+    /// state root and validators hash must match it.
+    public func append(_ block: Block, commit: CommitCertificate, execution: BlockExecution) throws(StoreError) {
+        guard state.height == height else {
+            throw StoreError(.corrupt, "state is at height \(state.height.map(String.init) ?? "none"), blocks at \(height)")
+        }
+        guard execution.baseStateRoot == state.stateRoot else {
+            throw StoreError(
+                .invalidBlock,
+                "block \(block.header.height) was executed on state root \(execution.baseStateRoot), but the store is at \(state.stateRoot)"
+            )
+        }
+        guard execution.outcomes.count == block.transactions.count,
+            zip(execution.outcomes, block.transactions).allSatisfy({ $0.transactionHash == $1.hash })
+        else {
+            throw StoreError(.invalidBlock, "block \(block.header.height): the execution is for other transactions")
         }
         guard execution.stateRoot == block.header.stateRoot else {
             throw StoreError(
@@ -251,7 +279,6 @@ public final class BlockStore {
             try state.write(execution.changes, height: block.header.height, outcomes: execution.outcomes)
         }
         state.didCommit(height: block.header.height, root: execution.stateRoot)
-        return execution
     }
 
     private struct StoredRow {
