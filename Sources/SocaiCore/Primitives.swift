@@ -46,9 +46,14 @@ public struct Hash: Hashable, Comparable, Sendable, CanonicalCodable, CustomStri
     public var description: String { hex }
 
     /// Orders hashes as unsigned big-endian numbers (byte-wise lexicographic).
-    public static func < (left: Hash, right: Hash) -> Bool {
-        left.bytes.lexicographicallyPrecedes(right.bytes)
-    }
+    public static func < (left: Hash, right: Hash) -> Bool { precedes(left.bytes, right.bytes) }
+
+    /// Equal when the 32 bytes are equal.
+    public static func == (left: Hash, right: Hash) -> Bool { sameBytes(left.bytes, right.bytes) }
+
+    /// Feeds all 32 bytes to the hasher at once: hashes are dictionary keys on every hot path,
+    /// and the synthesized conformance hashes an array one byte at a time.
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
     /// Writes the 32 bytes.
     public func encode(to writer: inout ByteWriter) { writer.writeRaw(bytes) }
@@ -99,9 +104,13 @@ public struct PublicKey: Hashable, Comparable, Sendable, CanonicalCodable, Custo
     }
 
     /// Byte-wise lexicographic order: the order of every set of keys in an encoding.
-    public static func < (left: PublicKey, right: PublicKey) -> Bool {
-        left.bytes.lexicographicallyPrecedes(right.bytes)
-    }
+    public static func < (left: PublicKey, right: PublicKey) -> Bool { precedes(left.bytes, right.bytes) }
+
+    /// Equal when the 32 bytes are equal.
+    public static func == (left: PublicKey, right: PublicKey) -> Bool { sameBytes(left.bytes, right.bytes) }
+
+    /// Feeds all 32 bytes to the hasher at once (see `Hash.hash(into:)`).
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
     /// Writes the 32 bytes.
     public func encode(to writer: inout ByteWriter) { writer.writeRaw(bytes) }
@@ -239,5 +248,48 @@ public enum SignedMessage {
     /// The bytes actually signed: the message tag followed by the message.
     public static func signingBytes(_ message: [UInt8]) -> [UInt8] {
         DomainTag.signMessage.bytes + message
+    }
+}
+
+/// Byte-wise lexicographic order of two byte strings (a shorter prefix sorts first), without
+/// the generic sequence machinery.
+@inline(__always)
+func precedes(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+    left.withUnsafeBufferPointer { leftBytes in
+        right.withUnsafeBufferPointer { rightBytes in
+            let common = min(leftBytes.count, rightBytes.count)
+            var index = 0
+            while index < common {
+                let (a, b) = (leftBytes[index], rightBytes[index])
+                if a != b { return a < b }
+                index += 1
+            }
+            return leftBytes.count < rightBytes.count
+        }
+    }
+}
+
+/// Whether two byte strings are equal, compared a machine word at a time.
+@inline(__always)
+func sameBytes(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+    guard left.count == right.count else { return false }
+    return left.withUnsafeBytes { leftBytes in
+        right.withUnsafeBytes { rightBytes in
+            var index = 0
+            let count = leftBytes.count
+            while index + 8 <= count {
+                if leftBytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    != rightBytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                {
+                    return false
+                }
+                index += 8
+            }
+            while index < count {
+                if leftBytes[index] != rightBytes[index] { return false }
+                index += 1
+            }
+            return true
+        }
     }
 }

@@ -4,6 +4,10 @@ import SocaiCore
 import SocaiCrypto
 import SocaiState
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
@@ -14,10 +18,10 @@ import SocaiState
 /// Four real validator processes (release build) on loopback: committed transactions per
 /// second at saturation, then commit latency p50/p99 at half that load.
 enum NetworkBenchmarks {
-    static let saturationTransactions = 3_000
+    static let saturationTransactions = 6_000
     static let concurrentClients = 64
     static let latencySeconds = 8.0
-    static let latencyClients = 32
+    static let observerPollMilliseconds = 10.0
     static let portBase = 36_611
 
     static func run(verifyRateAllCores: Double) throws {
@@ -28,7 +32,14 @@ enum NetworkBenchmarks {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-netbench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keep = ProcessInfo.processInfo.environment["SOCAI_BENCH_KEEP"] == "1"
+        defer {
+            if keep {
+                print("network benchmark: node logs and data kept in \(directory)")
+            } else {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
         let initialize = Process()
         initialize.executableURL = URL(fileURLWithPath: binary)
         initialize.arguments = [
@@ -77,10 +88,16 @@ enum NetworkBenchmarks {
         let committedBefore = committedTotal(apis[0])
         let start = DispatchTime.now().uptimeNanoseconds
         runClients(concurrentClients) { client in
+            // Each client keeps one connection to one node; clients are spread evenly.
+            let connection = HTTPConnection(port: UInt16(portBase + 100 + client % 4))
             for index in stride(from: client, to: load.count, by: concurrentClients) {
-                _ = post(apis[index % 4], load[index], wait: false)
+                _ = post(connection, load[index], wait: false)
             }
         }
+        let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        SocaiBenchmarks.report(
+            "  (submission alone: \(load.count) in \(String(format: "%.2f", submitSeconds)) s)",
+            Double(load.count) / submitSeconds, "transactions/s")
         while committedTotal(apis[0]) - committedBefore < Double(load.count) {
             guard Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < 120 else { break }
             usleep(50_000)
@@ -92,38 +109,96 @@ enum NetworkBenchmarks {
         let ceiling = verifyRateAllCores / 4
         SocaiBenchmarks.report("  target: half of cores × verify ÷ validators", ceiling / 2, "transactions/s")
 
-        // Latency: a fixed number of clients, each submitting and waiting for the commit, one
-        // transaction at a time, for `latencySeconds` (a closed loop whose offered load is set
-        // by the client count; the achieved rate is printed beside the percentiles).
-        final class Latencies: @unchecked Sendable {
-            let lock = NSLock()
-            var values: [Double] = []
-            func add(_ value: Double) { lock.lock(); values.append(value); lock.unlock() }
-        }
-        let latencies = Latencies()
-        let clients = latencyClients
-        let latencyLoad = transactions(clients * 400, label: "latency")
-        let latencyStart = DispatchTime.now().uptimeNanoseconds
-        runClients(clients) { client in
-            var index = client
-            while index < latencyLoad.count,
-                Double(DispatchTime.now().uptimeNanoseconds - latencyStart) / 1e9 < latencySeconds
-            {
-                let sent = DispatchTime.now().uptimeNanoseconds
-                if post(apis[index % 4], latencyLoad[index], wait: true) {
-                    latencies.add(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1e6)
+        // Latency at half the target load, open loop: clients submit at a fixed total rate
+        // whatever the network does, and an observer watches node1's new blocks; a
+        // transaction's latency is from its submission to the moment its block was seen
+        // committed (polled every `observerPollMilliseconds`, so figures err high by at most that).
+        let offeredRate = max(20, ceiling / 4)
+        let latencyLoad = transactions(Int(offeredRate * latencySeconds), label: "latency")
+        let clock = BenchmarkClock()
+        let sentAt = TimeTable(count: latencyLoad.count)
+        let committedAt = TimeTable(count: latencyLoad.count)
+        var indexByHash: [Hash: Int] = [:]
+        for (index, envelope) in latencyLoad.enumerated() { indexByHash[envelope.hash] = index }
+        let lookup = indexByHash
+        let firstHeight = height(apis[0])
+        let observerDone = DispatchSemaphore(value: 0)
+        final class Flag: @unchecked Sendable { var stop = false }
+        let stopObserver = Flag()
+        Thread {
+            let connection = HTTPConnection(port: UInt16(portBase + 100))
+            var seen = firstHeight
+            while !stopObserver.stop {
+                usleep(UInt32(observerPollMilliseconds * 1000))
+                guard let (_, data) = connection.send(method: "GET", path: "/v1/status", body: nil),
+                    let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let tip = status["height"] as? Int, tip > seen
+                else { continue }
+                let now = clock.milliseconds()
+                for blockHeight in (seen + 1)...tip {
+                    guard let (_, body) = connection.send(method: "GET", path: "/v1/blocks/\(blockHeight)", body: nil),
+                        let block = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+                        let hashes = block["transactionHashes"] as? [String]
+                    else { continue }
+                    for text in hashes {
+                        if let hash = try? Hash(hex: text), let index = lookup[hash] { committedAt.set(index, now) }
+                    }
                 }
-                index += clients
+                seen = tip
+            }
+            observerDone.signal()
+        }.start()
+        let senders = 16
+        runClients(senders) { client in
+            let connection = HTTPConnection(port: UInt16(portBase + 100 + client % 4))
+            for index in stride(from: client, to: latencyLoad.count, by: senders) {
+                let due = Double(index) / offeredRate * 1000
+                let wait = due - clock.milliseconds()
+                if wait > 0 { usleep(UInt32(wait * 1000)) }
+                sentAt.set(index, clock.milliseconds())
+                _ = post(connection, latencyLoad[index], wait: false)
             }
         }
-        let latencyElapsed = Double(DispatchTime.now().uptimeNanoseconds - latencyStart) / 1e9
-        let sorted = latencies.values.sorted()
+        let drainStart = clock.milliseconds()
+        while committedAt.filled < latencyLoad.count, clock.milliseconds() - drainStart < 15_000 { usleep(50_000) }
+        stopObserver.stop = true
+        observerDone.wait()
+        var latencies: [Double] = []
+        for index in 0..<latencyLoad.count {
+            if let sent = sentAt.value(index), let committed = committedAt.value(index) { latencies.append(committed - sent) }
+        }
+        let sorted = latencies.sorted()
         guard !sorted.isEmpty else { print("network benchmark: no latency samples"); return }
         func percentile(_ fraction: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))] }
+        SocaiBenchmarks.report("  open loop at half the target: offered", offeredRate, "transactions/s")
         SocaiBenchmarks.report(
-            "  closed loop, \(clients) clients: committed", Double(sorted.count) / latencyElapsed, "transactions/s")
-        SocaiBenchmarks.report("  commit latency p50", percentile(0.50), "ms")
+            "  committed \(sorted.count) of \(latencyLoad.count); commit latency p50", percentile(0.50), "ms")
         SocaiBenchmarks.report("  commit latency p99", percentile(0.99), "ms")
+    }
+
+    /// Milliseconds since the clock was made (monotonic).
+    final class BenchmarkClock: Sendable {
+        let startNanoseconds = DispatchTime.now().uptimeNanoseconds
+        func milliseconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - startNanoseconds) / 1e6 }
+    }
+
+    /// One optional time per transaction, written by several threads.
+    final class TimeTable: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [Double?]
+        private(set) var filled = 0
+        init(count: Int) { values = [Double?](repeating: nil, count: count) }
+        func set(_ index: Int, _ value: Double) {
+            lock.lock()
+            if values[index] == nil { filled += 1 }
+            values[index] = value
+            lock.unlock()
+        }
+        func value(_ index: Int) -> Double? {
+            lock.lock()
+            defer { lock.unlock() }
+            return values[index]
+        }
     }
 
     /// Runs `body` on `count` threads of its own: unlike `concurrentPerform`, which uses one
@@ -142,21 +217,12 @@ enum NetworkBenchmarks {
     }
 
     static func request(_ url: String, method: String = "GET", body: Data? = nil, timeout: TimeInterval = 5) -> (Int, Data)? {
-        var request = URLRequest(url: URL(string: url)!, timeoutInterval: timeout)
-        request.httpMethod = method
-        request.httpBody = body
-        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        final class Box: @unchecked Sendable { var answer: (Int, Data)? }
-        let box = Box()
-        let semaphore = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            if let response = response as? HTTPURLResponse { box.answer = (response.statusCode, data ?? Data()) }
-            semaphore.signal()
-        }.resume()
-        semaphore.wait()
-        return box.answer
+        guard let parsed = URL(string: url), let port = parsed.port else { return nil }
+        let connection = HTTPConnection(port: UInt16(port))
+        defer { connection.close() }
+        let path = parsed.path + (parsed.query.map { "?" + $0 } ?? "")
+        return connection.send(method: method, path: path, body: body.map { Array($0) })
     }
-
     static func height(_ api: String) -> Int {
         guard let (_, data) = request("\(api)/v1/status"),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -175,14 +241,120 @@ enum NetworkBenchmarks {
         return 0
     }
 
-    static func post(_ api: String, _ envelope: TransactionEnvelope, wait: Bool) -> Bool {
-        let body = try! JSONSerialization.data(withJSONObject: ["transaction": Hex.encode(envelope.canonicalBytes)])
-        guard
-            let (status, _) = request(
-                "\(api)/v1/tx\(wait ? "?wait=commit&timeoutMs=20000" : "")", method: "POST", body: body, timeout: 30)
-        else {
+    static func post(_ connection: HTTPConnection, _ envelope: TransactionEnvelope, wait: Bool) -> Bool {
+        let body = Array("{\"transaction\":\"\(Hex.encode(envelope.canonicalBytes))\"}".utf8)
+        let path = "/v1/tx\(wait ? "?wait=commit&timeoutMs=20000" : "")"
+        guard let (status, _) = connection.send(method: "POST", path: path, body: body) else { return false }
+        return status == 200
+    }
+}
+
+/// A minimal HTTP/1.1 client over one kept-alive loopback TCP connection (POSIX sockets):
+/// the load generator must cost far less than the nodes it measures, which Foundation's
+/// URLSession on Linux (libcurl, one request at a time per handle) does not.
+final class HTTPConnection {
+    /// Largest response accepted.
+    static let responseBytesMax = 16 * 1024 * 1024
+    let port: UInt16
+    private var socketDescriptor: Int32 = -1
+    private var buffer: [UInt8] = []
+
+    init(port: UInt16) { self.port = port }
+
+    deinit { close() }
+
+    func close() {
+        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
+        socketDescriptor = -1
+        buffer.removeAll()
+    }
+
+    private func connect() -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            _ = Glibc.close(descriptor)
             return false
         }
-        return status == 200
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        socketDescriptor = descriptor
+        return true
+    }
+
+    /// Sends one request and reads its response; reconnects once if the connection was closed.
+    func send(method: String, path: String, body: [UInt8]?) -> (Int, Data)? {
+        for _ in 0..<2 {
+            if socketDescriptor < 0, !connect() { return nil }
+            if let answer = exchange(method: method, path: path, body: body) { return answer }
+            close()
+        }
+        return nil
+    }
+
+    private func exchange(method: String, path: String, body: [UInt8]?) -> (Int, Data)? {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8) + (body ?? [])
+        var sent = 0
+        while sent < request.count {
+            let written = request[sent...].withUnsafeBytes { Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }
+            guard written > 0 else { return nil }
+            sent += written
+        }
+        // Read the head, then Content-Length bytes of body.
+        var headEnd: Int?
+        while headEnd == nil {
+            headEnd = findHeadEnd()
+            if headEnd == nil, !receiveMore() { return nil }
+        }
+        let headText = String(decoding: buffer[..<headEnd!], as: UTF8.self)
+        let lines = headText.split(separator: "\r\n")
+        guard let statusLine = lines.first, statusLine.split(separator: " ").count >= 2,
+            let status = Int(statusLine.split(separator: " ")[1])
+        else { return nil }
+        var length = 0
+        for line in lines.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "content-length" {
+                length = Int(parts[1].trimmingCharacters(in: .whitespaces)) ?? 0
+            }
+        }
+        guard length <= Self.responseBytesMax else { return nil }
+        let bodyStart = headEnd! + 4
+        while buffer.count < bodyStart + length {
+            if !receiveMore() { return nil }
+        }
+        let responseBody = Data(buffer[bodyStart..<(bodyStart + length)])
+        buffer.removeFirst(bodyStart + length)
+        return (status, responseBody)
+    }
+
+    private func findHeadEnd() -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        for index in 0...(buffer.count - 4)
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+
+    private func receiveMore() -> Bool {
+        guard buffer.count < Self.responseBytesMax else { return false }
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let received = chunk.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
+        guard received > 0 else { return false }
+        buffer += chunk[..<received]
+        return true
     }
 }

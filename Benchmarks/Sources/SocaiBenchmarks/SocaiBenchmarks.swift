@@ -19,6 +19,11 @@ struct SocaiBenchmarks {
         print(pad("measurement", 44) + pad("rate", 20) + "unit")
 
         let only = ProcessInfo.processInfo.environment["SOCAI_BENCH_ONLY"]
+        if only == "ledger" {
+            // Profiling aid: the state machine alone.
+            try LedgerBenchmarks.run()
+            return
+        }
         let key = try SigningKey(seed: SHA256.hash(Array("bench".utf8)))
         let message = [UInt8](repeating: 0x5a, count: 200)  // about one signed transaction body
         let signature = key.signature(for: message)
