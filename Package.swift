@@ -103,7 +103,10 @@ let package = Package(
         .testTarget(name: "SocaiConsensusTests", dependencies: ["SocaiConsensus", "SocaiCore", "SocaiCrypto"]),
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
-        .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiState", "SocaiStore"]),
+        .testTarget(
+            name: "SocaiNodeTests",
+            dependencies: ["SocaiNode", "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiNetwork"]
+        ),
         .testTarget(name: "SocaiDIDTests", dependencies: ["SocaiDID", "SocaiState", "SocaiCore", "SocaiCrypto"]),
         .testTarget(
             name: "SocaiAuditTests",

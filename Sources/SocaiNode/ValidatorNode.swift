@@ -224,7 +224,12 @@ public actor ValidatorNode {
     }
 
     /// Whether the node is catching up with peers that are ahead.
-    public var isSyncing: Bool { (peerHeights.values.max() ?? 0) > store.height + 1 }
+    /// Peers that served a bad block do not count: a peer that lies about its height must not
+    /// keep the node "syncing" for ever.
+    public var isSyncing: Bool {
+        let trusted = peerHeights.filter { !untrustedSyncPeers.contains($0.key) }
+        return (trusted.values.max() ?? 0) > store.height + 1
+    }
 
     /// Connected peers.
     public func connectedPeers() async -> [PublicKey] { await network.connectedPeers() }
