@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // System libraries. `make deps` installs them on Debian when pkg-config cannot find them.
@@ -68,7 +69,10 @@ let package = Package(
         .target(name: "SocaiAudit", dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore"]),
         .target(
             name: "SocaiNode",
-            dependencies: ["SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiConsensus", "SocaiNetwork"]
+            dependencies: [
+                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiConsensus", "SocaiNetwork",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         // The HTTP API (Hummingbird): thin handlers over SocaiNode's NodeService.
         .target(

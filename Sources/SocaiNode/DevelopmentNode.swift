@@ -71,9 +71,9 @@ public actor DevelopmentNode: NodeService {
 
     /// The height and mempool size.
     public func metricsText() async -> String {
-        PrometheusText.render([
-            ("socai_height", "Committed height.", "gauge", Double(validator.store.height)),
-            ("socai_mempool_transactions", "Transactions waiting in the mempool.", "gauge", Double(mempool.count)),
-        ])
+        let metrics = NodeMetrics()
+        metrics.height.set(Double(validator.store.height))
+        metrics.mempoolTransactions.set(Double(mempool.count))
+        return metrics.render()
     }
 }

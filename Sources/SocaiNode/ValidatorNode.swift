@@ -86,8 +86,10 @@ public actor ValidatorNode {
     private var syncRequestedUpTo: UInt64 = 0
     private var waiters: [Hash: [CheckedContinuation<TransactionResult?, Never>]] = [:]
     private var tasks: [Task<Void, Never>] = []
-    /// Counters for `/metrics`.
+    /// Counters the status endpoint reads.
     public private(set) var metrics = Metrics()
+    /// The Prometheus registry behind `/metrics`, updated alongside `metrics`.
+    public nonisolated let exportedMetrics = NodeMetrics()
     private var running = false
 
     /// A committed transaction's result as the API reports it.
@@ -136,6 +138,7 @@ public actor ValidatorNode {
         machine = try ConsensusMachine(chainID: genesis.chainID, validatorKey: PublicKey(of: nodeKey), configuration: consensus)
         tip = try store.block(at: store.height)
         metrics.height = store.height
+        exportedMetrics.height.set(Double(store.height))
     }
 
     /// The chain id.
@@ -239,6 +242,7 @@ public actor ValidatorNode {
     private func feed(_ event: ConsensusEvent) {
         do { try perform(machine.handle(event)) } catch { log("error handling \(event): \(error)") }
         metrics.round = machine.round
+        exportedMetrics.round.set(Double(machine.round))
     }
 
     private func perform(_ actions: [ConsensusAction]) throws {
@@ -499,7 +503,13 @@ public actor ValidatorNode {
         pendingValidations.removeAll()
         metrics.height = store.height
         metrics.transactionsCommitted += UInt64(block.transactions.count)
-        if let previousTime { metrics.blockIntervalMilliseconds = block.header.timeMilliseconds - previousTime }
+        exportedMetrics.height.set(Double(store.height))
+        exportedMetrics.transactionsCommitted.increment(by: Int64(block.transactions.count))
+        if let previousTime {
+            metrics.blockIntervalMilliseconds = block.header.timeMilliseconds - previousTime
+            exportedMetrics.blockIntervalMilliseconds.set(Double(metrics.blockIntervalMilliseconds))
+            exportedMetrics.blockIntervalSeconds.record(Double(metrics.blockIntervalMilliseconds) / 1000)
+        }
         for outcome in execution.outcomes {
             let result = TransactionResult(height: block.header.height, code: outcome.code, message: outcome.message)
             for continuation in waiters.removeValue(forKey: outcome.transactionHash) ?? [] {
@@ -566,6 +576,7 @@ public actor ValidatorNode {
         switch message {
         case .malformed(let reason):
             metrics.malformedMessages += 1
+            exportedMetrics.malformedMessages.increment()
             log("malformed message from \(peer): \(reason)")
             return
         case .message(let nodeMessage, let transactionSignatureValid):
@@ -646,6 +657,7 @@ public actor ValidatorNode {
             try certificate.verify(chainID: chainID, validatorSet: setInForce)
             try commit(block, certificate: certificate)
             metrics.blocksSynced += 1
+            exportedMetrics.blocksSynced.increment()
             if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }
             try perform(
                 machine.handle(
@@ -713,29 +725,9 @@ extension ValidatorNode: NodeService {
 
     /// Metrics in Prometheus text format.
     public func metricsText() async -> String {
-        let peers = await network.connectedPeers().count
-        return PrometheusText.render([
-            ("socai_height", "Committed height.", "gauge", Double(metrics.height)),
-            ("socai_round", "Consensus round at the next height.", "gauge", Double(metrics.round)),
-            (
-                "socai_transactions_committed_total", "Transactions committed since start.", "counter",
-                Double(metrics.transactionsCommitted)
-            ),
-            ("socai_mempool_transactions", "Transactions waiting in the mempool.", "gauge", Double(mempool.count)),
-            ("socai_peers", "Connected peers.", "gauge", Double(peers)),
-            (
-                "socai_block_interval_milliseconds", "Time between the last two blocks.", "gauge",
-                Double(metrics.blockIntervalMilliseconds)
-            ),
-            (
-                "socai_blocks_synced_total", "Blocks applied through block sync since start.", "counter",
-                Double(metrics.blocksSynced)
-            ),
-            (
-                "socai_peer_messages_malformed_total", "Peer messages that did not decode.", "counter",
-                Double(metrics.malformedMessages)
-            ),
-        ])
+        exportedMetrics.mempoolTransactions.set(Double(mempool.count))
+        exportedMetrics.peers.set(Double(await network.connectedPeers().count))
+        return exportedMetrics.render()
     }
 }
 
@@ -744,18 +736,5 @@ extension CommittedTransaction {
         self.init(
             hash: hash.hex, height: result.height, code: result.code.name, codeNumber: result.code.rawValue,
             message: result.message)
-    }
-}
-
-/// Prometheus' text exposition format, version 0.0.4.
-public enum PrometheusText {
-    /// Renders (name, help, type, value) samples.
-    public static func render(_ samples: [(String, String, String, Double)]) -> String {
-        var text = ""
-        for (name, help, type, value) in samples {
-            text +=
-                "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value == value.rounded() ? String(Int64(value)) : String(value))\n"
-        }
-        return text
     }
 }

@@ -123,7 +123,10 @@ import Testing
                 #expect(json(response.body)["height"] as? Int == 1)
             }
             try await client.execute(uri: "/metrics", method: .get) { response in
-                #expect(String(buffer: response.body).contains("socai_height 1"))
+                let lines = String(buffer: response.body).split(separator: "\n").map(String.init)
+                #expect(lines.contains("# TYPE socai_height gauge"))
+                #expect(lines.contains { $0 == "socai_height 1" || $0 == "socai_height 1.0" })
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
             }
         }
     }

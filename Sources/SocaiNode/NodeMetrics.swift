@@ -1,0 +1,56 @@
+import Prometheus
+
+/// A node's metrics in a Prometheus registry (swift-prometheus), rendered for `GET /metrics`
+/// in the text exposition format.
+///
+/// Counters and gauges are updated where the events happen (commit, sync, a malformed
+/// message); values that are cheaper to read than to track (mempool size, connected peers)
+/// are set just before rendering.
+public final class NodeMetrics: Sendable {
+    /// Upper bounds, in seconds, of the block interval histogram's buckets.
+    public static let blockIntervalBucketsSeconds: [Double] = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30]
+
+    /// The registry every metric below belongs to.
+    public let registry = PrometheusCollectorRegistry()
+    /// Committed height.
+    public let height: Gauge
+    /// Consensus round at the next height.
+    public let round: Gauge
+    /// Transactions committed since the process started.
+    public let transactionsCommitted: Counter
+    /// Transactions waiting in the mempool.
+    public let mempoolTransactions: Gauge
+    /// Connected peers.
+    public let peers: Gauge
+    /// Milliseconds between the last two committed blocks' times.
+    public let blockIntervalMilliseconds: Gauge
+    /// Distribution of the intervals between committed blocks' times, in seconds.
+    public let blockIntervalSeconds: ValueHistogram
+    /// Blocks applied through block sync since the process started.
+    public let blocksSynced: Counter
+    /// Peer messages that did not decode.
+    public let malformedMessages: Counter
+
+    /// Registers every metric.
+    public init() {
+        height = registry.makeGauge(name: "socai_height", help: "Committed height.")
+        round = registry.makeGauge(name: "socai_round", help: "Consensus round at the next height.")
+        transactionsCommitted = registry.makeCounter(
+            name: "socai_transactions_committed_total", help: "Transactions committed since start.")
+        mempoolTransactions = registry.makeGauge(
+            name: "socai_mempool_transactions", help: "Transactions waiting in the mempool.")
+        peers = registry.makeGauge(name: "socai_peers", help: "Connected peers.")
+        blockIntervalMilliseconds = registry.makeGauge(
+            name: "socai_block_interval_milliseconds", help: "Time between the last two blocks.")
+        blockIntervalSeconds = registry.makeValueHistogram(
+            name: "socai_block_interval_seconds", buckets: Self.blockIntervalBucketsSeconds,
+            help: "Intervals between committed blocks' times.")
+        blocksSynced = registry.makeCounter(
+            name: "socai_blocks_synced_total", help: "Blocks applied through block sync since start.")
+        malformedMessages = registry.makeCounter(
+            name: "socai_peer_messages_malformed_total", help: "Peer messages that did not decode.")
+    }
+
+    /// The text exposition of every metric.
+    public func render() -> String { registry.emitToString() }
+}
