@@ -429,8 +429,14 @@ public actor ValidatorNode {
         let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
         header.stateRoot = execution.stateRoot
         block.header = header
-        executions[block.hash] = execution
+        remember(execution, of: block)
         return block
+    }
+
+    /// Keeps a block's execution for its commit; at most one per block this height may hold.
+    private func remember(_ execution: BlockExecution, of block: Block) {
+        guard executions.count < Self.proposedBlocksPerHeightMax else { return }
+        executions[block.hash] = execution
     }
 
     /// Algorithm 1's valid(v): the block extends our tip correctly and executes to its state root.
@@ -469,7 +475,7 @@ public actor ValidatorNode {
             }
             let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
             guard execution.stateRoot == header.stateRoot else { return false }
-            executions[block.hash] = execution
+            remember(execution, of: block)
             return true
         } catch {
             log("block \(block.hash) at height \(height) is invalid: \(error)")
