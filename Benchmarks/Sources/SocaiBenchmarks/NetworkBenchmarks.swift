@@ -232,13 +232,19 @@ enum NetworkBenchmarks {
         return object["height"] as? Int ?? 0
     }
 
+    /// The node's committed-transactions counter; retries a few times, because a node busy
+    /// with a large block may answer late, and a failed read must not look like zero.
     static func committedTotal(_ api: String) -> Double {
-        guard let (_, data) = request("\(api)/metrics") else { return 0 }
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n")
-        where line.hasPrefix("socai_transactions_committed_total ") {
-            return Double(line.split(separator: " ").last ?? "0") ?? 0
+        for _ in 0..<5 {
+            if let (_, data) = request("\(api)/metrics", timeout: 10) {
+                for line in String(decoding: data, as: UTF8.self).split(separator: "\n")
+                where line.hasPrefix("socai_transactions_committed_total ") {
+                    if let value = Double(line.split(separator: " ").last ?? "") { return value }
+                }
+            }
+            usleep(100_000)
         }
-        return 0
+        preconditionFailure("network benchmark: \(api)/metrics did not answer")
     }
 
     static func post(_ connection: HTTPConnection, _ envelope: TransactionEnvelope, wait: Bool) -> Bool {
