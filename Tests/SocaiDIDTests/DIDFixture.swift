@@ -19,6 +19,7 @@ final class DIDFixture {
     var chain: DevelopmentChain
     private(set) var headers: [BlockHeader] = []
     private(set) var certificates: [CommitCertificate] = []
+    private(set) var lastBlock: Block?
     private var nonces: [PublicKey: UInt64] = [:]
 
     static func key(_ label: String) -> SigningKey { try! SigningKey(seed: SHA256.hash(Array(label.utf8))) }
@@ -65,6 +66,16 @@ final class DIDFixture {
         precondition(backend.stateRoot == block.header.stateRoot)
         headers.append(block.header)
         certificates.append(commit)
+        lastBlock = block
+    }
+
+    /// From the next block on, `set` (signed by `signers`) commits the chain: a validator
+    /// change as the state machine would make it effective, minus the governance transaction.
+    func switchValidators(to set: ValidatorSet, signers: [SigningKey]) {
+        var next = try! DevelopmentChain(
+            chainID: chainID, genesisHash: genesis.hash, validatorKeys: signers, validatorSet: set)
+        next.resume(after: lastBlock!, commit: certificates.last!)
+        chain = next
     }
 
     /// Block 1 creates alice's DID with a service; blocks 2 and 3 rotate its key; block 4 deactivates it.

@@ -130,3 +130,42 @@ import Testing
         #expect(failure(try provenAnswer(hijacked, changes: [forged]), hijacked) == .certificate)
     }
 }
+
+/// The node side: finding the validator changes among stored headers.
+@Suite struct DIDValidatorChangeTests {
+    @Test func changesAreFoundInHeadersAndVerify() throws {
+        let fixture = DIDFixture()
+        let validator = DIDFixture.key("did validator")
+        let newcomer = DIDFixture.key("did newcomer")
+        let grown = try ValidatorSet([
+            Validator(publicKey: PublicKey(of: validator), power: 10), Validator(publicKey: PublicKey(of: newcomer), power: 10),
+        ])
+        let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://alice.example")
+        fixture.block([fixture.sign(DIDCreate(did: fixture.aliceDID, services: [service]), with: fixture.alice)])
+        fixture.block([])
+        fixture.switchValidators(to: grown, signers: [validator, newcomer])
+        fixture.block([])
+        fixture.block([])
+        let headers = zip(fixture.headers, fixture.certificates).map { (header: $0, certificate: $1) }
+        #expect(DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: nil) == nil)
+        #expect(DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: fixture.genesis.validatorSet) == nil)
+        let changes = try #require(DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: grown))
+        #expect(changes.count == 1)
+        #expect(changes.first?.header == Hex.encode(fixture.headers[2].canonicalBytes))
+        #expect(DIDResolutionProof.findValidatorChanges(headers: Array(headers.prefix(2)), currentSet: nil)?.isEmpty == true)
+
+        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries)
+        guard case .resolved(var result, let entry?) = outcome else {
+            Issue.record("alice's DID did not resolve")
+            return
+        }
+        result.didResolutionMetadata.proof = DIDResolutionProof(
+            entry: entry, header: fixture.headers[3], certificate: fixture.certificates[3], validatorChanges: changes)
+        #expect(try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        // Without the change, block 4's set is unknown to a client that trusts genesis.
+        result.didResolutionMetadata.proof?.validatorChanges = []
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
+        }
+    }
+}
