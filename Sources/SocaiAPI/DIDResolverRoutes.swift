@@ -38,7 +38,7 @@ enum DIDResolverRoutes {
         do {
             // The validator set is read in the same query, so it is the set of the same state.
             let (outcome, height, currentSet) = try await node.query { queries, height, _ in
-                let outcome = DIDResolver.resolve(did, options: options, ledger: queries)
+                let outcome = DIDResolver.resolve(did, options: options, ledger: queries, withProof: withProof)
                 var currentSet: ValidatorSet?
                 if withProof, let bytes = try queries.proof(forKey: StateKey.validators).value {
                     currentSet = try ValidatorSetRecord(canonicalBytes: bytes).set
@@ -46,14 +46,12 @@ enum DIDResolverRoutes {
                 return (outcome, height, currentSet)
             }
             result = outcome.result
+            if result.didResolutionMetadata.error == nil {
+                result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
+            }
             if case .resolved(_, let entry?) = outcome {
-                result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
-                if withProof {
-                    result.didResolutionMetadata.proof = try await proof(
-                        node: node, entry: entry, height: height, currentSet: currentSet)
-                }
-            } else if result.didResolutionMetadata.error == nil {
-                result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
+                result.didResolutionMetadata.proof = try await proof(
+                    node: node, entry: entry, height: height, currentSet: currentSet)
             }
         } catch {
             // The cause (a store or decoding failure) is the operator's business, not the caller's.

@@ -27,17 +27,23 @@ public enum DIDKeyMethod {
 
     /// The Ed25519 public key a did:key identifier encodes.
     public static func publicKey(from identifier: String) throws(ParseError) -> PublicKey {
+        try parse(identifier).publicKey
+    }
+
+    /// The key and its X25519 counterpart. The conversion checks the point (including its
+    /// subgroup, the costly part), so it is done once per resolution.
+    static func parse(_ identifier: String) throws(ParseError) -> (publicKey: PublicKey, keyAgreement: [UInt8]) {
         guard identifier.utf8.count <= identifierBytesMax, identifier.hasPrefix(prefix + "z") else { throw .malformed }
         let encoded = String(identifier.dropFirst(prefix.count + 1))
         guard let decoded = Base58Decoding.decode(encoded), decoded.count >= 2 else { throw .malformed }
         guard Array(decoded.prefix(2)) == DIDKey.ed25519Multicodec else { throw .unsupportedKeyType }
         let keyBytes = Array(decoded.dropFirst(2))
-        guard keyBytes.count == Ed25519.publicKeyBytes, Ed25519.x25519PublicKey(fromEd25519: keyBytes) != nil,
+        guard keyBytes.count == Ed25519.publicKeyBytes, let agreement = Ed25519.x25519PublicKey(fromEd25519: keyBytes),
             let key = try? PublicKey(keyBytes)
         else { throw .invalidKey }
         // Only the canonical spelling is the identifier: re-encoding must give it back.
         guard DIDKey.identifier(for: key) == identifier else { throw .malformed }
-        return key
+        return (key, agreement)
     }
 
     /// The did:key document of `publicKey`, in the did:key specification's shape: one
@@ -45,10 +51,14 @@ public enum DIDKeyMethod {
     /// `assertionMethod`, `capabilityInvocation` and `capabilityDelegation`, and the derived
     /// `X25519KeyAgreementKey2020` method `DID#z6LS…` referenced from `keyAgreement`.
     public static func document(for publicKey: PublicKey) -> DIDDocument {
+        // A PublicKey of a valid did:key converts; a raw one could be off-curve (no agreement key then).
+        document(for: publicKey, keyAgreement: Ed25519.x25519PublicKey(fromEd25519: publicKey.bytes))
+    }
+
+    static func document(for publicKey: PublicKey, keyAgreement: [UInt8]?) -> DIDDocument {
         let did = DIDKey.identifier(for: publicKey)
         let signingFragment = DIDKey.multibase(for: publicKey)
-        // A PublicKey of a valid did:key was checked to convert; a raw one could be off-curve.
-        let agreement = Ed25519.x25519PublicKey(fromEd25519: publicKey.bytes).map { "z" + Base58.encode(x25519Multicodec + $0) }
+        let agreement = keyAgreement.map { "z" + Base58.encode(x25519Multicodec + $0) }
         var methods = [
             DIDDocument.VerificationMethod(
                 id: did + "#" + signingFragment, type: "Ed25519VerificationKey2020", controller: did,

@@ -157,8 +157,8 @@ public struct DIDResolutionOptions: Equatable, Sendable {
 public enum ParsedDID: Equatable, Sendable {
     /// A did:socai identifier.
     case socai(DID)
-    /// A did:key Ed25519 identifier.
-    case key(PublicKey)
+    /// A did:key Ed25519 identifier, with the X25519 key derived from it.
+    case key(PublicKey, keyAgreement: [UInt8])
 }
 
 /// Resolves `did:socai` from ledger state and `did:key` locally.
@@ -222,7 +222,10 @@ public enum DIDResolver {
             }
             return .success(.socai(parsed))
         case "key":
-            do throws(DIDKeyMethod.ParseError) { return .success(.key(try DIDKeyMethod.publicKey(from: did))) } catch {
+            do throws(DIDKeyMethod.ParseError) {
+                let parsed = try DIDKeyMethod.parse(did)
+                return .success(.key(parsed.publicKey, keyAgreement: parsed.keyAgreement))
+            } catch {
                 switch error {
                 case .malformed: return .failure(.init(.invalidDid, "\"\(did.prefix(80))\" is not a did:key identifier"))
                 case .unsupportedKeyType:
@@ -237,8 +240,11 @@ public enum DIDResolver {
 
     /// Resolves a DID (URL). `ledger` answers did:socai questions; pass nil offline, where
     /// did:socai resolves to an `internalError` naming the missing ledger.
+    /// With `withProof`, a did:socai answer comes with the state entry behind it and that
+    /// entry's proof against the current root (§29.3); without, no proof is computed.
     public static func resolve(
-        _ didURL: String, options: DIDResolutionOptions = DIDResolutionOptions(), ledger: LedgerQueries?
+        _ didURL: String, options: DIDResolutionOptions = DIDResolutionOptions(), ledger: LedgerQueries?,
+        withProof: Bool = false
     ) -> DIDResolutionOutcome {
         let split: (did: String, options: DIDResolutionOptions)
         switch Self.split(didURL, options: options) {
@@ -247,7 +253,7 @@ public enum DIDResolver {
         }
         switch parse(split.did) {
         case .failure(let failure): return .failed(failure)
-        case .success(.key(let key)):
+        case .success(.key(let key, let keyAgreement)):
             // A did:key has one version and no history: only versionId 1 (or none) exists.
             if let versionId = split.options.versionId, versionId != "1" {
                 return .failed(.init(.notFound, "a did:key has only version 1"))
@@ -257,19 +263,20 @@ public enum DIDResolver {
             }
             return .resolved(
                 DIDResolutionResult(
-                    didDocument: DIDKeyMethod.document(for: key), didResolutionMetadata: DIDResolutionMetadata(),
+                    didDocument: DIDKeyMethod.document(for: key, keyAgreement: keyAgreement),
+                    didResolutionMetadata: DIDResolutionMetadata(),
                     didDocumentMetadata: DIDDocumentMetadata()),
                 entry: nil)
         case .success(.socai(let did)):
             guard let ledger else { return .failed(.init(.internalError, "did:socai needs a ledger to resolve")) }
-            do { return try resolveSocai(did, options: split.options, ledger: ledger) } catch {
+            do { return try resolveSocai(did, options: split.options, ledger: ledger, withProof: withProof) } catch {
                 return .failed(.init(.internalError, "the ledger could not be read"))
             }
         }
     }
 
-    static func resolveSocai(_ did: DID, options: DIDResolutionOptions, ledger: LedgerQueries) throws(StateError)
-        -> DIDResolutionOutcome
+    static func resolveSocai(_ did: DID, options: DIDResolutionOptions, ledger: LedgerQueries, withProof: Bool)
+        throws(StateError) -> DIDResolutionOutcome
     {
         var requestedVersion: UInt64?
         if let text = options.versionId {
@@ -285,69 +292,64 @@ public enum DIDResolver {
             }
             requestedTime = milliseconds
         }
-        guard let current = try ledger.did(did) else { return .failed(.init(.notFound, "\(did) does not exist")) }
-        let latest = current.record.version
+        guard let current = try ledger.didRecord(did) else { return .failed(.init(.notFound, "\(did) does not exist")) }
+        let latest = current.version
         precondition(latest >= 1, "DID versions start at 1")
-        var chosen: Proven<DIDRecord> = current
-        var chosenKey = StateKey.did(did)
+        var chosen = current
         if let requestedVersion {
-            guard requestedVersion <= latest, let proven = try ledger.did(did, version: requestedVersion) else {
+            guard requestedVersion <= latest, let record = try ledger.didRecord(did, version: requestedVersion) else {
                 return .failed(.init(.notFound, "\(did) has no version \(requestedVersion) (latest \(latest))"))
             }
-            if requestedVersion != latest {
-                chosen = proven
-                chosenKey = StateKey.didVersion(did, requestedVersion)
-            }
+            chosen = record
         }
         if let requestedTime {
             // Versions are made in block order, so their times never decrease: binary search
             // for the last version made at or before the time, within any versionId bound.
             var low: UInt64 = 1
             var high: UInt64 = requestedVersion ?? latest
-            var found: Proven<DIDRecord>?
+            var found: DIDRecord?
             var steps = 0
             while low <= high {
                 steps += 1
                 precondition(steps <= versionSearchStepsMax, "binary search over u64 versions ends in 64 steps")
                 let middle = low + (high - low) / 2
-                guard let candidate = try ledger.did(did, version: middle) else {
+                guard let candidate = try ledger.didRecord(did, version: middle) else {
                     throw StateError(.corrupt, "\(did) lacks version \(middle) of \(latest)")
                 }
-                if candidate.record.updatedMilliseconds <= requestedTime {
+                if candidate.updatedMilliseconds <= requestedTime {
                     found = candidate
                     low = middle + 1
                 } else {
-                    if middle == 1 { break }
                     high = middle - 1
                 }
             }
             guard let found else {
                 return .failed(.init(.notFound, "\(did) did not exist at \(options.versionTime ?? "")"))
             }
-            if found.record.version != latest {
-                chosen = found
-                chosenKey = StateKey.didVersion(did, found.record.version)
-            } else {
-                chosen = current
-                chosenKey = StateKey.did(did)
-            }
+            chosen = found
         }
-        let record = chosen.record
         var metadata = DIDDocumentMetadata(
-            created: DIDTime.format(milliseconds: record.createdMilliseconds),
-            updated: DIDTime.format(milliseconds: record.updatedMilliseconds),
-            deactivated: record.deactivated ? true : nil, versionId: String(record.version))
-        if record.version < latest {
-            guard let next = try ledger.did(did, version: record.version + 1) else {
-                throw StateError(.corrupt, "\(did) lacks version \(record.version + 1) of \(latest)")
+            created: DIDTime.format(milliseconds: chosen.createdMilliseconds),
+            updated: DIDTime.format(milliseconds: chosen.updatedMilliseconds),
+            deactivated: chosen.deactivated ? true : nil, versionId: String(chosen.version))
+        if chosen.version < latest {
+            guard let next = try ledger.didRecord(did, version: chosen.version + 1) else {
+                throw StateError(.corrupt, "\(did) lacks version \(chosen.version + 1) of \(latest)")
             }
-            metadata.nextVersionId = String(next.record.version)
-            metadata.nextUpdate = DIDTime.format(milliseconds: next.record.updatedMilliseconds)
+            metadata.nextVersionId = String(next.version)
+            metadata.nextUpdate = DIDTime.format(milliseconds: next.updatedMilliseconds)
         }
         let result = DIDResolutionResult(
-            didDocument: DIDDocument(record: record), didResolutionMetadata: DIDResolutionMetadata(),
+            didDocument: DIDDocument(record: chosen), didResolutionMetadata: DIDResolutionMetadata(),
             didDocumentMetadata: metadata)
-        return .resolved(result, entry: DIDResolutionOutcome.Entry(key: chosenKey, proof: chosen.proof))
+        guard withProof else { return .resolved(result, entry: nil) }
+        // The latest version is proved under `did/d`, an older one under its history entry.
+        let key = chosen.version == latest ? StateKey.did(did) : StateKey.didVersion(did, chosen.version)
+        let proof = try ledger.proof(forKey: key)
+        guard let value = proof.value, value == chosen.canonicalBytes else {
+            throw StateError(.corrupt, "\(did)'s proven entry differs from the record read")
+        }
+        return .resolved(result, entry: DIDResolutionOutcome.Entry(key: key, proof: proof))
     }
 }
 
@@ -367,7 +369,8 @@ public struct DIDResolutionFailure: Error, Equatable, Sendable {
 
 /// What a resolution gave: a result and, for did:socai, the state entry that supplied it.
 public enum DIDResolutionOutcome: Sendable {
-    /// The state entry behind a did:socai answer and its proof against the current root.
+    /// The state entry behind a did:socai answer and its proof against the current root
+    /// (only when a proof was asked for).
     public struct Entry: Sendable {
         /// The state key (`did/…` or `did-version/…`).
         public let key: [UInt8]

@@ -45,11 +45,14 @@ struct ResolveOptions: ParsableArguments {
         }
         let store = try BlockStore(existingAt: home.blockStorePath)
         let queries = LedgerQueries(backend: store.state)
-        let outcome = DIDResolver.resolve(did, options: options, ledger: queries)
+        let outcome = DIDResolver.resolve(did, options: options, ledger: queries, withProof: withProof)
         var result = outcome.result
-        guard case .resolved(_, let entry?) = outcome else { return result }
-        result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
-        guard withProof, store.height >= 1, let tip = try store.block(at: store.height) else { return result }
+        if result.didResolutionMetadata.error == nil {
+            result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
+        }
+        guard case .resolved(_, let entry?) = outcome, store.height >= 1, let tip = try store.block(at: store.height) else {
+            return result
+        }
         var headers: [(header: BlockHeader, certificate: CommitCertificate)] = []
         for height in 1...store.height {
             guard let stored = try store.block(at: height) else { return result }

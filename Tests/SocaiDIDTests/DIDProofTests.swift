@@ -13,7 +13,7 @@ import Testing
     )
         throws -> DIDResolutionResult
     {
-        let outcome = DIDResolver.resolve(fixture.aliceDID.value, options: options, ledger: fixture.queries)
+        let outcome = DIDResolver.resolve(fixture.aliceDID.value, options: options, ledger: fixture.queries, withProof: true)
         guard case .resolved(var result, let entry?) = outcome else {
             Issue.record("no entry")
             return outcome.result
@@ -154,7 +154,7 @@ import Testing
         #expect(changes.first?.header == Hex.encode(fixture.headers[2].canonicalBytes))
         #expect(DIDResolutionProof.findValidatorChanges(headers: Array(headers.prefix(2)), currentSet: nil)?.isEmpty == true)
 
-        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries)
+        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries, withProof: true)
         guard case .resolved(var result, let entry?) = outcome else {
             Issue.record("alice's DID did not resolve")
             return

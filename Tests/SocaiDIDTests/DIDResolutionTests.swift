@@ -8,8 +8,13 @@ import Testing
 
 /// did:socai resolution from ledger state: current, versioned and timed, and every error.
 @Suite struct DIDResolutionTests {
+    /// Resolves without and with a proof; the answers must not differ otherwise.
     func resolve(_ fixture: DIDFixture, _ did: String, _ options: DIDResolutionOptions = .init()) -> DIDResolutionResult {
-        DIDResolver.resolve(did, options: options, ledger: fixture.queries).result
+        let plain = DIDResolver.resolve(did, options: options, ledger: fixture.queries).result
+        let proven = DIDResolver.resolve(did, options: options, ledger: fixture.queries, withProof: true)
+        #expect(proven.result == plain)
+        if case .resolved(_, let entry) = proven, did.hasPrefix("did:socai:") { #expect(entry?.proof.verify() == true) }
+        return plain
     }
 
     func methodIDs(_ document: DIDDocument?) -> [String] { document?.verificationMethod?.map(\.id) ?? [] }
