@@ -14,9 +14,10 @@ enum DIDResolverRoutes {
     static let resultMediaType = DIDRepresentation.resolutionResult.rawValue
 
     static func register<Node: NodeService>(on router: Router<BasicRequestContext>, node: Node) {
+        let index = ValidatorChangeIndex(node: node)
         router.get("/1.0/identifiers/:did") { request, context -> Response in
             await resolve(
-                node: node, did: context.parameters.get("did") ?? "", accept: request.headers[.accept],
+                node: node, index: index, did: context.parameters.get("did") ?? "", accept: request.headers[.accept],
                 versionId: request.uri.queryParameters.get("versionId"),
                 versionTime: request.uri.queryParameters.get("versionTime").map { $0.removingPercentEncoding ?? $0 },
                 withProof: request.uri.queryParameters.get("proof") == "true")
@@ -25,7 +26,8 @@ enum DIDResolverRoutes {
 
     /// Resolves and renders one request; never throws, so every failure has its DID Resolution status.
     static func resolve<Node: NodeService>(
-        node: Node, did rawDID: String, accept: String?, versionId: String?, versionTime: String?, withProof: Bool
+        node: Node, index: ValidatorChangeIndex<Node>, did rawDID: String, accept: String?, versionId: String?,
+        versionTime: String?, withProof: Bool
     ) async -> Response {
         guard let representation = DIDRepresentation.negotiate(accept) else {
             return render(
@@ -51,7 +53,7 @@ enum DIDResolverRoutes {
             }
             if case .resolved(_, let entry?) = outcome {
                 result.didResolutionMetadata.proof = try await proof(
-                    node: node, entry: entry, height: height, currentSet: currentSet)
+                    node: node, index: index, entry: entry, height: height, currentSet: currentSet)
             }
         } catch {
             // The cause (a store or decoding failure) is the operator's business, not the caller's.
@@ -63,21 +65,18 @@ enum DIDResolverRoutes {
     static let supportedTypes = DIDRepresentation.allCases.map(\.rawValue).joined(separator: ", ")
 
     /// The proof of `entry`, read at `height`: that block's header and certificate, and the
-    /// validator-set changes since genesis (docs/FORMAT.md §29.2). Nil when the node cannot
+    /// validator-set changes since genesis (docs/FORMAT.md §29.3). Nil when the node cannot
     /// supply a set that changed (it keeps only the current set).
     static func proof<Node: NodeService>(
-        node: Node, entry: DIDResolutionOutcome.Entry, height: UInt64, currentSet: ValidatorSet?
+        node: Node, index: ValidatorChangeIndex<Node>, entry: DIDResolutionOutcome.Entry, height: UInt64,
+        currentSet: ValidatorSet?
     ) async throws -> DIDResolutionProof? {
         guard height >= 1, let (block, certificate) = try await node.block(at: height) else { return nil }
         guard block.header.stateRoot == entry.proof.root else { return nil }
-        var headers: [(header: BlockHeader, certificate: CommitCertificate)] = []
-        headers.reserveCapacity(Int(min(height, 100_000)))
-        // One pass over the headers up to `height` finds where the set in force changed.
-        for scanned in 1...height {
-            guard let (scannedBlock, scannedCertificate) = try await node.block(at: scanned) else { return nil }
-            headers.append((scannedBlock.header, scannedCertificate))
+        let log = try await index.log(upTo: height)
+        guard log.scannedHeight >= height, let changes = log.proofChanges(upTo: height, currentSet: currentSet) else {
+            return nil
         }
-        guard let changes = DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: currentSet) else { return nil }
         return DIDResolutionProof(entry: entry, header: block.header, certificate: certificate, validatorChanges: changes)
     }
 
@@ -98,5 +97,26 @@ enum DIDResolverRoutes {
             status: HTTPResponse.Status(code: status), body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         response.headers[.contentType] = mediaType
         return response
+    }
+}
+
+/// The node's validator changes, scanned once and extended as the chain grows, so a proof
+/// costs the blocks added since the last one rather than a pass over the whole chain.
+actor ValidatorChangeIndex<Node: NodeService> {
+    let node: Node
+    private var log = ValidatorChangeLog()
+
+    init(node: Node) { self.node = node }
+
+    /// The log covering at least `height` (less only if the node lacks a block).
+    func log(upTo height: UInt64) async throws -> ValidatorChangeLog {
+        var working = log
+        while working.scannedHeight < height {
+            guard let (block, certificate) = try await node.block(at: working.scannedHeight + 1) else { break }
+            working.append(header: block.header, certificate: certificate)
+        }
+        // Another request may have extended the log meanwhile: both are prefixes of one chain, keep the longer.
+        if working.scannedHeight > log.scannedHeight { log = working }
+        return working
     }
 }

@@ -47,17 +47,9 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
     public static func findValidatorChanges(
         headers: [(header: BlockHeader, certificate: CommitCertificate)], currentSet: ValidatorSet?
     ) -> [ValidatorChange]? {
-        var changes: [ValidatorChange] = []
-        for index in headers.indices where index > 0 {
-            let header = headers[index].header
-            precondition(header.height == headers[index - 1].header.height + 1, "headers are consecutive")
-            guard header.validatorsHash != headers[index - 1].header.validatorsHash else { continue }
-            guard let currentSet, currentSet.hash == header.validatorsHash, changes.count < validatorChangesMax else {
-                return nil
-            }
-            changes.append(ValidatorChange(header: header, certificate: headers[index].certificate, validatorSet: currentSet))
-        }
-        return changes
+        var log = ValidatorChangeLog()
+        for (header, certificate) in headers { log.append(header: header, certificate: certificate) }
+        return log.proofChanges(upTo: log.scannedHeight, currentSet: currentSet)
     }
 
     /// Assembles a proof from the entry behind a resolution and the block it was read at.
@@ -75,6 +67,45 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
         self.header = Hex.encode(header.canonicalBytes)
         self.certificate = Hex.encode(certificate.canonicalBytes)
         self.validatorChanges = validatorChanges
+    }
+}
+
+/// The headers where the validator set changed, found by one pass over the chain that can
+/// be continued as blocks are added (committed blocks never change, so nothing is rescanned).
+public struct ValidatorChangeLog: Sendable {
+    /// The highest height looked at.
+    public private(set) var scannedHeight: UInt64 = 0
+    private var lastValidatorsHash: Hash?
+    /// Each header whose `validatorsHash` differs from the previous header's, with its certificate.
+    public private(set) var changes: [(header: BlockHeader, certificate: CommitCertificate)] = []
+
+    /// An empty log (nothing scanned).
+    public init() {}
+
+    /// Looks at the next header (height `scannedHeight + 1`).
+    public mutating func append(header: BlockHeader, certificate: CommitCertificate) {
+        precondition(header.height == scannedHeight + 1, "headers are appended in height order")
+        if let lastValidatorsHash, lastValidatorsHash != header.validatorsHash {
+            // A change every block would still stay within the chain's height; the proof caps what it carries.
+            changes.append((header, certificate))
+        }
+        lastValidatorsHash = header.validatorsHash
+        scannedHeight = header.height
+    }
+
+    /// The changes at or below `height` as a proof carries them, or nil when one of them
+    /// introduced a set other than `currentSet` (a node keeps only the current set) or there
+    /// are more than a proof may carry.
+    public func proofChanges(upTo height: UInt64, currentSet: ValidatorSet?) -> [DIDResolutionProof.ValidatorChange]? {
+        precondition(height <= scannedHeight, "the log covers the height asked about")
+        var result: [DIDResolutionProof.ValidatorChange] = []
+        for change in changes where change.header.height <= height {
+            guard let currentSet, currentSet.hash == change.header.validatorsHash,
+                result.count < DIDResolutionProof.validatorChangesMax
+            else { return nil }
+            result.append(.init(header: change.header, certificate: change.certificate, validatorSet: currentSet))
+        }
+        return result
     }
 }
 

@@ -143,6 +143,11 @@ import Testing
             #expect(goneResult.didDocumentMetadata.versionId == "3")
             let before = try await get(client, path + "?versionId=2")
             #expect(before.status == 200)
+            // A proof after the chain grew (the node extends its scan of validator changes).
+            let provenGone = try await get(client, path + "?proof=true", accept: "application/did-resolution")
+            #expect(provenGone.status == 410)
+            let provenGoneResult = try JSONDecoder().decode(DIDResolutionResult.self, from: provenGone.body)
+            #expect(try DIDProofVerifier.verify(provenGoneResult, did: did, genesis: genesis) == 3)
         }
     }
 
