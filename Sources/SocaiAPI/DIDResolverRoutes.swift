@@ -37,6 +37,14 @@ enum DIDResolverRoutes {
         let did = rawDID.removingPercentEncoding ?? rawDID
         let options = DIDResolutionOptions(versionId: versionId, versionTime: versionTime)
         var result: DIDResolutionResult
+        guard did.hasPrefix(DID.prefix) else {
+            // did:key, malformed DIDs and other methods need no ledger: no node query.
+            result = DIDResolver.resolve(did, options: options, ledger: nil).result
+            if result.didResolutionMetadata.error == nil {
+                result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
+            }
+            return render(result, as: representation)
+        }
         do {
             // The validator set is read in the same query, so it is the set of the same state.
             let (outcome, height, currentSet) = try await node.query { queries, height, _ in

@@ -91,6 +91,8 @@ enum DIDBenchmarks {
         if let floor {
             SocaiBenchmarks.report(
                 "GET /health over HTTP, \(concurrentClients) clients (floor)", floor.rate, "requests/s")
+            SocaiBenchmarks.report("GET /health over HTTP, p50 / p99 latency", floor.p50Milliseconds, "ms (p50)")
+            SocaiBenchmarks.report("", floor.p99Milliseconds, "ms (p99)")
         }
         guard let resolve = measure(path: "/1.0/identifiers/" + did.value) else {
             print("DID HTTP benchmark: no request succeeded")
