@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SocaiStore", targets: ["SocaiStore"]),
         .library(name: "SocaiKeystore", targets: ["SocaiKeystore"]),
         .library(name: "SocaiNode", targets: ["SocaiNode"]),
+        .library(name: "SocaiAPI", targets: ["SocaiAPI"]),
         .library(name: "SocaiNetwork", targets: ["SocaiNetwork"]),
         .library(name: "SocaiDID", targets: ["SocaiDID"]),
         .library(name: "SocaiAudit", targets: ["SocaiAudit"]),
@@ -124,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "SocaiAPITests",
             dependencies: [
-                "SocaiAPI", "SocaiNode", "SocaiState", "SocaiCore", "SocaiCrypto",
+                "SocaiAPI", "SocaiNode", "SocaiState", "SocaiCore", "SocaiCrypto", "SocaiDID",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

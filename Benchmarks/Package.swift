@@ -7,7 +7,8 @@ let package = Package(
     name: "SocaiBenchmarks",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(name: "socai", path: "..")
+        .package(name: "socai", path: ".."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .executableTarget(
@@ -19,6 +20,9 @@ let package = Package(
                 .product(name: "SocaiStore", package: "socai"),
                 .product(name: "SocaiDID", package: "socai"),
                 .product(name: "SocaiAudit", package: "socai"),
+                .product(name: "SocaiAPI", package: "socai"),
+                .product(name: "SocaiNode", package: "socai"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         )
     ]

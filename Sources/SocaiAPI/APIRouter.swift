@@ -195,6 +195,7 @@ public enum SocaiAPI {
                 return ProvenView(record: BalanceView(did: did.value, credits: credits), height: height, proof: ProofView(proof))
             }
         }
+        DIDResolverRoutes.register(on: router, node: node)
         return router
     }
 

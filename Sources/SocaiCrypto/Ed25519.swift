@@ -109,3 +109,21 @@ public final class SigningKey: @unchecked Sendable, CustomStringConvertible,
     /// A redacted description: the public key only.
     public var debugDescription: String { description }
 }
+
+extension Ed25519 {
+    /// The X25519 (Montgomery) public key birationally equivalent to an Ed25519 public key,
+    /// as libsodium's `crypto_sign_ed25519_pk_to_curve25519` computes it; nil when
+    /// `publicKey` is not 32 bytes or not a valid point (the did:key method derives its
+    /// key-agreement key this way).
+    public static func x25519PublicKey(fromEd25519 publicKey: [UInt8]) -> [UInt8]? {
+        Sodium.ready
+        guard publicKey.count == publicKeyBytes else { return nil }
+        var converted = [UInt8](repeating: 0, count: Int(crypto_scalarmult_curve25519_BYTES))
+        let status = converted.withUnsafeMutableBufferPointer { output in
+            publicKey.withUnsafeBufferPointer { input in
+                crypto_sign_ed25519_pk_to_curve25519(output.baseAddress!, input.baseAddress!)
+            }
+        }
+        return status == 0 ? converted : nil
+    }
+}

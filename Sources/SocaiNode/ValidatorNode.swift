@@ -722,7 +722,8 @@ extension ValidatorNode: NodeService {
     /// Runs a query.
     public func query<Result: Sendable>(_ body: @Sendable (LedgerQueries, UInt64, UInt64) throws -> Result) async throws -> Result
     {
-        let time = try store.block(at: store.height)?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+        // The tip is kept in memory: queries must not decode the latest block each time.
+        let time = tip?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
         return try body(LedgerQueries(backend: store.state), store.height, time)
     }
 

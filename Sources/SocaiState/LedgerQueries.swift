@@ -81,6 +81,16 @@ public struct LedgerQueries {
     /// The current DID document record.
     public func did(_ did: DID) throws(StateError) -> Proven<DIDRecord>? { try proven(DIDRecord.self, StateKey.did(did)) }
 
+    /// The DID record, current or as of `version`, without a proof: for answers that carry
+    /// none, where walking the tree for one would be wasted work.
+    public func didRecord(_ did: DID, version: UInt64? = nil) throws(StateError) -> DIDRecord? {
+        let key = version.map { StateKey.didVersion(did, $0) } ?? StateKey.did(did)
+        guard let bytes = try backend.value(forKey: key) else { return nil }
+        do throws(FormatError) { return try DIDRecord(canonicalBytes: bytes) } catch {
+            throw StateError(.corrupt, "state entry does not decode as DIDRecord: \(error.message)")
+        }
+    }
+
     /// The DID document as of `version`.
     public func did(_ did: DID, version: UInt64) throws(StateError) -> Proven<DIDRecord>? {
         try proven(DIDRecord.self, StateKey.didVersion(did, version))

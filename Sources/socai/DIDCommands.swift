@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import SocaiCore
+import SocaiDID
 import SocaiKeystore
 import SocaiState
 
@@ -8,7 +10,9 @@ struct DIDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "did",
         abstract: "Create and change did:socai identifiers.",
-        subcommands: [Create.self, AddService.self, RemoveService.self, Rotate.self, Deactivate.self])
+        subcommands: [
+            Create.self, Show.self, Rotate.self, AddService.self, RemoveService.self, Deactivate.self, Resolve.self,
+        ])
 
     /// Parses `id=type=endpoint`.
     static func service(_ text: String) throws -> DIDService {

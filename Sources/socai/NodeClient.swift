@@ -23,10 +23,11 @@ struct NodeClient {
     }
 
     /// Sends a request and returns (status, body).
-    func exchange(_ method: String, _ path: String, body: Data? = nil) throws -> (Int, Data) {
+    func exchange(_ method: String, _ path: String, body: Data? = nil, accept: String? = nil) throws -> (Int, Data) {
         guard let url = URL(string: path, relativeTo: baseURL) else { throw CommandFailure("bad API path \(path)") }
         var request = URLRequest(url: url, timeoutInterval: Self.requestSecondsMax)
         request.httpMethod = method
+        if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
         if let body {
             request.httpBody = body
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

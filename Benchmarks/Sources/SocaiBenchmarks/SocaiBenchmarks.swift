@@ -24,6 +24,7 @@ struct SocaiBenchmarks {
             try LedgerBenchmarks.run()
             return
         }
+        if only == "did" { return try DIDBenchmarks.run() }
         let key = try SigningKey(seed: SHA256.hash(Array("bench".utf8)))
         let message = [UInt8](repeating: 0x5a, count: 200)  // about one signed transaction body
         let signature = key.signature(for: message)
@@ -65,6 +66,7 @@ struct SocaiBenchmarks {
         if only != "network" {
             try StateTreeBenchmarks.run()
             try LedgerBenchmarks.run()
+            try DIDBenchmarks.run()
         }
         try NetworkBenchmarks.run(verifyRateAllCores: verifyAll)
         print("\nThe verify rate on all cores is the ceiling for committed transactions per second")

@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SocaiCore
+import SocaiDID
+import SocaiNode
+import SocaiState
+
+/// `GET /1.0/identifiers/{did}`: the Universal Resolver driver API over this node's state.
+/// The handler only negotiates, reads and renders; resolution itself is `SocaiDID`'s.
+enum DIDResolverRoutes {
+    /// The media type of a resolution result sent for an error or a deactivated DID.
+    static let resultMediaType = DIDRepresentation.resolutionResult.rawValue
+
+    static func register<Node: NodeService>(on router: Router<BasicRequestContext>, node: Node) {
+        let index = ValidatorChangeIndex(node: node)
+        router.get("/1.0/identifiers/:did") { request, context -> Response in
+            await resolve(
+                node: node, index: index, did: context.parameters.get("did") ?? "", accept: request.headers[.accept],
+                versionId: request.uri.queryParameters.get("versionId"),
+                versionTime: request.uri.queryParameters.get("versionTime").map { $0.removingPercentEncoding ?? $0 },
+                withProof: request.uri.queryParameters.get("proof") == "true")
+        }
+    }
+
+    /// Resolves and renders one request; never throws, so every failure has its DID Resolution status.
+    static func resolve<Node: NodeService>(
+        node: Node, index: ValidatorChangeIndex<Node>, did rawDID: String, accept: String?, versionId: String?,
+        versionTime: String?, withProof: Bool
+    ) async -> Response {
+        guard let representation = DIDRepresentation.negotiate(accept) else {
+            return render(
+                .failure(.representationNotSupported, "Accept names no supported type (\(supportedTypes))"),
+                as: nil)
+        }
+        let did = rawDID.removingPercentEncoding ?? rawDID
+        let options = DIDResolutionOptions(versionId: versionId, versionTime: versionTime)
+        var result: DIDResolutionResult
+        guard did.hasPrefix(DID.prefix) else {
+            // did:key, malformed DIDs and other methods need no ledger: no node query.
+            result = DIDResolver.resolve(did, options: options, ledger: nil).result
+            if result.didResolutionMetadata.error == nil {
+                result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
+            }
+            return render(result, as: representation)
+        }
+        do {
+            // The validator set is read in the same query, so it is the set of the same state.
+            let (outcome, height, currentSet) = try await node.query { queries, height, _ in
+                let outcome = DIDResolver.resolve(did, options: options, ledger: queries, withProof: withProof)
+                var currentSet: ValidatorSet?
+                if withProof, let bytes = try queries.proof(forKey: StateKey.validators).value {
+                    currentSet = try ValidatorSetRecord(canonicalBytes: bytes).set
+                }
+                return (outcome, height, currentSet)
+            }
+            result = outcome.result
+            if result.didResolutionMetadata.error == nil {
+                result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
+            }
+            if case .resolved(_, let entry?) = outcome {
+                result.didResolutionMetadata.proof = try await proof(
+                    node: node, index: index, entry: entry, height: height, currentSet: currentSet)
+            }
+        } catch {
+            // The cause (a store or decoding failure) is the operator's business, not the caller's.
+            result = .failure(.internalError, "the node failed to resolve the DID; see its log")
+        }
+        return render(result, as: representation)
+    }
+
+    static let supportedTypes = DIDRepresentation.allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// The proof of `entry`, read at `height`: that block's header and certificate, and the
+    /// validator-set changes since genesis (docs/FORMAT.md §29.3). Nil when the node cannot
+    /// supply a set that changed (it keeps only the current set).
+    static func proof<Node: NodeService>(
+        node: Node, index: ValidatorChangeIndex<Node>, entry: DIDResolutionOutcome.Entry, height: UInt64,
+        currentSet: ValidatorSet?
+    ) async throws -> DIDResolutionProof? {
+        guard height >= 1, let (block, certificate) = try await node.block(at: height) else { return nil }
+        guard block.header.stateRoot == entry.proof.root else { return nil }
+        let log = try await index.log(upTo: height)
+        guard log.scannedHeight >= height, let changes = log.proofChanges(upTo: height, currentSet: currentSet) else {
+            return nil
+        }
+        return DIDResolutionProof(entry: entry, header: block.header, certificate: certificate, validatorChanges: changes)
+    }
+
+    /// The document alone for a successful resolution in a document representation; the whole
+    /// result otherwise (errors and deactivation carry their metadata).
+    static func render(_ result: DIDResolutionResult, as representation: DIDRepresentation?) -> Response {
+        let status = result.httpStatus
+        let bytes: [UInt8]
+        let mediaType: String
+        if status == 200, let representation, !representation.isResolutionResult, let document = result.didDocument {
+            bytes = DIDJSON.encode(document)
+            mediaType = representation.rawValue
+        } else {
+            bytes = result.jsonBytes()
+            mediaType = representation?.isResolutionResult == true ? representation!.rawValue : resultMediaType
+        }
+        var response = Response(
+            status: HTTPResponse.Status(code: status), body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        response.headers[.contentType] = mediaType
+        return response
+    }
+}
+
+/// The node's validator changes, scanned once and extended as the chain grows, so a proof
+/// costs the blocks added since the last one rather than a pass over the whole chain.
+actor ValidatorChangeIndex<Node: NodeService> {
+    let node: Node
+    private var log = ValidatorChangeLog()
+
+    init(node: Node) { self.node = node }
+
+    /// The log covering at least `height` (less only if the node lacks a block).
+    func log(upTo height: UInt64) async throws -> ValidatorChangeLog {
+        var working = log
+        while working.scannedHeight < height {
+            guard let (block, certificate) = try await node.block(at: working.scannedHeight + 1) else { break }
+            working.append(header: block.header, certificate: certificate)
+        }
+        // Another request may have extended the log meanwhile: both are prefixes of one chain, keep the longer.
+        if working.scannedHeight > log.scannedHeight { log = working }
+        return working
+    }
+}

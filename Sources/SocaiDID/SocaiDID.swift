@@ -1,2 +1,0 @@
-/// W3C DID Core documents and DID Resolution results for `did:socai` and `did:key`.
-public enum SocaiDIDModule {}

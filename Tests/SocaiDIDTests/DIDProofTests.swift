@@ -1,0 +1,171 @@
+import SocaiCore
+import SocaiCrypto
+import SocaiState
+import Testing
+
+@testable import SocaiDID
+
+/// Proofs a client that trusts only the genesis file can check (docs/FORMAT.md §29).
+@Suite struct DIDProofTests {
+    /// The answer a node gives for `options` at the fixture's tip, with its proof.
+    func provenAnswer(
+        _ fixture: DIDFixture, _ options: DIDResolutionOptions = .init(), changes: [DIDResolutionProof.ValidatorChange] = []
+    )
+        throws -> DIDResolutionResult
+    {
+        let outcome = DIDResolver.resolve(fixture.aliceDID.value, options: options, ledger: fixture.queries, withProof: true)
+        guard case .resolved(var result, let entry?) = outcome else {
+            Issue.record("no entry")
+            return outcome.result
+        }
+        let header = try #require(fixture.headers.last)
+        let certificate = try #require(fixture.certificates.last)
+        result.didResolutionMetadata.proof = DIDResolutionProof(
+            entry: entry, header: header, certificate: certificate, validatorChanges: changes)
+        return result
+    }
+
+    /// `text` with the hex digit at `index` changed.
+    func flip(_ text: String, at index: Int) -> String {
+        var characters = Array(text)
+        characters[index] = characters[index] == "0" ? "1" : "0"
+        return String(characters)
+    }
+
+    func failure(_ result: DIDResolutionResult, _ fixture: DIDFixture) -> DIDProofVerifier.Failure.Code? {
+        do throws(DIDProofVerifier.Failure) {
+            try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
+            return nil
+        } catch { return error.code }
+    }
+
+    @Test func proofVerifiesAndFailsWhenAnyPartChanges() throws {
+        let fixture = DIDFixture()
+        fixture.buildHistory(deactivate: false)
+        let answer = try provenAnswer(fixture)
+        #expect(try DIDProofVerifier.verify(answer, did: fixture.aliceDID, genesis: fixture.genesis) == 3)
+        let proof = try #require(answer.didResolutionMetadata.proof)
+
+        // One byte of the document: a different key, service or version number.
+        var document = answer
+        document.didDocument?.verificationMethod?[0].publicKeyMultibase = DIDKey.multibase(for: PublicKey(of: fixture.alice))
+        #expect(failure(document, fixture) == .document)
+        var service = answer
+        service.didDocument?.service?[0].serviceEndpoint = "https://alice.examplf"
+        #expect(failure(service, fixture) == .document)
+        var metadata = answer
+        metadata.didDocumentMetadata.versionId = "2"
+        #expect(failure(metadata, fixture) == .document)
+
+        // One byte of the proven value, of the state proof, of the header, of the certificate.
+        for index in [0, proof.stateValue.count / 2, proof.stateValue.count - 1] {
+            var changed = answer
+            changed.didResolutionMetadata.proof?.stateValue = flip(proof.stateValue, at: index)
+            #expect(failure(changed, fixture) != nil, "state value digit \(index)")
+        }
+        for index in [10, proof.stateProof.count / 2, proof.stateProof.count - 1] {
+            var changed = answer
+            changed.didResolutionMetadata.proof?.stateProof = flip(proof.stateProof, at: index)
+            #expect(failure(changed, fixture) != nil, "state proof digit \(index)")
+        }
+        for index in [5, proof.header.count / 2, proof.header.count - 1] {
+            var changed = answer
+            changed.didResolutionMetadata.proof?.header = flip(proof.header, at: index)
+            #expect(failure(changed, fixture) != nil, "header digit \(index)")
+        }
+        for index in [3, 30, proof.certificate.count - 1] {
+            var changed = answer
+            changed.didResolutionMetadata.proof?.certificate = flip(proof.certificate, at: index)
+            #expect(failure(changed, fixture) != nil, "certificate digit \(index)")
+        }
+        var stripped = answer
+        stripped.didResolutionMetadata.proof = nil
+        #expect(failure(stripped, fixture) == .missing)
+
+        // Another chain's genesis does not accept the answer.
+        let other = DIDFixture(chainID: try ChainID("socai-other"))
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(answer, did: fixture.aliceDID, genesis: other.genesis)
+        }
+    }
+
+    @Test func olderVersionsAreProvenByTheirHistoryEntry() throws {
+        let fixture = DIDFixture()
+        fixture.buildHistory()
+        let first = try provenAnswer(fixture, .init(versionId: "1"))
+        #expect(try DIDProofVerifier.verify(first, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        #expect(first.didDocument?.verificationMethod?.first?.id == fixture.aliceDID.value + "#key-1")
+        // The deactivated current version is proven too.
+        let current = try provenAnswer(fixture)
+        #expect(current.didDocumentMetadata.deactivated == true)
+        #expect(try DIDProofVerifier.verify(current, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        // A version-1 document presented as the answer for version 2 fails.
+        var swapped = try provenAnswer(fixture, .init(versionId: "2"))
+        swapped.didDocument = first.didDocument
+        #expect(failure(swapped, fixture) == .document)
+    }
+
+    @Test func validatorChangesMustBeVouchedForByThePreviousSet() throws {
+        // The chain is committed by a set {validator, newcomer} that genesis does not list.
+        let validator = DIDFixture.key("did validator")
+        let newcomer = DIDFixture.key("did newcomer")
+        let grown = try ValidatorSet([
+            Validator(publicKey: PublicKey(of: validator), power: 10), Validator(publicKey: PublicKey(of: newcomer), power: 10),
+        ])
+        let fixture = DIDFixture(validatorSet: grown, signers: [validator, newcomer])
+        fixture.buildHistory(deactivate: false)
+        let change = DIDResolutionProof.ValidatorChange(
+            header: fixture.headers[0], certificate: fixture.certificates[0], validatorSet: grown)
+        #expect(failure(try provenAnswer(fixture), fixture) == .certificate)
+        let answer = try provenAnswer(fixture, changes: [change])
+        #expect(try DIDProofVerifier.verify(answer, did: fixture.aliceDID, genesis: fixture.genesis) == 3)
+
+        // A set the genesis validator never signed for is not accepted.
+        let strangers = [DIDFixture.key("stranger 1"), DIDFixture.key("stranger 2")]
+        let foreign = try ValidatorSet(strangers.map { Validator(publicKey: PublicKey(of: $0), power: 10) })
+        let hijacked = DIDFixture(validatorSet: foreign, signers: strangers)
+        hijacked.buildHistory(deactivate: false)
+        let forged = DIDResolutionProof.ValidatorChange(
+            header: hijacked.headers[0], certificate: hijacked.certificates[0], validatorSet: foreign)
+        #expect(failure(try provenAnswer(hijacked, changes: [forged]), hijacked) == .certificate)
+    }
+}
+
+/// The node side: finding the validator changes among stored headers.
+@Suite struct DIDValidatorChangeTests {
+    @Test func changesAreFoundInHeadersAndVerify() throws {
+        let fixture = DIDFixture()
+        let validator = DIDFixture.key("did validator")
+        let newcomer = DIDFixture.key("did newcomer")
+        let grown = try ValidatorSet([
+            Validator(publicKey: PublicKey(of: validator), power: 10), Validator(publicKey: PublicKey(of: newcomer), power: 10),
+        ])
+        let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://alice.example")
+        fixture.block([fixture.sign(DIDCreate(did: fixture.aliceDID, services: [service]), with: fixture.alice)])
+        fixture.block([])
+        fixture.switchValidators(to: grown, signers: [validator, newcomer])
+        fixture.block([])
+        fixture.block([])
+        let headers = zip(fixture.headers, fixture.certificates).map { (header: $0, certificate: $1) }
+        #expect(DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: nil) == nil)
+        #expect(DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: fixture.genesis.validatorSet) == nil)
+        let changes = try #require(DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: grown))
+        #expect(changes.count == 1)
+        #expect(changes.first?.header == Hex.encode(fixture.headers[2].canonicalBytes))
+        #expect(DIDResolutionProof.findValidatorChanges(headers: Array(headers.prefix(2)), currentSet: nil)?.isEmpty == true)
+
+        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries, withProof: true)
+        guard case .resolved(var result, let entry?) = outcome else {
+            Issue.record("alice's DID did not resolve")
+            return
+        }
+        result.didResolutionMetadata.proof = DIDResolutionProof(
+            entry: entry, header: fixture.headers[3], certificate: fixture.certificates[3], validatorChanges: changes)
+        #expect(try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        // Without the change, block 4's set is unknown to a client that trusts genesis.
+        result.didResolutionMetadata.proof?.validatorChanges = []
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
+        }
+    }
+}
