@@ -62,7 +62,7 @@ public actor DevelopmentNode: NodeService {
     public func query<Result: Sendable>(_ body: @Sendable (LedgerQueries, UInt64, UInt64) throws -> Result) async throws -> Result
     {
         let store = validator.store
-        let time = try store.block(at: store.height)?.block.header.timeMilliseconds ?? validator.genesis.genesisTimeMilliseconds
+        let time = store.tipTimeMilliseconds ?? validator.genesis.genesisTimeMilliseconds
         return try body(LedgerQueries(backend: store.state), store.height, time)
     }
 

@@ -723,7 +723,7 @@ extension ValidatorNode: NodeService {
     public func query<Result: Sendable>(_ body: @Sendable (LedgerQueries, UInt64, UInt64) throws -> Result) async throws -> Result
     {
         // The tip is kept in memory: queries must not decode the latest block each time.
-        let time = tip?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+        let time = store.tipTimeMilliseconds ?? genesis.genesisTimeMilliseconds
         return try body(LedgerQueries(backend: store.state), store.height, time)
     }
 

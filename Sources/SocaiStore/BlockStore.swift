@@ -21,6 +21,9 @@ public final class BlockStore {
     public private(set) var height: UInt64
     /// Hash of the last committed block; the genesis hash when the store holds no block.
     public private(set) var tipHash: Hash
+    /// The latest block's time (Unix milliseconds), nil before block 1: kept so that queries,
+    /// which report the time of the state they read, need not decode the tip block.
+    public private(set) var tipTimeMilliseconds: UInt64?
     /// The ledger state kept beside the blocks (empty until `initializeState` runs).
     public let state: StateDatabase
 
@@ -68,6 +71,7 @@ public final class BlockStore {
         height = meta.tipHeight
         tipHash = meta.tipHash
         try checkTip()
+        tipTimeMilliseconds = try block(at: height)?.block.header.timeMilliseconds
     }
 
     private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
@@ -207,6 +211,7 @@ public final class BlockStore {
         }
         height = header.height
         tipHash = blockHash
+        tipTimeMilliseconds = header.timeMilliseconds
     }
 
     /// Writes the genesis state (height 0) into an empty store.
