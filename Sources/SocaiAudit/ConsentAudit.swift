@@ -112,7 +112,8 @@ public final class ConsentAuditor {
                 }
                 consent.revokedHeight = transaction.height
                 consents[revoke.consentID] = consent
-                note(.revoke, transaction, consentID: revoke.consentID, grant: consent.grant, categories: consent.grant.categories)
+                note(
+                    .revoke, transaction, consentID: revoke.consentID, grant: consent.grant, categories: consent.grant.categories)
             case .accessRecord:
                 let access = try AccessRecord(canonicalBytes: payload)
                 accessesChecked += 1
@@ -137,7 +138,8 @@ public final class ConsentAuditor {
                 }
                 guard order.consentIDs.count == offer.subjects.count else {
                     return violation(
-                        .sale, transaction, "the offer has \(offer.subjects.count) subjects but the order names \(order.consentIDs.count) consents")
+                        .sale, transaction,
+                        "the offer has \(offer.subjects.count) subjects but the order names \(order.consentIDs.count) consents")
                 }
                 for (subject, consentID) in zip(offer.subjects, order.consentIDs) {
                     if let reason = uncovered(

@@ -215,7 +215,8 @@ public final class ReplayAuditor {
         for (index, evidence) in block.evidence.enumerated() {
             let evidenceHeight = evidence.voteA.height
             guard evidenceHeight >= 1, evidenceHeight <= height else {
-                throw AuditFailure(.evidence, height: height, "evidence \(index) is for height \(evidenceHeight), after this block")
+                throw AuditFailure(
+                    .evidence, height: height, "evidence \(index) is for height \(evidenceHeight), after this block")
             }
             do throws(VerificationError) {
                 try evidence.verify(chainID: genesis.chainID, validatorSet: history.set(at: evidenceHeight))
@@ -264,7 +265,8 @@ public final class ReplayAuditor {
         for (entry, signatureValid) in zip(commit.signatures, valid) {
             guard let member = set.validator(for: entry.validator) else {
                 throw AuditFailure(
-                    .commit, height: height, "\(label) is signed by \(entry.validator), which is not in the validator set in force")
+                    .commit, height: height,
+                    "\(label) is signed by \(entry.validator), which is not in the validator set in force")
             }
             guard signatureValid else {
                 throw AuditFailure(.commit, height: height, "\(label) signature of validator \(entry.validator) does not verify")
@@ -324,7 +326,8 @@ public final class ReplayAuditor {
             for entry in page {
                 guard position < replayed.count else {
                     return AuditFailure(
-                        .recorded, height: height, "the node's state holds \(Self.describe(entry.key)), which the replay does not")
+                        .recorded, height: height, "the node's state holds \(Self.describe(entry.key)), which the replay does not"
+                    )
                 }
                 let expected = replayed[position]
                 guard entry.key == expected.key else {
@@ -334,7 +337,8 @@ public final class ReplayAuditor {
                 }
                 guard entry.value == expected.value else {
                     return AuditFailure(
-                        .recorded, height: height, "the node's state value of \(Self.describe(entry.key)) differs from the replay")
+                        .recorded, height: height, "the node's state value of \(Self.describe(entry.key)) differs from the replay"
+                    )
                 }
                 position += 1
             }
@@ -343,7 +347,8 @@ public final class ReplayAuditor {
         }
         guard position == replayed.count else {
             return AuditFailure(
-                .recorded, height: height, "the node's state lacks \(Self.describe(replayed[position].key)), which the replay has")
+                .recorded, height: height, "the node's state lacks \(Self.describe(replayed[position].key)), which the replay has"
+            )
         }
         return nil
     }
@@ -505,7 +510,8 @@ struct BatchDecoder {
         guard header.previousBlockHash == previousHash else {
             let below = height == 1 ? "the genesis hashes to" : "block \(height - 1) hashes to"
             throw AuditFailure(
-                .brokenLink, height: height, "previous-block hash differs: header \(header.previousBlockHash), \(below) \(previousHash)")
+                .brokenLink, height: height,
+                "previous-block hash differs: header \(header.previousBlockHash), \(below) \(previousHash)")
         }
         if height == 1, header.timeMilliseconds < genesis.genesisTimeMilliseconds {
             throw AuditFailure(
@@ -515,7 +521,8 @@ struct BatchDecoder {
         let transactionsRoot = Block.transactionsRoot(block.transactions)
         guard header.transactionsRoot == transactionsRoot else {
             throw AuditFailure(
-                .mismatch, height: height, "transactions root differs: header \(header.transactionsRoot), computed \(transactionsRoot)")
+                .mismatch, height: height,
+                "transactions root differs: header \(header.transactionsRoot), computed \(transactionsRoot)")
         }
         let evidenceRoot = Block.evidenceRoot(block.evidence)
         guard header.evidenceRoot == evidenceRoot else {
@@ -543,7 +550,8 @@ struct BatchDecoder {
             }
             guard lastCommit.hash == header.lastCommitHash else {
                 throw AuditFailure(
-                    .mismatch, height: height, "last-commit hash differs: header \(header.lastCommitHash), computed \(lastCommit.hash)")
+                    .mismatch, height: height,
+                    "last-commit hash differs: header \(header.lastCommitHash), computed \(lastCommit.hash)")
             }
             if lastCommit != previousCertificate { lastCommitToCheck = lastCommit }
         }

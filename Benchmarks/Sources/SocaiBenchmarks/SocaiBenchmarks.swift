@@ -60,6 +60,7 @@ struct SocaiBenchmarks {
         if only != "network" {
             try StateTreeBenchmarks.run()
             try LedgerBenchmarks.run()
+            try AuditBenchmarks.run(verifyRateAllCores: verifyAll)
         }
         try NetworkBenchmarks.run(verifyRateAllCores: verifyAll)
         print("\nThe verify rate on all cores is the ceiling for committed transactions per second")
