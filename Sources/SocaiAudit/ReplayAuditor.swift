@@ -518,47 +518,14 @@ struct BatchDecoder {
                 .time, height: height,
                 "block time \(header.timeMilliseconds) is earlier than the genesis time \(genesis.genesisTimeMilliseconds)")
         }
-        let transactionsRoot = Block.transactionsRoot(block.transactions)
-        guard header.transactionsRoot == transactionsRoot else {
-            throw AuditFailure(
-                .mismatch, height: height,
-                "transactions root differs: header \(header.transactionsRoot), computed \(transactionsRoot)")
-        }
-        let evidenceRoot = Block.evidenceRoot(block.evidence)
-        guard header.evidenceRoot == evidenceRoot else {
-            throw AuditFailure(
-                .mismatch, height: height, "evidence root differs: header \(header.evidenceRoot), computed \(evidenceRoot)")
-        }
-        for (index, envelope) in block.transactions.enumerated() where envelope.chainID != chainID {
-            throw AuditFailure(
-                .mismatch, height: height, transactionIndex: index, "the transaction is for chain \(envelope.chainID)")
-        }
-        var lastCommitToCheck: CommitCertificate? = nil
-        if height == 1 {
-            guard block.lastCommit == nil, header.lastCommitHash == .zero else {
-                throw AuditFailure(.commit, height: height, "block 1 must carry no last commit and a zero last-commit hash")
-            }
-        } else {
-            guard let lastCommit = block.lastCommit else {
-                throw AuditFailure(.commit, height: height, "the block carries no last commit for block \(height - 1)")
-            }
-            guard lastCommit.height == height - 1, lastCommit.blockID == previousHash else {
-                throw AuditFailure(
-                    .commit, height: height,
-                    "the last commit is for block \(lastCommit.blockID) at height \(lastCommit.height), not block \(height - 1) (\(previousHash))"
-                )
-            }
-            guard lastCommit.hash == header.lastCommitHash else {
-                throw AuditFailure(
-                    .mismatch, height: height,
-                    "last-commit hash differs: header \(header.lastCommitHash), computed \(lastCommit.hash)")
-            }
-            if lastCommit != previousCertificate { lastCommitToCheck = lastCommit }
-        }
-        // The shared structural check, after ours: anything it finds that ours missed still stops the replay.
+        // The shared structural check (the one block sync uses) on the happy path; only when
+        // it fails are the roots recomputed, to say in words which commitment differs.
         do throws(VerificationError) { try block.validateBasic() } catch {
+            try explainStructuralFailure(block, height: height)
             throw AuditFailure(.mismatch, height: height, error.message)
         }
+        var lastCommitToCheck: CommitCertificate? = nil
+        if let lastCommit = block.lastCommit, lastCommit != previousCertificate { lastCommitToCheck = lastCommit }
         let blockHash = block.hash
         guard certificate.height == height, certificate.blockID == blockHash else {
             throw AuditFailure(
@@ -582,5 +549,46 @@ struct BatchDecoder {
         return PreparedBlock(
             block: block, certificate: certificate, transactionsOffset: transactionsOffset,
             certificateOffset: certificateOffset, lastCommitOffset: lastCommitOffset)
+    }
+
+    /// Names the first commitment of a block that `validateBasic` refused.
+    private func explainStructuralFailure(_ block: Block, height: UInt64) throws(AuditFailure) {
+        let header = block.header
+        let chainID = genesis.chainID
+        let transactionsRoot = Block.transactionsRoot(block.transactions)
+        guard header.transactionsRoot == transactionsRoot else {
+            throw AuditFailure(
+                .mismatch, height: height,
+                "transactions root differs: header \(header.transactionsRoot), computed \(transactionsRoot)")
+        }
+        let evidenceRoot = Block.evidenceRoot(block.evidence)
+        guard header.evidenceRoot == evidenceRoot else {
+            throw AuditFailure(
+                .mismatch, height: height, "evidence root differs: header \(header.evidenceRoot), computed \(evidenceRoot)")
+        }
+        for (index, envelope) in block.transactions.enumerated() where envelope.chainID != chainID {
+            throw AuditFailure(
+                .mismatch, height: height, transactionIndex: index, "the transaction is for chain \(envelope.chainID)")
+        }
+        if height == 1 {
+            guard block.lastCommit == nil, header.lastCommitHash == .zero else {
+                throw AuditFailure(.commit, height: height, "block 1 must carry no last commit and a zero last-commit hash")
+            }
+            return
+        }
+        guard let lastCommit = block.lastCommit else {
+            throw AuditFailure(.commit, height: height, "the block carries no last commit for block \(height - 1)")
+        }
+        guard lastCommit.height == height - 1, lastCommit.blockID == header.previousBlockHash else {
+            throw AuditFailure(
+                .commit, height: height,
+                "the last commit is for block \(lastCommit.blockID) at height \(lastCommit.height), not block \(height - 1) (\(header.previousBlockHash))"
+            )
+        }
+        guard lastCommit.hash == header.lastCommitHash else {
+            throw AuditFailure(
+                .mismatch, height: height,
+                "last-commit hash differs: header \(header.lastCommitHash), computed \(lastCommit.hash)")
+        }
     }
 }
