@@ -17,7 +17,7 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Replay a chain from the genesis file alone and audit consents.",
         discussion: "The chain comes from an export file (`socai chain export`) or a node's home directory.",
-        subcommands: [Replay.self, Consent.self, Violations.self, SampleChainCommand.self])
+        subcommands: [Replay.self, Consent.self, Violations.self, SampleChainCommand.self, VerifyRate.self])
 
     /// `--genesis FILE (--chain FILE | --home DIR)`.
     struct ChainOptions: ParsableArguments {
@@ -205,6 +205,35 @@ struct AuditCommand: ParsableCommand {
                 remaining -= count
                 round += 1
             }
+        }
+    }
+}
+
+extension AuditCommand {
+    /// Measures transaction signature checks per second on all cores, the ceiling a replay is
+    /// compared with (the benchmark's "Ed25519 verify, all threads" figure, from the command line).
+    struct VerifyRate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-rate", abstract: "Measure transaction signature checks per second on all cores.",
+            shouldDisplay: false)
+
+        @Option(help: "Signatures each core checks (at most 10,000,000).") var perCore = 20_000
+
+        func validate() throws {
+            guard (1...10_000_000).contains(perCore) else { throw ValidationError("--per-core must be 1 to 10,000,000") }
+        }
+
+        func run() throws {
+            let sample = try failing { try SampleChain(citizenCount: 1) }
+            let envelope = try failing { try sample.transfer(from: 0, to: 0) }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            let count = perCore
+            let start = DispatchTime.now().uptimeNanoseconds
+            DispatchQueue.concurrentPerform(iterations: cores) { _ in
+                for _ in 0..<count { precondition(envelope.hasValidSignature) }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            print("\(Int((Double(cores * count) / seconds).rounded())) transaction signatures/s on \(cores) cores")
         }
     }
 }
