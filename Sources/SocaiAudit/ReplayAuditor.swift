@@ -91,7 +91,8 @@ public final class ReplayAuditor {
 
     private let genesis: Genesis
     private let executor: LedgerExecutor
-    private let backend = InMemoryStateBackend()
+    /// The replayed state (replaceable by tests, to prune early).
+    var backend = ReplayStateBackend()
     private let workers: Int
     /// Called for every executed transaction, in chain order.
     public var onTransaction: ((ExecutedTransaction) -> Void)?

@@ -28,6 +28,19 @@ import Testing
         #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
     }
 
+    @Test func pruningOldTreeNodesKeepsTheReplayExact() throws {
+        let directory = ScratchDirectory()
+        let fixture = try SampleFixture()
+        let path = directory.file("chain.socai-export")
+        try fixture.writeExport(to: path)
+        let auditor = ReplayAuditor(genesis: fixture.sample.genesis, workers: 2)
+        auditor.backend = ReplayStateBackend(pruneNodesMin: 8)
+        let report = auditor.replay(try ExportBlockSource(path: path))
+        #expect(report.failure == nil)
+        #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
+        #expect(auditor.backend.prunes >= 1)
+    }
+
     @Test func anHonestStoreReplaysAndMatchesTheNodesRecords() throws {
         let directory = ScratchDirectory()
         let fixture = try SampleFixture()
