@@ -159,6 +159,8 @@ import Testing
         // Reading the store of a running node is allowed (SQLite WAL readers); the entry is there.
         #expect(log.standardOutput.contains(consentID), "\(log.standardError)")
 
+        try auditExport(genesis: directory.file("genesis.json"), apis: apis, directory: directory)
+
         // A graceful stop: every node exits on SIGTERM.
         for node in nodes { node.signal(SIGTERM) }
         for node in nodes { #expect(node.process?.isRunning == false) }
@@ -167,5 +169,37 @@ import Testing
             let verified = try runSocai(["chain", "verify", "--home", node.home])
             #expect(verified.status == 0, "\(node.home): \(verified.standardOutput) \(verified.standardError)")
         }
+        try auditStores(genesis: directory.file("genesis.json"), homes: nodes.map(\.home))
+    }
+
+    /// The auditor exports the chain from node 1's API, replays it from the genesis file alone,
+    /// and ends at the state root every node reports for that height.
+    func auditExport(genesis: String, apis: [String], directory: TemporaryDirectory) throws {
+        let export = directory.file("audit.socai-export")
+        let exported = try runSocai(["chain", "export", "--node", apis[0], "--genesis", genesis, "--out", export])
+        #expect(exported.status == 0, "\(exported.standardError)")
+        let replay = try runSocai(["audit", "replay", "--genesis", genesis, "--chain", export, "--json"])
+        #expect(replay.status == 0, "\(replay.standardOutput) \(replay.standardError)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(replay.standardOutput.utf8)) as? [String: Any])
+        let height = try #require(report["finalHeight"] as? Int)
+        #expect(height >= 1)
+        for api in apis {
+            let root = getJSON("\(api)/v1/blocks/\(height)")?["stateRoot"] as? String
+            #expect(root == report["finalStateRoot"] as? String, "\(api)")
+        }
+    }
+
+    /// After the nodes stop, each node's own store replays from genesis, matching its recorded
+    /// results, state roots and state; nodes stopped at the same height agree on the root.
+    func auditStores(genesis: String, homes: [String]) throws {
+        var rootsByHeight: [Int: Set<String>] = [:]
+        for home in homes {
+            let replay = try runSocai(["audit", "replay", "--genesis", genesis, "--home", home, "--json"])
+            #expect(replay.status == 0, "\(home): \(replay.standardOutput) \(replay.standardError)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(replay.standardOutput.utf8)) as? [String: Any])
+            let height = try #require(report["finalHeight"] as? Int)
+            rootsByHeight[height, default: []].insert(try #require(report["finalStateRoot"] as? String))
+        }
+        for (height, roots) in rootsByHeight { #expect(roots.count == 1, "nodes at height \(height) disagree: \(roots)") }
     }
 }

@@ -67,6 +67,7 @@ struct SocaiBenchmarks {
             try StateTreeBenchmarks.run()
             try LedgerBenchmarks.run()
             try DIDBenchmarks.run()
+            try AuditBenchmarks.run(verifyRateAllCores: verifyAll)
         }
         try NetworkBenchmarks.run(verifyRateAllCores: verifyAll)
         print("\nThe verify rate on all cores is the ceiling for committed transactions per second")

@@ -1,0 +1,595 @@
+import Dispatch
+import Foundation
+import SocaiCore
+import SocaiCrypto
+import SocaiState
+import SocaiStore
+
+/// One transaction as the replay executed it, for observers such as the consent audit.
+public struct ExecutedTransaction: Sendable {
+    /// The block's height.
+    public let height: UInt64
+    /// The block's time (the state machine's only clock).
+    public let timeMilliseconds: UInt64
+    /// Position in the block.
+    public let index: Int
+    /// The transaction.
+    public let envelope: TransactionEnvelope
+    /// Its hash (consent, offer and order ids are transaction hashes).
+    public let hash: Hash
+    /// The replayed result.
+    public let code: TransactionResultCode
+}
+
+/// How far a replay has come, reported after each batch of blocks.
+public struct ReplayProgress: Sendable {
+    /// Highest height fully checked.
+    public let height: UInt64
+    /// The height the source claims to end at (0 when unknown).
+    public let claimedHeight: UInt64
+    /// Transactions checked so far.
+    public let transactions: UInt64
+    /// Seconds since the replay started.
+    public let elapsedSeconds: Double
+}
+
+/// The result of a replay, for people and (as JSON) for machines.
+public struct ReplayReport: Codable, Sendable, Equatable {
+    /// The first failure, for machines.
+    public struct Failure: Codable, Sendable, Equatable {
+        /// Height of the failing block; nil before block 1.
+        public var height: UInt64?
+        /// Position of the failing transaction, where there is one.
+        public var transactionIndex: Int?
+        /// The kind of failure.
+        public var code: AuditFailure.Code
+        /// The whole message, height first.
+        public var message: String
+    }
+
+    /// The genesis chain id.
+    public var chainID: String
+    /// The genesis hash, hex.
+    public var genesisHash: String
+    /// Blocks that passed every check.
+    public var blocks: UInt64
+    /// Transactions in those blocks.
+    public var transactions: UInt64
+    /// Ed25519 signatures verified: transactions, precommits, evidence votes.
+    public var signaturesChecked: UInt64
+    /// Heights at which the validator set in force changed (by governance).
+    public var validatorSetChanges: UInt64
+    /// The last height that passed every check (0 when none did).
+    public var finalHeight: UInt64
+    /// The replayed state root after `finalHeight`, hex (the genesis state root at height 0).
+    public var finalStateRoot: String
+    /// Wall-clock seconds the replay took (reported, never hashed).
+    public var elapsedSeconds: Double
+    /// Transactions per second over the whole replay.
+    public var transactionsPerSecond: Double
+    /// True when every check held.
+    public var valid: Bool
+    /// The first failure, when not valid.
+    public var failure: Failure?
+}
+
+/// Replays a chain from the genesis file alone (docs/FORMAT.md §15, §22): for every block the
+/// hash link, Merkle roots, every transaction signature, the commit certificate against the
+/// validator set in force (following governance changes), evidence, then re-execution and the
+/// header's state root. With a node's store it also compares the node's recorded results and
+/// state roots, and finally its whole state, with the replay.
+///
+/// Signature checks run on all cores, one batch of blocks ahead of execution: while the calling
+/// thread executes batch N, worker threads verify the signatures of batch N + 1.
+public final class ReplayAuditor {
+    /// Most signatures in one batch: enough to keep every core busy, small enough to bound memory.
+    public static let batchSignaturesMax = 16_384
+    /// Most blocks in one batch.
+    public static let batchBlocksMax = 512
+    /// State entries read from a store per page in the final state comparison.
+    static let statePageEntriesMax = 4_096
+
+    private let genesis: Genesis
+    private let executor: LedgerExecutor
+    /// The replayed state (replaceable by tests, to prune early).
+    var backend = ReplayStateBackend()
+    private let workers: Int
+    /// Called for every executed transaction, in chain order.
+    public var onTransaction: ((ExecutedTransaction) -> Void)?
+    /// Called after each batch of blocks.
+    public var onProgress: ((ReplayProgress) -> Void)?
+
+    /// An auditor for the chain of `genesis`, checking signatures on `workers` threads.
+    public init(genesis: Genesis, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        precondition(workers >= 1)
+        self.genesis = genesis
+        executor = LedgerExecutor(chainID: genesis.chainID)
+        self.workers = workers
+    }
+
+    // MARK: - Replay
+
+    private struct Counters {
+        var blocks: UInt64 = 0
+        var transactions: UInt64 = 0
+        var signatures: UInt64 = 0
+        var validatorSetChanges: UInt64 = 0
+        var height: UInt64 = 0
+    }
+
+    /// Replays every block of `source`; stops at the first failure. Never throws: failures are
+    /// in the report.
+    public func replay(_ source: any BlockSource) -> ReplayReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var counters = Counters()
+        let failure = run(source, &counters, start: start)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return ReplayReport(
+            chainID: genesis.chainID.value, genesisHash: genesis.hash.hex, blocks: counters.blocks,
+            transactions: counters.transactions, signaturesChecked: counters.signatures,
+            validatorSetChanges: counters.validatorSetChanges, finalHeight: counters.height,
+            finalStateRoot: backend.stateRoot.hex, elapsedSeconds: seconds,
+            transactionsPerSecond: seconds > 0 ? Double(counters.transactions) / seconds : 0, valid: failure == nil,
+            failure: failure.map {
+                .init(height: $0.height, transactionIndex: $0.transactionIndex, code: $0.code, message: $0.description)
+            })
+    }
+
+    private func run(_ source: any BlockSource, _ counters: inout Counters, start: UInt64) -> AuditFailure? {
+        if let claimed = source.claimedGenesisHash, claimed != genesis.hash {
+            return AuditFailure(
+                .genesis, height: nil, "the chain was made for genesis \(claimed), not the given genesis \(genesis.hash)")
+        }
+        do throws(StateError) {
+            backend.apply(try LedgerExecutor.genesisChanges(genesis, on: backend))
+        } catch {
+            return AuditFailure(.genesis, height: nil, "the genesis state cannot be built: \(error.message)")
+        }
+        var decoder = BatchDecoder(genesis: genesis)
+        var history = ValidatorSetHistory(genesisSet: genesis.validatorSet)
+        var current = decoder.readBatch(source)
+        current.work.start(workers: workers)
+        // Every block is in exactly one batch and a batch holds at least one entry unless the
+        // chain ended, so this loop runs at most (blocks + 1) times.
+        while true {
+            var next: Batch? = nil
+            if !decoder.finished {
+                next = decoder.readBatch(source)
+                next!.work.start(workers: workers)
+            }
+            current.work.finished.wait()
+            let valid = current.work.valid()
+            for entry in current.entries {
+                switch entry {
+                case .failure(let failure):
+                    return failure
+                case .block(let prepared):
+                    do throws(AuditFailure) {
+                        try check(prepared, valid: valid, source: source, history: &history, &counters)
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            onProgress?(
+                ReplayProgress(
+                    height: counters.height, claimedHeight: source.claimedHeight, transactions: counters.transactions,
+                    elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            guard let next else { break }
+            current = next
+        }
+        if let recorded = source.recorded { return compareState(recorded, height: counters.height) }
+        return nil
+    }
+
+    /// The sequential checks of one decoded block, then its execution.
+    private func check(
+        _ prepared: PreparedBlock, valid: [Bool], source: any BlockSource, history: inout ValidatorSetHistory,
+        _ counters: inout Counters
+    ) throws(AuditFailure) {
+        let block = prepared.block
+        let header = block.header
+        let height = header.height
+        let set: ValidatorSet
+        do throws(StateError) { set = try executor.validatorSet(forHeight: height, on: backend) } catch {
+            throw AuditFailure(.execution, height: height, "the validator set in force cannot be read: \(error.message)")
+        }
+        if let lastCommit = block.lastCommit, let offset = prepared.lastCommitOffset {
+            try checkCommit(
+                lastCommit, against: history.set(at: height - 1), valid: valid[offset..<offset + lastCommit.signatures.count],
+                label: "the last commit (of block \(height - 1))", height: height)
+            counters.signatures += UInt64(lastCommit.signatures.count)
+        }
+        let transactionsValid = valid[prepared.transactionsOffset..<prepared.transactionsOffset + block.transactions.count]
+        if let bad = transactionsValid.firstIndex(of: false) {
+            throw AuditFailure(
+                .transactionSignature, height: height, transactionIndex: bad - prepared.transactionsOffset,
+                "signature does not verify")
+        }
+        counters.signatures += UInt64(block.transactions.count)
+        guard header.validatorsHash == set.hash else {
+            throw AuditFailure(
+                .validators, height: height, "validators hash differs: header \(header.validatorsHash), set in force \(set.hash)")
+        }
+        if height > 1, set != history.set(at: height - 1) { counters.validatorSetChanges += 1 }
+        history.record(set, at: height)
+        for (index, evidence) in block.evidence.enumerated() {
+            let evidenceHeight = evidence.voteA.height
+            guard evidenceHeight >= 1, evidenceHeight <= height else {
+                throw AuditFailure(
+                    .evidence, height: height, "evidence \(index) is for height \(evidenceHeight), after this block")
+            }
+            do throws(VerificationError) {
+                try evidence.verify(chainID: genesis.chainID, validatorSet: history.set(at: evidenceHeight))
+            } catch {
+                throw AuditFailure(.evidence, height: height, "evidence \(index): \(error.message)")
+            }
+            counters.signatures += 2
+        }
+        try checkCommit(
+            prepared.certificate, against: set,
+            valid: valid[prepared.certificateOffset..<prepared.certificateOffset + prepared.certificate.signatures.count],
+            label: "commit", height: height)
+        counters.signatures += UInt64(prepared.certificate.signatures.count)
+
+        let execution: BlockExecution
+        do throws(StateError) { execution = try executor.execute(block, on: backend, signaturesVerified: true) } catch {
+            throw AuditFailure(.execution, height: height, "the block cannot be executed: \(error.message)")
+        }
+        precondition(execution.validatorSet == set, "execution used another validator set than the one in force")
+        guard execution.stateRoot == header.stateRoot else {
+            throw AuditFailure(
+                .stateRoot, height: height, "state root differs: header \(header.stateRoot), replayed \(execution.stateRoot)")
+        }
+        if let recorded = source.recorded { try compareRecorded(recorded, execution: execution, height: height) }
+        backend.apply(execution.changes)
+        if let onTransaction {
+            for (index, envelope) in block.transactions.enumerated() {
+                let outcome = execution.outcomes[index]
+                onTransaction(
+                    ExecutedTransaction(
+                        height: height, timeMilliseconds: header.timeMilliseconds, index: index, envelope: envelope,
+                        hash: outcome.transactionHash, code: outcome.code))
+            }
+        }
+        counters.blocks += 1
+        counters.transactions += UInt64(block.transactions.count)
+        counters.height = height
+    }
+
+    /// Membership and power of a certificate whose signatures were verified on the workers.
+    private func checkCommit(
+        _ commit: CommitCertificate, against set: ValidatorSet, valid: ArraySlice<Bool>, label: String, height: UInt64
+    ) throws(AuditFailure) {
+        precondition(valid.count == commit.signatures.count)
+        var power: UInt64 = 0
+        for (entry, signatureValid) in zip(commit.signatures, valid) {
+            guard let member = set.validator(for: entry.validator) else {
+                throw AuditFailure(
+                    .commit, height: height,
+                    "\(label) is signed by \(entry.validator), which is not in the validator set in force")
+            }
+            guard signatureValid else {
+                throw AuditFailure(.commit, height: height, "\(label) signature of validator \(entry.validator) does not verify")
+            }
+            power += member.power
+        }
+        guard set.isQuorum(power) else {
+            throw AuditFailure(
+                .commit, height: height, "\(label) has \(power) of \(set.totalPower) voting power, needs more than 2/3")
+        }
+    }
+
+    /// The node's recorded result of every transaction and its state root at `height`.
+    private func compareRecorded(_ recorded: StoredChainReader, execution: BlockExecution, height: UInt64) throws(AuditFailure) {
+        func read<Value>(_ body: () throws(StoreError) -> Value) throws(AuditFailure) -> Value {
+            do throws(StoreError) { return try body() } catch {
+                throw AuditFailure(.source, height: height, "cannot read the node's records: \(error.message)")
+            }
+        }
+        for (index, outcome) in execution.outcomes.enumerated() where outcome.code == .ok || outcome.code.consumesNonce {
+            let stored = try read { () throws(StoreError) in try recorded.recordedResult(outcome.transactionHash) }
+            let replayed = "\(outcome.code.name) (\(outcome.code.rawValue))"
+            guard let stored else {
+                throw AuditFailure(
+                    .recorded, height: height, transactionIndex: index, "result differs: recorded none, replayed \(replayed)")
+            }
+            guard stored.height == height, stored.position == UInt32(index), stored.code == outcome.code.rawValue else {
+                let name = TransactionResultCode(rawValue: stored.code)?.name ?? "unknown"
+                throw AuditFailure(
+                    .recorded, height: height, transactionIndex: index,
+                    "result differs: recorded \(name) (\(stored.code)) at block \(stored.height), transaction \(stored.position); replayed \(replayed)"
+                )
+            }
+        }
+        let root = try read { () throws(StoreError) in try recorded.recordedStateRoot(atHeight: height) }
+        guard root == execution.stateRoot else {
+            throw AuditFailure(
+                .recorded, height: height,
+                "recorded state root differs: recorded \(root.map(\.hex) ?? "none"), replayed \(execution.stateRoot)")
+        }
+    }
+
+    /// After the last block: the node's whole current state must equal the replayed state.
+    private func compareState(_ recorded: StoredChainReader, height: UInt64) -> AuditFailure? {
+        let replayed: [(key: [UInt8], value: [UInt8])]
+        do throws(StateError) { replayed = try backend.entries(withPrefix: [], after: nil, limit: backend.count) } catch {
+            return AuditFailure(.execution, height: height, "the replayed state cannot be read: \(error.message)")
+        }
+        var position = 0
+        var after: [UInt8]? = nil
+        // Each page advances `after`; at most count/page + 1 pages of a state that matched so far.
+        while true {
+            let page: [(key: [UInt8], value: [UInt8])]
+            do throws(StateError) { page = try recorded.stateEntries(after: after, limit: Self.statePageEntriesMax) } catch {
+                return AuditFailure(.source, height: height, "cannot read the node's state: \(error.message)")
+            }
+            for entry in page {
+                guard position < replayed.count else {
+                    return AuditFailure(
+                        .recorded, height: height, "the node's state holds \(Self.describe(entry.key)), which the replay does not"
+                    )
+                }
+                let expected = replayed[position]
+                guard entry.key == expected.key else {
+                    let missing = expected.key.lexicographicallyPrecedes(entry.key) ? expected.key : entry.key
+                    return AuditFailure(
+                        .recorded, height: height, "the node's state and the replay differ at \(Self.describe(missing))")
+                }
+                guard entry.value == expected.value else {
+                    return AuditFailure(
+                        .recorded, height: height, "the node's state value of \(Self.describe(entry.key)) differs from the replay"
+                    )
+                }
+                position += 1
+            }
+            guard page.count == Self.statePageEntriesMax, let last = page.last else { break }
+            after = last.key
+        }
+        guard position == replayed.count else {
+            return AuditFailure(
+                .recorded, height: height, "the node's state lacks \(Self.describe(replayed[position].key)), which the replay has"
+            )
+        }
+        return nil
+    }
+
+    /// A state key for people: its text prefix, then the rest in hex.
+    static func describe(_ key: [UInt8]) -> String {
+        let printable = key.prefix { $0 >= 0x20 && $0 < 0x7f }
+        let text = String(decoding: printable, as: UTF8.self)
+        let rest = key.dropFirst(printable.count)
+        return "key \"\(text)\"" + (rest.isEmpty ? "" : " + \(Hex.encode(Array(rest)))")
+    }
+}
+
+// MARK: - Batches
+
+/// A decoded block whose structural checks passed, with where its signatures sit in the batch.
+struct PreparedBlock {
+    let block: Block
+    let certificate: CommitCertificate
+    let transactionsOffset: Int
+    let certificateOffset: Int
+    /// Where the last commit's precommits sit, when they need checking (not identical to the
+    /// certificate of the block below, which was checked already).
+    let lastCommitOffset: Int?
+}
+
+enum BatchEntry {
+    case block(PreparedBlock)
+    case failure(AuditFailure)
+}
+
+struct Batch {
+    var entries: [BatchEntry]
+    var work: SignatureWork
+}
+
+/// A signature to check on a worker thread.
+enum SignatureItem: Sendable {
+    case transaction(TransactionEnvelope)
+    case vote(Vote)
+}
+
+/// One batch's signatures, checked on worker threads; read `valid()` only after `finished`.
+final class SignatureWork: @unchecked Sendable {
+    let items: [SignatureItem]
+    let chainID: ChainID
+    /// One flag per item, written by the workers (each index by exactly one of them).
+    private let results: UnsafeMutableBufferPointer<Bool>
+    let finished = DispatchGroup()
+
+    init(items: [SignatureItem], chainID: ChainID) {
+        self.items = items
+        self.chainID = chainID
+        results = .allocate(capacity: items.count)
+        results.initialize(repeating: false)
+    }
+
+    deinit { results.deallocate() }
+
+    func start(workers: Int) {
+        finished.enter()
+        DispatchQueue.global().async { [self] in
+            let count = items.count
+            // A few chunks per worker, so a slow chunk does not leave the other cores idle.
+            let chunks = max(1, min(count, workers * 4))
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                for index in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
+                    switch items[index] {
+                    case .transaction(let envelope): results[index] = envelope.hasValidSignature
+                    case .vote(let vote): results[index] = vote.hasValidSignature(chainID: chainID)
+                    }
+                }
+            }
+            finished.leave()
+        }
+    }
+
+    /// The flags, once `finished` has been waited for.
+    func valid() -> [Bool] { Array(results) }
+}
+
+/// The validator set in force at each height, kept as the heights where it changed.
+struct ValidatorSetHistory {
+    /// (first height, set), ascending by height; one entry per change, so at most one per block.
+    private var changes: [(height: UInt64, set: ValidatorSet)]
+
+    init(genesisSet: ValidatorSet) { changes = [(1, genesisSet)] }
+
+    func set(at height: UInt64) -> ValidatorSet {
+        precondition(height >= 1)
+        var low = 0
+        var high = changes.count
+        while high - low > 1 {
+            let middle = (low + high) / 2
+            if changes[middle].height <= height { low = middle } else { high = middle }
+        }
+        return changes[low].set
+    }
+
+    mutating func record(_ set: ValidatorSet, at height: UInt64) {
+        precondition(height >= changes.last!.height)
+        if changes.last!.set != set { changes.append((height, set)) }
+    }
+}
+
+/// Reads and decodes blocks in order and runs every check that needs neither signatures nor
+/// state: framing, decoding, chain and height, hash link, time, Merkle roots, last-commit link,
+/// and that the certificate is for its block.
+struct BatchDecoder {
+    let genesis: Genesis
+    private(set) var finished = false
+    private var nextHeight: UInt64 = 1
+    private var previousHash: Hash
+    private var previousCertificate: CommitCertificate?
+
+    init(genesis: Genesis) {
+        self.genesis = genesis
+        previousHash = genesis.hash
+    }
+
+    mutating func readBatch(_ source: any BlockSource) -> Batch {
+        var entries: [BatchEntry] = []
+        var items: [SignatureItem] = []
+        while !finished, entries.count < ReplayAuditor.batchBlocksMax, items.count < ReplayAuditor.batchSignaturesMax {
+            do throws(AuditFailure) {
+                guard let raw = try source.nextRecord() else {
+                    finished = true
+                    break
+                }
+                entries.append(.block(try prepare(raw, items: &items)))
+            } catch {
+                entries.append(.failure(error))
+                finished = true
+            }
+        }
+        return Batch(entries: entries, work: SignatureWork(items: items, chainID: genesis.chainID))
+    }
+
+    private mutating func prepare(
+        _ raw: (block: [UInt8], certificate: [UInt8]), items: inout [SignatureItem]
+    ) throws(AuditFailure) -> PreparedBlock {
+        let height = nextHeight
+        let chainID = genesis.chainID
+        let block: Block
+        do throws(FormatError) { block = try Block(canonicalBytes: raw.block) } catch {
+            throw AuditFailure(.undecodable, height: height, "the block does not decode: \(error.message)")
+        }
+        let certificate: CommitCertificate
+        do throws(FormatError) { certificate = try CommitCertificate(canonicalBytes: raw.certificate) } catch {
+            throw AuditFailure(.undecodable, height: height, "its commit certificate does not decode: \(error.message)")
+        }
+        let header = block.header
+        guard header.chainID == chainID else {
+            throw AuditFailure(.wrongPlace, height: height, "the block is for chain \(header.chainID), not \(chainID)")
+        }
+        guard header.height == height else {
+            throw AuditFailure(.wrongPlace, height: height, "the block says it is at height \(header.height)")
+        }
+        guard header.previousBlockHash == previousHash else {
+            let below = height == 1 ? "the genesis hashes to" : "block \(height - 1) hashes to"
+            throw AuditFailure(
+                .brokenLink, height: height,
+                "previous-block hash differs: header \(header.previousBlockHash), \(below) \(previousHash)")
+        }
+        if height == 1, header.timeMilliseconds < genesis.genesisTimeMilliseconds {
+            throw AuditFailure(
+                .time, height: height,
+                "block time \(header.timeMilliseconds) is earlier than the genesis time \(genesis.genesisTimeMilliseconds)")
+        }
+        // The shared structural check (the one block sync uses) on the happy path; only when
+        // it fails are the roots recomputed, to say in words which commitment differs.
+        do throws(VerificationError) { try block.validateBasic() } catch {
+            try explainStructuralFailure(block, height: height)
+            throw AuditFailure(.mismatch, height: height, error.message)
+        }
+        var lastCommitToCheck: CommitCertificate? = nil
+        if let lastCommit = block.lastCommit, lastCommit != previousCertificate { lastCommitToCheck = lastCommit }
+        let blockHash = block.hash
+        guard certificate.height == height, certificate.blockID == blockHash else {
+            throw AuditFailure(
+                .commit, height: height,
+                "the commit certificate is for block \(certificate.blockID) at height \(certificate.height), not this block (\(blockHash))"
+            )
+        }
+
+        let transactionsOffset = items.count
+        for envelope in block.transactions { items.append(.transaction(envelope)) }
+        let certificateOffset = items.count
+        for vote in certificate.precommits { items.append(.vote(vote)) }
+        var lastCommitOffset: Int? = nil
+        if let lastCommitToCheck {
+            lastCommitOffset = items.count
+            for vote in lastCommitToCheck.precommits { items.append(.vote(vote)) }
+        }
+        nextHeight += 1
+        previousHash = blockHash
+        previousCertificate = certificate
+        return PreparedBlock(
+            block: block, certificate: certificate, transactionsOffset: transactionsOffset,
+            certificateOffset: certificateOffset, lastCommitOffset: lastCommitOffset)
+    }
+
+    /// Names the first commitment of a block that `validateBasic` refused.
+    private func explainStructuralFailure(_ block: Block, height: UInt64) throws(AuditFailure) {
+        let header = block.header
+        let chainID = genesis.chainID
+        let transactionsRoot = Block.transactionsRoot(block.transactions)
+        guard header.transactionsRoot == transactionsRoot else {
+            throw AuditFailure(
+                .mismatch, height: height,
+                "transactions root differs: header \(header.transactionsRoot), computed \(transactionsRoot)")
+        }
+        let evidenceRoot = Block.evidenceRoot(block.evidence)
+        guard header.evidenceRoot == evidenceRoot else {
+            throw AuditFailure(
+                .mismatch, height: height, "evidence root differs: header \(header.evidenceRoot), computed \(evidenceRoot)")
+        }
+        for (index, envelope) in block.transactions.enumerated() where envelope.chainID != chainID {
+            throw AuditFailure(
+                .mismatch, height: height, transactionIndex: index, "the transaction is for chain \(envelope.chainID)")
+        }
+        if height == 1 {
+            guard block.lastCommit == nil, header.lastCommitHash == .zero else {
+                throw AuditFailure(.commit, height: height, "block 1 must carry no last commit and a zero last-commit hash")
+            }
+            return
+        }
+        guard let lastCommit = block.lastCommit else {
+            throw AuditFailure(.commit, height: height, "the block carries no last commit for block \(height - 1)")
+        }
+        guard lastCommit.height == height - 1, lastCommit.blockID == header.previousBlockHash else {
+            throw AuditFailure(
+                .commit, height: height,
+                "the last commit is for block \(lastCommit.blockID) at height \(lastCommit.height), not block \(height - 1) (\(header.previousBlockHash))"
+            )
+        }
+        guard lastCommit.hash == header.lastCommitHash else {
+            throw AuditFailure(
+                .mismatch, height: height,
+                "last-commit hash differs: header \(header.lastCommitHash), computed \(lastCommit.hash)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import SocaiCore
+import SocaiState
+
+/// The replay's state: held in memory like `InMemoryStateBackend`, with dictionary keys that
+/// hash in bulk. Execution is the one part of a replay that cannot run in parallel, and hashing
+/// 32-byte node ids one byte at a time was a fifth of it.
+final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
+    /// A state key or node id that hashes its bytes in one call.
+    struct BytesKey: Hashable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
+    /// A tree node's hash as a dictionary key: SHA-256 output is uniform, so its first eight
+    /// bytes are as good a dictionary hash as all thirty-two.
+    struct NodeKey: Hashable {
+        let hash: Hash
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(hash.bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        }
+    }
+
+    private var values: [BytesKey: [UInt8]] = [:]
+    private var nodes: [NodeKey: [UInt8]] = [:]
+    /// The current root.
+    private(set) var stateRoot: Hash = .zero
+
+    /// The tree nodes: this backend.
+    var treeNodes: any SparseMerkleNodeSource { self }
+
+    /// Number of state entries.
+    var count: Int { values.count }
+
+    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[BytesKey(bytes: key)] }
+
+    /// Entries under `prefix`, ascending, after `after` (a full scan: rules rarely list, and
+    /// the final comparison lists once).
+    func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
+        key: [UInt8], value: [UInt8]
+    )] {
+        let matching = values.keys.lazy.map(\.bytes).filter { key in
+            key.starts(with: prefix) && (after.map { $0.lexicographicallyPrecedes(key) } ?? true)
+        }
+        return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!) }
+    }
+
+    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { nodes[NodeKey(hash: hash)] }
+
+    /// Applies a change set produced against this backend's current root.
+    func apply(_ changes: StateChanges) {
+        for change in changes.values { values[BytesKey(bytes: change.key)] = change.value }
+        // A node already held is identical (content addressing), so the first copy stays.
+        for node in changes.treeNodes where nodes[NodeKey(hash: node.hash)] == nil {
+            nodes[NodeKey(hash: node.hash)] = node.bytes
+        }
+        stateRoot = changes.stateRoot
+        if nodes.count > max(pruneNodesMin, liveNodesAfterPrune * 4) { prune() }
+    }
+
+    /// Node count below which nodes are never pruned, unless a test asks for less.
+    static let pruneNodesMinDefault = 1 << 16
+    /// Node count below which this backend never prunes.
+    let pruneNodesMin: Int
+    private var liveNodesAfterPrune = 0
+    /// Prunes so far.
+    private(set) var prunes = 0
+    /// Tree nodes held.
+    var nodeCount: Int { nodes.count }
+
+    init(pruneNodesMin: Int = ReplayStateBackend.pruneNodesMinDefault) {
+        precondition(pruneNodesMin >= 1)
+        self.pruneNodesMin = pruneNodesMin
+    }
+
+    /// Keeps only the nodes of the current tree. A node store for proofs keeps every old root
+    /// readable; a replay reads only the current one, and an unpruned store of 200,000
+    /// transactions held about ten million nodes. Pruning when the store has grown fourfold
+    /// since the last prune costs O(1) amortized per node.
+    private func prune() {
+        var live: [NodeKey: [UInt8]] = [:]
+        live.reserveCapacity(liveNodesAfterPrune * 2)
+        var pending: [Hash] = stateRoot == .zero ? [] : [stateRoot]
+        // Each live node is pushed once (a tree: one parent each), so the loop runs at most
+        // `nodes.count` times.
+        while let hash = pending.popLast() {
+            let key = NodeKey(hash: hash)
+            guard let bytes = nodes[key] else { continue }
+            live[key] = bytes
+            guard bytes.count == SparseMerkleNode.byteCount, bytes[0] == SparseMerkleNode.internalKind else { continue }
+            for child in [Array(bytes[1..<33]), Array(bytes[33..<65])] {
+                guard let childHash = try? Hash(child), childHash != .zero else { continue }
+                pending.append(childHash)
+            }
+        }
+        nodes = live
+        liveNodesAfterPrune = live.count
+        prunes += 1
+    }
+}

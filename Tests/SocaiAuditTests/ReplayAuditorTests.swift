@@ -1,0 +1,226 @@
+import Foundation
+import SocaiCore
+import SocaiCrypto
+import SocaiState
+import Testing
+
+@testable import SocaiAudit
+@testable import SocaiStore
+
+/// Replay from the genesis file alone: an honest chain ends at its state root; every kind of
+/// tampering is found at exactly its height, in words.
+@Suite struct ReplayAuditorTests {
+    @Test func anHonestExportReplaysToTheChainsStateRoot() throws {
+        let directory = ScratchDirectory()
+        let fixture = try SampleFixture()
+        let path = directory.file("chain.socai-export")
+        try fixture.writeExport(to: path)
+        let report = try replay(genesis: fixture.sample.genesis, export: path)
+        #expect(report.valid)
+        #expect(report.failure == nil)
+        #expect(report.blocks == 6)
+        #expect(report.finalHeight == 6)
+        #expect(report.transactions == 14)
+        // 14 transactions and 4 precommits per certificate; each last commit equals the
+        // certificate already checked, so it is not counted twice.
+        #expect(report.signaturesChecked == 14 + 6 * 4)
+        #expect(report.validatorSetChanges == 0)
+        #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
+    }
+
+    @Test func pruningOldTreeNodesKeepsTheReplayExact() throws {
+        let directory = ScratchDirectory()
+        let fixture = try SampleFixture()
+        let path = directory.file("chain.socai-export")
+        try fixture.writeExport(to: path)
+        let auditor = ReplayAuditor(genesis: fixture.sample.genesis, workers: 2)
+        auditor.backend = ReplayStateBackend(pruneNodesMin: 8)
+        let report = auditor.replay(try ExportBlockSource(path: path))
+        #expect(report.failure == nil)
+        #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
+        #expect(auditor.backend.prunes >= 1)
+    }
+
+    @Test func anHonestStoreReplaysAndMatchesTheNodesRecords() throws {
+        let directory = ScratchDirectory()
+        let fixture = try SampleFixture()
+        let path = directory.file("chain.sqlite")
+        try fixture.writeStore(to: path)
+        let report = try replay(genesis: fixture.sample.genesis, store: path)
+        #expect(report.failure == nil)
+        #expect(report.finalHeight == 6)
+        #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
+    }
+
+    @Test func anotherGenesisIsRefusedBeforeBlockOne() throws {
+        let directory = ScratchDirectory()
+        let fixture = try SampleFixture()
+        let path = directory.file("chain.socai-export")
+        try fixture.writeExport(to: path)
+        let other = try SampleChain(citizenCount: 11).genesis
+        let report = try replay(genesis: other, export: path)
+        #expect(report.failure?.code == .genesis)
+        #expect(report.failure?.height == nil)
+        #expect(report.finalHeight == 0)
+    }
+
+    /// Stores the honest fixture, applies `change` to the file, replays, and returns the failure.
+    func tamperedStoreFailure(
+        _ fixture: SampleFixture, _ change: (String) throws -> Void
+    ) throws -> ReplayReport.Failure? {
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.sqlite")
+        try fixture.writeStore(to: path)
+        try change(path)
+        let report = try replay(genesis: fixture.sample.genesis, store: path)
+        #expect(!report.valid)
+        return report.failure
+    }
+
+    @Test func aTamperedTransactionIsFoundAtItsBlock() throws {
+        let fixture = try SampleFixture()
+        let (block, _) = fixture.blocks[2]
+        var transactions = block.transactions
+        transactions[1].payload[transactions[1].payload.count - 1] ^= 0x01
+        let tampered = Block(header: block.header, lastCommit: block.lastCommit, transactions: transactions, evidence: [])
+        let failure = try tamperedStoreFailure(fixture) { path in
+            try tamper(path, "UPDATE blocks SET block = ? WHERE height = 3", [.blob(tampered.canonicalBytes)])
+        }
+        #expect(
+            failure?.message
+                == "block 3: transactions root differs: header \(block.header.transactionsRoot), computed \(Block.transactionsRoot(transactions))"
+        )
+        #expect(failure?.height == 3)
+    }
+
+    @Test func aTamperedHeaderNoLongerMatchesItsCertificate() throws {
+        let fixture = try SampleFixture()
+        var (block, _) = fixture.blocks[2]
+        let original = block.hash
+        block.header.timeMilliseconds += 1
+        let failure = try tamperedStoreFailure(fixture) { path in
+            try tamper(path, "UPDATE blocks SET block = ? WHERE height = 3", [.blob(block.canonicalBytes)])
+        }
+        #expect(
+            failure?.message
+                == "block 3: the commit certificate is for block \(original) at height 3, not this block (\(block.hash))")
+    }
+
+    @Test func aForgedTransactionSignatureIsFoundAtItsTransaction() throws {
+        // The validators committed a block holding a forged transaction (it executed as
+        // invalidSignature): the chain is consistent, but the auditor refuses the signature.
+        let fixture = try SampleFixture(forgeAt: (height: 3, index: 1))
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.socai-export")
+        try fixture.writeExport(to: path)
+        let report = try replay(genesis: fixture.sample.genesis, export: path)
+        #expect(report.failure?.message == "block 3, transaction 1: signature does not verify")
+        #expect(report.failure?.transactionIndex == 1)
+        #expect(report.failure?.code == .transactionSignature)
+        #expect(report.finalHeight == 2)
+    }
+
+    @Test func aTamperedCommitSignatureIsFound() throws {
+        let fixture = try SampleFixture()
+        let (_, commit) = fixture.blocks[2]
+        var signatures = commit.signatures
+        var bytes = signatures[0].signature.bytes
+        bytes[10] ^= 0x01
+        signatures[0] = CommitSignature(validator: signatures[0].validator, signature: try Signature(bytes))
+        let tampered = try CommitCertificate(
+            height: commit.height, round: commit.round, blockID: commit.blockID, signatures: signatures)
+        let failure = try tamperedStoreFailure(fixture) { path in
+            try tamper(path, "UPDATE blocks SET commit_certificate = ? WHERE height = 3", [.blob(tampered.canonicalBytes)])
+        }
+        #expect(failure?.message == "block 3: commit signature of validator \(signatures[0].validator) does not verify")
+    }
+
+    @Test func aCommitWithoutAQuorumIsFound() throws {
+        let fixture = try SampleFixture()
+        let (_, commit) = fixture.blocks[2]
+        let weak = try CommitCertificate(
+            height: commit.height, round: commit.round, blockID: commit.blockID, signatures: Array(commit.signatures.prefix(2)))
+        let failure = try tamperedStoreFailure(fixture) { path in
+            try tamper(path, "UPDATE blocks SET commit_certificate = ? WHERE height = 3", [.blob(weak.canonicalBytes)])
+        }
+        #expect(failure?.message == "block 3: commit has 2 of 4 voting power, needs more than 2/3")
+    }
+
+    @Test func aDeletedBlockIsFoundAtItsHeight() throws {
+        let fixture = try SampleFixture()
+        let failure = try tamperedStoreFailure(fixture) { path in try tamper(path, "DELETE FROM blocks WHERE height = 3") }
+        #expect(failure?.message == "block 3: the block is missing from the store (its tip is 6)")
+        #expect(failure?.code == .missingBlock)
+    }
+
+    @Test func tamperedStateRowsAreFound() throws {
+        let fixture = try SampleFixture()
+        let forged = Hash.sha256(Array("forged".utf8))
+        let rootFailure = try tamperedStoreFailure(fixture) { path in
+            try tamper(path, "UPDATE state_roots SET root = ? WHERE height = 3", [.blob(forged.bytes)])
+        }
+        #expect(rootFailure?.message.hasPrefix("block 3: recorded state root differs: recorded \(forged), replayed ") == true)
+
+        let transaction = fixture.blocks[2].block.transactions[0]
+        let resultFailure = try tamperedStoreFailure(fixture) { path in
+            try tamper(path, "UPDATE transaction_results SET code = 150 WHERE hash = ?", [.blob(transaction.hash.bytes)])
+        }
+        #expect(
+            resultFailure?.message
+                == "block 3, transaction 0: result differs: recorded insufficientFunds (150) at block 3, transaction 0; replayed ok (0)"
+        )
+
+        let balanceKey = StateKey.balance(fixture.sample.did(fixture.sample.citizens[4]))
+        let stateFailure = try tamperedStoreFailure(fixture) { path in
+            try tamper(
+                path, "UPDATE state SET value = ? WHERE key = ?", [.blob(AmountRecord(5).canonicalBytes), .blob(balanceKey)])
+        }
+        #expect(stateFailure?.height == 6)
+        #expect(stateFailure?.message.hasPrefix("block 6: the node's state value of key \"balance/") == true)
+    }
+
+    @Test func governanceValidatorChangesAreFollowed() throws {
+        let sample = try SampleChain(citizenCount: 4)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.socai-export")
+        let writer = try ChainExportWriter(path: path, genesisJSON: sample.genesisJSON)
+        func add(_ transactions: [TransactionEnvelope]) throws {
+            let (block, commit) = try sample.append(transactions)
+            try writer.append(blockBytes: block.canonicalBytes, certificateBytes: commit.canonicalBytes)
+        }
+        // Decided in block 1, in force from block 3 (H + 2).
+        try add([try sample.setValidatorPower(PublicKey(of: newcomer), power: 1)])
+        try add([try sample.transfer(from: 0, to: 1)])
+        try sample.switchValidators(to: sample.validatorKeys + [newcomer])
+        try add([try sample.transfer(from: 1, to: 2)])
+        try add([try sample.transfer(from: 2, to: 3)])
+        try writer.finish()
+        let report = try replay(genesis: sample.genesis, export: path)
+        #expect(report.failure == nil)
+        #expect(report.validatorSetChanges == 1)
+        #expect(report.finalStateRoot == sample.stateRoot.hex)
+    }
+
+    @Test func aBlockSignedByTheOldSetAfterAChangeIsRefused() throws {
+        let sample = try SampleChain(citizenCount: 4)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.socai-export")
+        let writer = try ChainExportWriter(path: path, genesisJSON: sample.genesisJSON)
+        for transactions in [
+            [try sample.setValidatorPower(PublicKey(of: newcomer), power: 1)], [try sample.transfer(from: 0, to: 1)],
+            [try sample.transfer(from: 1, to: 2)],
+        ] {
+            let (block, commit) = try sample.append(transactions)
+            try writer.append(blockBytes: block.canonicalBytes, certificateBytes: commit.canonicalBytes)
+        }
+        try writer.finish()
+        let report = try replay(genesis: sample.genesis, export: path)
+        let newSet = try ValidatorSet(
+            (sample.validatorKeys + [newcomer]).map { Validator(publicKey: PublicKey(of: $0), power: 1) })
+        #expect(
+            report.failure?.message
+                == "block 3: validators hash differs: header \(sample.genesis.validatorSet.hash), set in force \(newSet.hash)")
+    }
+}
