@@ -160,4 +160,26 @@ public final class SampleChain {
         lastBlock = built.block
         return built
     }
+
+    /// Appends blocks of transfers between citizens until `transactions` are written, at most
+    /// `perBlock` a block (in alternate blocks citizen i pays citizen i + 1 from the first or
+    /// the second half of the citizens), handing each block and its certificate to `sink`.
+    public func appendTransfers(
+        transactions: Int, perBlock: Int, _ sink: (Block, CommitCertificate) throws -> Void
+    ) throws {
+        precondition(transactions >= 0 && perBlock > 0 && perBlock * 2 <= citizens.count)
+        var remaining = transactions
+        var round = 0
+        while remaining > 0 {
+            let count = min(perBlock, remaining)
+            let offset = (round % 2) * count
+            let envelopes = try (0..<count).map { index in
+                try transfer(from: offset + index, to: (offset + index + 1) % citizens.count)
+            }
+            let (block, commit) = try append(envelopes)
+            try sink(block, commit)
+            remaining -= count
+            round += 1
+        }
+    }
 }

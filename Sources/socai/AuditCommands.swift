@@ -180,30 +180,11 @@ struct AuditCommand: ParsableCommand {
                 let sample = try SampleChain(citizenCount: min(transactionsPerBlock * 2, SampleChain.citizensMax))
                 try Data(sample.genesisJSON).write(to: URL(fileURLWithPath: expandPath(genesisOut)))
                 let writer = try ChainExportWriter(path: expandPath(out), genesisJSON: sample.genesisJSON)
-                try SampleChainCommand.write(sample, transactions: transactions, perBlock: transactionsPerBlock) {
+                try sample.appendTransfers(transactions: transactions, perBlock: transactionsPerBlock) {
                     try writer.append(blockBytes: $0.canonicalBytes, certificateBytes: $1.canonicalBytes)
                 }
                 try writer.finish()
                 print("wrote \(writer.blocksWritten) blocks, final state root \(sample.stateRoot)")
-            }
-        }
-
-        /// Blocks of transfers between citizens: each block, citizen i pays citizen i + 1.
-        static func write(
-            _ sample: SampleChain, transactions: Int, perBlock: Int, _ sink: (Block, CommitCertificate) throws -> Void
-        ) throws {
-            var remaining = transactions
-            var round = 0
-            while remaining > 0 {
-                let count = min(perBlock, remaining)
-                let offset = (round % 2) * count
-                let envelopes = try (0..<count).map { index in
-                    try sample.transfer(from: offset + index, to: (offset + index + 1) % sample.citizens.count)
-                }
-                let (block, commit) = try sample.append(envelopes)
-                try sink(block, commit)
-                remaining -= count
-                round += 1
             }
         }
     }

@@ -19,18 +19,8 @@ enum AuditBenchmarks {
         // Building is not timed: signing 200,000 transactions and executing them takes a while.
         let sample = try SampleChain(citizenCount: transactionsPerBlock * 2)
         let writer = try ChainExportWriter(path: path, genesisJSON: sample.genesisJSON)
-        var remaining = transactions
-        var round = 0
-        while remaining > 0 {
-            let count = min(transactionsPerBlock, remaining)
-            let offset = (round % 2) * count
-            let envelopes = try (0..<count).map { index in
-                try sample.transfer(from: offset + index, to: (offset + index + 1) % sample.citizens.count)
-            }
-            let (block, commit) = try sample.append(envelopes)
-            try writer.append(blockBytes: block.canonicalBytes, certificateBytes: commit.canonicalBytes)
-            remaining -= count
-            round += 1
+        try sample.appendTransfers(transactions: transactions, perBlock: transactionsPerBlock) {
+            try writer.append(blockBytes: $0.canonicalBytes, certificateBytes: $1.canonicalBytes)
         }
         try writer.finish()
 
