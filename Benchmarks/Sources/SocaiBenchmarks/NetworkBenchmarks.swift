@@ -75,16 +75,9 @@ enum NetworkBenchmarks {
         }
 
         // Distinct signers, each creating its DID: every transaction is independent and valid.
-        let chainID = try ChainID("socai-bench")
-        func transactions(_ count: Int, label: String) -> [TransactionEnvelope] {
-            (0..<count).map { index in
-                let key = try! SigningKey(seed: SHA256.hash(Array("\(label) \(index)".utf8)))
-                return try! DIDCreate(did: DID(initialKey: PublicKey(of: key))).envelope(chainID: chainID, key: key, nonce: 1)
-            }
-        }
 
         // Saturation: submit everything from 64 clients, then wait for the last commit.
-        let load = transactions(saturationTransactions, label: "saturation")
+        let load = try transactions(saturationTransactions, label: "saturation")
         let committedBefore = committedTotal(apis[0])
         let start = DispatchTime.now().uptimeNanoseconds
         runClients(concurrentClients) { client in
@@ -109,12 +102,27 @@ enum NetworkBenchmarks {
         let ceiling = verifyRateAllCores / 4
         SocaiBenchmarks.report("  target: half of cores × verify ÷ validators", ceiling / 2, "transactions/s")
 
-        // Latency at half the target load, open loop: clients submit at a fixed total rate
-        // whatever the network does, and an observer watches node1's new blocks; a
-        // transaction's latency is from its submission to the moment its block was seen
-        // committed (polled every `observerPollMilliseconds`, so figures err high by at most that).
-        let offeredRate = max(20, ceiling / 4)
-        let latencyLoad = transactions(Int(offeredRate * latencySeconds), label: "latency")
+        // Latency, open loop: first at half the throughput just measured (a load this network
+        // sustains), then at half the target load (the figure).
+        try openLoopLatency(offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis)
+        try openLoopLatency(offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis)
+    }
+
+    /// `count` independent transactions: distinct signers, each creating its DID.
+    static func transactions(_ count: Int, label: String) throws -> [TransactionEnvelope] {
+        let chainID = try ChainID("socai-bench")
+        return (0..<count).map { index in
+            let key = try! SigningKey(seed: SHA256.hash(Array("\(label) \(index)".utf8)))
+            return try! DIDCreate(did: DID(initialKey: PublicKey(of: key))).envelope(chainID: chainID, key: key, nonce: 1)
+        }
+    }
+
+    /// Clients submit at a fixed total rate whatever the network does, and an observer
+    /// watches node1's new blocks; a transaction's latency is from its submission to the
+    /// moment its block was seen committed (polled every `observerPollMilliseconds`, so
+    /// figures err high by at most that).
+    static func openLoopLatency(offeredRate: Double, label: String, apis: [String]) throws {
+        let latencyLoad = try transactions(Int(offeredRate * latencySeconds), label: "latency \(label)")
         let clock = BenchmarkClock()
         let sentAt = TimeTable(count: latencyLoad.count)
         let committedAt = TimeTable(count: latencyLoad.count)
@@ -168,9 +176,12 @@ enum NetworkBenchmarks {
             if let sent = sentAt.value(index), let committed = committedAt.value(index) { latencies.append(committed - sent) }
         }
         let sorted = latencies.sorted()
-        guard !sorted.isEmpty else { print("network benchmark: no latency samples"); return }
+        guard !sorted.isEmpty else {
+            print("network benchmark: no latency samples at \(label)")
+            return
+        }
         func percentile(_ fraction: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))] }
-        SocaiBenchmarks.report("  open loop at half the target: offered", offeredRate, "transactions/s")
+        SocaiBenchmarks.report("  open loop at \(label): offered", offeredRate, "transactions/s")
         SocaiBenchmarks.report(
             "  committed \(sorted.count) of \(latencyLoad.count); commit latency p50", percentile(0.50), "ms")
         SocaiBenchmarks.report("  commit latency p99", percentile(0.99), "ms")
