@@ -100,7 +100,7 @@ let package = Package(
             dependencies: ["SocaiCore", "SocaiCrypto"]
         ),
         .testTarget(name: "SocaiStateTests", dependencies: ["SocaiState", "SocaiCore", "SocaiCrypto"]),
-        .testTarget(name: "SocaiConsensusTests", dependencies: ["SocaiConsensus", "SocaiCore", "SocaiCrypto"]),
+        .testTarget(name: "SocaiConsensusTests", dependencies: ["SocaiConsensus", "SocaiCore", "SocaiCrypto", "SocaiHarness"]),
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
         .testTarget(name: "SocaiNodeTests", dependencies: ["SocaiNode", "SocaiCore", "SocaiState", "SocaiStore"]),

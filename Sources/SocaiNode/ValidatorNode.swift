@@ -99,6 +99,7 @@ public actor ValidatorNode {
             }
             try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         }
+        try Self.checkByzantineMode(home.configuration, log: log)
         signerGuard = try SignerGuard(dataDirectory: home.dataPath)
         let peers = try home.configuration.peers.map {
             try PeerEndpoint(name: $0.name, publicKeyHex: $0.publicKey, address: $0.address)
@@ -237,6 +238,7 @@ public actor ValidatorNode {
                 try signerGuard.record(height: vote.height, step: step, checkpoint: machine.checkpoint)
                 vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: nodeKey)
                 broadcast(.vote(vote))
+                if isEquivocating { equivocate(after: vote) }
                 queue += machine.handle(.vote(vote))
             case .scheduleTimeout(let timeout, let milliseconds):
                 tasks.removeAll { $0.isCancelled }

@@ -15,6 +15,7 @@ struct SocaiCommand: AsyncParsableCommand {
             KeyCommand.self, DIDCommand.self, ConsentCommand.self, AccessCommand.self, MarketCommand.self, TransferCommand.self,
             GovernanceCommand.self,
             NodeCommand.self, GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
+            HarnessCommand.self, SimCommand.self,
         ]
     )
 }
