@@ -50,6 +50,8 @@ public final class HarnessRunner: @unchecked Sendable {
     public static let commitWaitMilliseconds: UInt64 = 15_000
     /// Longest wait for what a transaction builds on to be acknowledged.
     public static let dependencyWaitMilliseconds: UInt64 = 30_000
+    /// Most nodes one transaction is sent to (a node down or refusing a nonce: the next one).
+    public static let submitAttemptsMax = 4
     /// Longest graceful stop before SIGKILL.
     public static let stopWaitSeconds: Double = 10
 
@@ -502,13 +504,15 @@ public final class HarnessRunner: @unchecked Sendable {
             if wait > 0 { usleep(useconds_t(wait * 1_000_000)) }
             slots.wait()
             group.enter()
-            DispatchQueue.global().async { [self] in
-                defer {
-                    slots.signal()
-                    group.leave()
-                }
+            // A thread of its own, not a Dispatch worker: each blocks on an HTTP wait for
+            // commit, and blocked workers would starve the small Dispatch pool that also
+            // delivers URLSession's completions.
+            let worker = Thread { [self] in
                 execute(transaction, workload: workload)
+                slots.signal()
+                group.leave()
             }
+            worker.start()
         }
         group.wait()
     }
@@ -571,7 +575,9 @@ public final class HarnessRunner: @unchecked Sendable {
         var outcome = TransactionOutcome()
         outcome.hash = envelope.hash
         let body = try! JSONSerialization.data(withJSONObject: ["transaction": Hex.encode(envelope.canonicalBytes)])
-        for attempt in 0..<2 {
+        // A node that is still catching up judges nonces against an older state: a refused
+        // nonce is retried on another node after a pause.
+        for attempt in 0..<Self.submitAttemptsMax {
             let available = lock.withLock { (0..<validatorCount).filter { !unavailable.contains($0) } }
             guard !available.isEmpty else { break }
             let node = available[(preferred + attempt) % available.count]
@@ -588,14 +594,39 @@ public final class HarnessRunner: @unchecked Sendable {
                 outcome.code = (object?["result"] as? [String: Any])?["code"] as? String
             case 504:
                 outcome.status = .timedOut
+            case 409:
+                // Already pending or committed: an earlier attempt reached a node that went down
+                // after gossiping it. Wait for its commit as the first node would have.
+                outcome = awaitCommit(outcome, at: node)
             default:
                 outcome.status = .rejected
                 let error = object?["error"] as? [String: Any]
                 outcome.detail = "\(status) \(error?["message"] as? String ?? String(decoding: data.prefix(200), as: UTF8.self))"
+                if outcome.detail.contains("badNonce"), attempt + 1 < Self.submitAttemptsMax {
+                    usleep(500_000)
+                    continue
+                }
             }
             return outcome
         }
-        outcome.status = .unreachable
+        if case .pending = outcome.status { outcome.status = .unreachable }
+        return outcome
+    }
+
+    /// Polls `GET /v1/tx/{hash}` until the transaction is committed or the commit wait passes.
+    private func awaitCommit(_ submitted: TransactionOutcome, at node: Int) -> TransactionOutcome {
+        var outcome = submitted
+        outcome.status = .timedOut
+        let deadline = Date().addingTimeInterval(Double(Self.commitWaitMilliseconds) / 1000)
+        while Date() < deadline {
+            if let object = HarnessHTTP.json("\(api(node))/v1/tx/\(submitted.hash!.hex)") {
+                outcome.status = .acknowledged
+                outcome.latencyMilliseconds = milliseconds() - outcome.submittedAtMilliseconds
+                outcome.code = object["code"] as? String ?? (object["result"] as? [String: Any])?["code"] as? String
+                return outcome
+            }
+            usleep(250_000)
+        }
         return outcome
     }
 
