@@ -667,6 +667,7 @@ public final class HarnessRunner: @unchecked Sendable {
     /// Reads every store and audits it.
     private func observe() throws(HarnessError) -> RunObservation {
         var observations: [NodeObservation] = []
+        let validatorChanges = plan.faults.filter { $0.kind == .validatorChange }.count
         let audit = auditCommand()
         self.audit = audit
         for node in 0..<validatorCount {
@@ -694,7 +695,7 @@ public final class HarnessRunner: @unchecked Sendable {
             observation.blocksSynced = syncedEarlier[node]
             let audited = try runSocai(audit.arguments(homeOf(node)))
             observation.auditPassed = audited.status == 0
-            observation.auditDetail = audited.output.split(separator: "\n").last.map(String.init) ?? ""
+            observation.auditDetail = audit.detail(audited.output, validatorChanges: validatorChanges)
             observations.append(observation)
         }
         let acknowledged = outcomes.compactMap { outcome -> String? in
@@ -718,7 +719,26 @@ public final class HarnessRunner: @unchecked Sendable {
         let genesis: String
         let replay: Bool
         func arguments(_ home: String) -> [String] {
-            replay ? ["audit", "replay", "--genesis", genesis, "--home", home] : ["chain", "verify", "--home", home]
+            replay ? ["audit", "replay", "--genesis", genesis, "--home", home] : ["chain", "verify", "--home", home, "--json"]
+        }
+
+        /// The audit's verdict in one line. `chain verify` checks every certificate against the
+        /// genesis validator set, so after a validator change it fails by construction: say so.
+        func detail(_ output: String, validatorChanges: Int) -> String {
+            guard !replay else { return output.split(separator: "\n").last.map(String.init) ?? "" }
+            guard let start = output.firstIndex(of: "{"),
+                let object = (try? JSONSerialization.jsonObject(with: Data(output[start...].utf8))) as? [String: Any]
+            else { return String(output.prefix(300)) }
+            guard let bad = object["firstBadHeight"] as? Int else {
+                return "\(object["tipHeight"] as? Int ?? 0) blocks verified"
+            }
+            var text = "first bad height \(bad): \(object["problem"] as? String ?? "")"
+            if validatorChanges > 0 {
+                text +=
+                    " (chain verify checks certificates against the genesis validator set only; the run changed the "
+                    + "set, which needs socai audit replay)"
+            }
+            return text
         }
     }
 
