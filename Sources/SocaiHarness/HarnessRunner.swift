@@ -575,8 +575,9 @@ public final class HarnessRunner: @unchecked Sendable {
         var outcome = TransactionOutcome()
         outcome.hash = envelope.hash
         let body = try! JSONSerialization.data(withJSONObject: ["transaction": Hex.encode(envelope.canonicalBytes)])
-        // A node that is still catching up judges nonces against an older state: a refused
-        // nonce is retried on another node after a pause.
+        // A node that is still catching up judges a transaction against an older state (a
+        // nonce, a consent not yet committed there): a refusal is retried on another node
+        // after a pause.
         for attempt in 0..<Self.submitAttemptsMax {
             let available = lock.withLock { (0..<validatorCount).filter { !unavailable.contains($0) } }
             guard !available.isEmpty else { break }
@@ -602,7 +603,7 @@ public final class HarnessRunner: @unchecked Sendable {
                 outcome.status = .rejected
                 let error = object?["error"] as? [String: Any]
                 outcome.detail = "\(status) \(error?["message"] as? String ?? String(decoding: data.prefix(200), as: UTF8.self))"
-                if outcome.detail.contains("badNonce"), attempt + 1 < Self.submitAttemptsMax {
+                if status == 422, attempt + 1 < Self.submitAttemptsMax {
                     usleep(500_000)
                     continue
                 }
