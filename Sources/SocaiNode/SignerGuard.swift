@@ -25,6 +25,9 @@ public final class SignerGuard {
         var lockedBlockID: String?
         var validRound: UInt32?
         var validBlockID: String?
+        /// The value of the vote signed at this step: a block id (hex), or "nil" for a nil
+        /// vote; absent for a proposal (and in records written before it existed).
+        var votedValue: String?
     }
 
     private let path: String
@@ -49,6 +52,25 @@ public final class SignerGuard {
             validBlockID: last.validBlockID.flatMap { try? Hash(hex: $0) }, lastSigned: SignedStep(round: last.round, kind: kind))
     }
 
+    /// The last vote recorded, unsigned, for `validator`. Signing it again gives the identical
+    /// signature (Ed25519 is deterministic), so re-sending it after a restart is not a second
+    /// vote; without it a vote lost in the crash is lost for good, and a validator whose power
+    /// every quorum needs would stall its height (CometBFT's signer re-signs identical bytes too).
+    public func lastVote(validator: PublicKey) -> Vote? {
+        guard let last, let value = last.votedValue, let kind = SignedStep.Kind(rawValue: last.step), kind != .proposal
+        else { return nil }
+        let blockID: Hash?
+        if value == "nil" {
+            blockID = nil
+        } else {
+            guard let parsed = try? Hash(hex: value) else { return nil }
+            blockID = parsed
+        }
+        return Vote(
+            type: kind == .prevote ? .prevote : .precommit, height: last.height, round: last.round, blockID: blockID,
+            validator: validator)
+    }
+
     /// Whether signing `step` at `height` would not regress below what was signed before.
     public func allows(height: UInt64, step: SignedStep) -> Bool {
         guard let last else { return true }
@@ -57,12 +79,15 @@ public final class SignerGuard {
     }
 
     /// Records `step` at `height` with the machine's lock state, durably, before signing.
-    public func record(height: UInt64, step: SignedStep, checkpoint: ConsensusCheckpoint) throws {
+    /// `vote` is the vote about to be signed (nil for a proposal): kept so that after a crash
+    /// the identical vote can be signed and sent again (see `lastVote`).
+    public func record(height: UInt64, step: SignedStep, checkpoint: ConsensusCheckpoint, vote: Vote? = nil) throws {
         precondition(allows(height: height, step: step), "signing at or below the last signed step")
+        precondition(vote == nil || (vote!.height == height && SignedStep(round: vote!.round, voteType: vote!.type) == step))
         let record = Record(
             height: height, round: step.round, step: step.kind.rawValue, lockedRound: checkpoint.lockedRound,
             lockedBlockID: checkpoint.lockedBlockID?.hex, validRound: checkpoint.validRound,
-            validBlockID: checkpoint.validBlockID?.hex)
+            validBlockID: checkpoint.validBlockID?.hex, votedValue: vote.map { $0.blockID?.hex ?? "nil" })
         let data = try JSONEncoder().encode(record)
         // Write a temporary file, fsync it, rename over the record, fsync the directory: after a
         // crash at any point the file holds either the old or the new record, never a torn one.

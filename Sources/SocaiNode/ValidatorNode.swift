@@ -145,6 +145,7 @@ public actor ValidatorNode {
         if let checkpoint = signerGuard.checkpoint, checkpoint.height == nextHeight {
             log("resuming height \(nextHeight) from the signer checkpoint at round \(checkpoint.round)")
             try perform(try machine.resume(from: checkpoint, validatorSet: validatorSet))
+            resendLastVote()
         } else {
             try perform(machine.handle(.start(height: nextHeight, validatorSet: validatorSet)))
         }
@@ -204,7 +205,7 @@ public actor ValidatorNode {
 
     // MARK: Consensus actions
 
-    private func feed(_ event: ConsensusEvent) {
+    func feed(_ event: ConsensusEvent) {
         do { try perform(machine.handle(event)) } catch { log("error handling \(event): \(error)") }
         metrics.round = machine.round
     }
@@ -235,7 +236,7 @@ public actor ValidatorNode {
                     log("refusing to sign a \(vote.type) at \(vote.height)/\(vote.round): already signed past it")
                     continue
                 }
-                try signerGuard.record(height: vote.height, step: step, checkpoint: machine.checkpoint)
+                try signerGuard.record(height: vote.height, step: step, checkpoint: machine.checkpoint, vote: vote)
                 vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: nodeKey)
                 broadcast(.vote(vote))
                 if isEquivocating { equivocate(after: vote) }

@@ -33,6 +33,17 @@ import Testing
         #expect(crashes > 0)
     }
 
+    /// Seed 811 of the swarm: validator 3 (power 4 of 10, needed by every quorum) crashes right
+    /// after signing its prevote, which a partition swallowed. It must send the identical vote
+    /// again on resume, or height 6 never ends (the swarm found this).
+    @Test func aValidatorEveryQuorumNeedsResendsItsLastVoteAfterACrash() {
+        let variant = SimulationSwarm.variant(forSeed: 811)
+        #expect(variant.name == SimulationVariant.weightedHonest.name)
+        let report = Simulation(seed: 811, variant: variant).run()
+        #expect(report.failures.isEmpty, "\(report.failures)")
+        #expect(report.restarts == 1)
+    }
+
     @Test func aSeedWithACrashReproducesExactly() {
         let seed = (UInt64(0)..<200).first { SimulationScenario(seed: $0, variant: .equalHonest).crash != nil }!
         let first = Simulation(seed: seed, variant: .equalHonest).run()

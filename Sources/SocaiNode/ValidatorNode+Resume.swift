@@ -1,0 +1,19 @@
+import SocaiCore
+import SocaiCrypto
+
+extension ValidatorNode {
+    /// After resuming from the signer checkpoint, signs the identical last vote again (same
+    /// bytes, same deterministic signature: not a second vote), sends it and feeds it back, so
+    /// a vote that died with the previous process still reaches the network and is re-gossiped.
+    /// Found by the simulation swarm (`socai sim`, docs/HARNESS.md): without it, a validator
+    /// every quorum needs that crashes right after signing stalls its height for good.
+    func resendLastVote() {
+        guard var vote = signerGuard.lastVote(validator: publicKey), let checkpoint = signerGuard.checkpoint,
+            vote.height == checkpoint.height
+        else { return }
+        vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: nodeKey)
+        log("re-sending the \(vote.type) signed before the restart at \(vote.height)/\(vote.round)")
+        do { try network.broadcast(NodeMessage.vote(vote).canonicalBytes) } catch { log("broadcast failed: \(error)") }
+        feed(.vote(vote))
+    }
+}
