@@ -306,9 +306,10 @@ public final class Simulation {
         var lock: (height: UInt64, blockID: Hash?) = (0, nil)
         /// The consensus checkpoint persisted with the watermark before each signature.
         var checkpoint: ConsensusCheckpoint?
-        /// The vote recorded with the checkpoint (nil after a proposal): re-sent on resume,
-        /// as `ValidatorNode.resendLastVote` does.
-        var lastSignedVote: Vote?
+        /// The votes recorded with the checkpoint (the last vote, and with a precommit the
+        /// prevote before it; none after a proposal): re-sent on resume, as
+        /// `ValidatorNode.resendLastVote` does.
+        var resendableVotes: [Vote] = []
         /// Whether the process is down (between a crash and its restart).
         var isDown = false
         /// Counts restarts; events of an earlier incarnation are dropped.
@@ -488,8 +489,8 @@ public final class Simulation {
             do {
                 let actions = try nodes[node].machine.resume(from: checkpoint, validatorSet: validatorSet)
                 drive(node, actions, after: nil)
-                // The identical last vote again: the one sent before the crash may be lost.
-                if let vote = nodes[node].lastSignedVote, vote.height == nextHeight {
+                // The identical last votes again: those sent before the crash may be lost.
+                for vote in nodes[node].resendableVotes where vote.height == nextHeight {
                     remember(.vote(vote), at: node)
                     broadcast(.vote(vote), from: node)
                     input(node, .vote(vote))
@@ -513,7 +514,8 @@ public final class Simulation {
             }
             nodes[node].checkpoint = nodes[node].machine.checkpoint
             let signed = SimulationKeys.signed(vote, with: nodes[node].key)
-            nodes[node].lastSignedVote = signed
+            let earlier = nodes[node].resendableVotes.filter { $0.height == vote.height && $0.type == .prevote }
+            nodes[node].resendableVotes = (vote.type == .precommit ? earlier.suffix(1) : []) + [signed]
             remember(.vote(signed), at: node)
             feedback.append(.vote(signed))
             if nodes[node].isByzantine {
@@ -525,7 +527,7 @@ public final class Simulation {
             guard advanceWatermark(node, height: proposal.height, step: SignedStep(round: proposal.round, kind: .proposal))
             else { return }
             nodes[node].checkpoint = nodes[node].machine.checkpoint
-            nodes[node].lastSignedVote = nil
+            nodes[node].resendableVotes = []
             let signed = SimulationKeys.signed(proposal, with: nodes[node].key)
             remember(.proposal(signed), at: node)
             feedback.append(.proposal(signed))

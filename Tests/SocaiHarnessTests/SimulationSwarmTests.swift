@@ -36,10 +36,12 @@ import Testing
     /// Seed 811 of the swarm: validator 3 (power 4 of 10, needed by every quorum) crashes right
     /// after signing its prevote, which a partition swallowed. It must send the identical vote
     /// again on resume, or height 6 never ends (the swarm found this).
-    @Test func aValidatorEveryQuorumNeedsResendsItsLastVoteAfterACrash() {
-        let variant = SimulationSwarm.variant(forSeed: 811)
+    /// Seed 3061: the same, after it had signed both its prevote and its precommit; both must go again.
+    @Test(arguments: [UInt64(811), 3061])
+    func aValidatorEveryQuorumNeedsResendsItsLastVotesAfterACrash(seed: UInt64) {
+        let variant = SimulationSwarm.variant(forSeed: seed)
         #expect(variant.name == SimulationVariant.weightedHonest.name)
-        let report = Simulation(seed: 811, variant: variant).run()
+        let report = Simulation(seed: seed, variant: variant).run()
         #expect(report.failures.isEmpty, "\(report.failures)")
         #expect(report.restarts == 1)
     }

@@ -44,6 +44,22 @@ import Testing
         #expect(!reopened.allows(height: 7, step: step))
     }
 
+    @Test func aPrecommitKeepsThePrevoteBeforeIt() throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let validator = PublicKey(of: Self.key)
+        let block = Hash.sha256(Array("block".utf8))
+        let record = try SignerGuard(dataDirectory: path)
+        let prevote = Vote(type: .prevote, height: 9, round: 0, blockID: block, validator: validator)
+        let precommit = Vote(type: .precommit, height: 9, round: 0, blockID: block, validator: validator)
+        for vote in [prevote, precommit] {
+            let step = SignedStep(round: vote.round, voteType: vote.type)
+            try record.record(
+                height: 9, step: step, checkpoint: Self.checkpoint(height: 9, round: 0, step: step), vote: vote)
+        }
+        #expect(try SignerGuard(dataDirectory: path).lastVotes(validator: validator) == [prevote, precommit])
+    }
+
     @Test func aNilVoteIsRecoveredAsNilAndAProposalAsNoVote() throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
