@@ -78,6 +78,9 @@ public struct NodeConfiguration: Sendable, Equatable, Codable {
     public var apiListenAddress: String
     /// The peers this node talks to.
     public var peers: [PeerAddress]
+    /// Test-only misbehaviour for the multi-node harness: `"equivocate"` makes the validator
+    /// sign a conflicting twin of every vote. Refused unless SOCAI_ALLOW_BYZANTINE=1 is set.
+    public var byzantine: String?
 
     /// Creates a configuration.
     public init(

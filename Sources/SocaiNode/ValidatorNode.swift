@@ -119,6 +119,7 @@ public actor ValidatorNode {
             }
             try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         }
+        try Self.checkByzantineMode(home.configuration, log: log)
         signerGuard = try SignerGuard(dataDirectory: home.dataPath)
         let peers = try home.configuration.peers.map {
             try PeerEndpoint(name: $0.name, publicKeyHex: $0.publicKey, address: $0.address)
@@ -171,6 +172,7 @@ public actor ValidatorNode {
         if let checkpoint = signerGuard.checkpoint, checkpoint.height == nextHeight {
             log("resuming height \(nextHeight) from the signer checkpoint at round \(checkpoint.round)")
             try perform(try machine.resume(from: checkpoint, validatorSet: validatorSet))
+            resendLastVote()
         } else {
             try perform(machine.handle(.start(height: nextHeight, validatorSet: validatorSet)))
         }
@@ -239,7 +241,7 @@ public actor ValidatorNode {
 
     // MARK: Consensus actions
 
-    private func feed(_ event: ConsensusEvent) {
+    func feed(_ event: ConsensusEvent) {
         do { try perform(machine.handle(event)) } catch { log("error handling \(event): \(error)") }
         metrics.round = machine.round
         exportedMetrics.round.set(Double(machine.round))
@@ -271,9 +273,10 @@ public actor ValidatorNode {
                     log("refusing to sign a \(vote.type) at \(vote.height)/\(vote.round): already signed past it")
                     continue
                 }
-                try signerGuard.record(height: vote.height, step: step, checkpoint: machine.checkpoint)
+                try signerGuard.record(height: vote.height, step: step, checkpoint: machine.checkpoint, vote: vote)
                 vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: nodeKey)
                 broadcast(.vote(vote))
+                if isEquivocating { equivocate(after: vote) }
                 queue += machine.handle(.vote(vote))
             case .scheduleTimeout(let timeout, let milliseconds):
                 tasks.removeAll { $0.isCancelled }

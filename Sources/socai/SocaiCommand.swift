@@ -16,6 +16,7 @@ struct SocaiCommand: AsyncParsableCommand {
             GovernanceCommand.self,
             NodeCommand.self, GenesisCommand.self, ChainCommand.self, LocalnetCommand.self, DevelopmentCommand.self,
             AuditCommand.self,
+            HarnessCommand.self, SimCommand.self,
         ]
     )
 }

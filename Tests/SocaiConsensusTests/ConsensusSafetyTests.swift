@@ -1,5 +1,6 @@
 import SocaiConsensus
 import SocaiCore
+import SocaiHarness
 import Testing
 
 /// Equivocation evidence, message authentication, windows and buffers, double-sign

@@ -1,4 +1,5 @@
 import SocaiCore
+import SocaiHarness
 import Testing
 
 @testable import SocaiConsensus

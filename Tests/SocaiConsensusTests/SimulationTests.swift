@@ -1,9 +1,11 @@
 import Foundation
 import SocaiConsensus
 import SocaiCore
+import SocaiHarness
 import Testing
 
-/// Deterministic simulation of whole networks of real state machines.
+/// Deterministic simulation of whole networks of real state machines (the simulation lives in
+/// SocaiHarness, which also runs it as a swarm: `socai sim --seeds 1-10000`).
 ///
 /// `make test` runs `defaultSeedsPerVariant` seeds of each 4-validator variant and a third
 /// as many of the 7-validator one (each of its seeds costs about three times as much).
@@ -71,7 +73,8 @@ import Testing
     @Test func pinnedSeedWithEquivocationLockChangeAndLaterRounds() {
         let variant = SimulationVariant.equalByzantine
         let seed: UInt64 = 3
-        let report = Simulation(seed: seed, variant: variant).run()
+        // Pinned before crashes and clock skew joined the fault mix: run without them.
+        let report = Simulation(seed: seed, variant: variant, extendedFaults: false).run()
         #expect(report.failures.isEmpty, "\(Self.describe(variant, seed: seed, report))")
         #expect(report.evidenceReported > 0)
         #expect(report.maxCommitRound >= 4)

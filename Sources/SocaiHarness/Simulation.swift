@@ -3,12 +3,14 @@ import SocaiCore
 import SocaiCrypto
 
 /// SplitMix64: every random choice of a simulation comes from one seed.
-struct SimulationRandom {
+public struct SimulationRandom: Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// A generator whose every draw follows from `seed`.
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var mixed = state
         mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
@@ -17,20 +19,21 @@ struct SimulationRandom {
     }
 
     /// A number in 0..<bound (the modulo bias is irrelevant at these sizes).
-    mutating func below(_ bound: UInt64) -> UInt64 {
+    public mutating func below(_ bound: UInt64) -> UInt64 {
         precondition(bound > 0)
         return next() % bound
     }
 
     /// A number in low...high.
-    mutating func between(_ low: UInt64, _ high: UInt64) -> UInt64 { low + below(high - low + 1) }
+    public mutating func between(_ low: UInt64, _ high: UInt64) -> UInt64 { low + below(high - low + 1) }
 
     /// True with the given probability.
-    mutating func chance(_ probability: Double) -> Bool {
+    public mutating func chance(_ probability: Double) -> Bool {
         Double(next() >> 11) / Double(UInt64(1) << 53) < probability
     }
 
-    mutating func pick<Element>(_ elements: [Element]) -> Element { elements[Int(below(UInt64(elements.count)))] }
+    /// One of `elements`, which must not be empty.
+    public mutating func pick<Element>(_ elements: [Element]) -> Element { elements[Int(below(UInt64(elements.count)))] }
 }
 
 /// The simulated clock: a binary min-heap of timed events. Events at the same time come out
@@ -79,34 +82,43 @@ struct EventQueue<Payload> {
 }
 
 /// A validator set to simulate, and which of its members may play the Byzantine one.
-struct SimulationVariant: Sendable, CustomStringConvertible {
-    let name: String
-    let powers: [UInt64]
+public struct SimulationVariant: Sendable, CustomStringConvertible {
+    /// A short name for reports.
+    public let name: String
+    /// Each validator's voting power.
+    public let powers: [UInt64]
     /// Members each holding less than a third of the power; one is chosen per seed to
     /// equivocate. Empty: every validator is honest.
-    let byzantineCandidates: [Int]
+    public let byzantineCandidates: [Int]
 
-    var description: String { name }
+    /// The name.
+    public var description: String { name }
 
-    static let equalHonest = SimulationVariant(name: "4 equal, honest", powers: [1, 1, 1, 1], byzantineCandidates: [])
-    static let weightedHonest = SimulationVariant(
+    /// Four equal honest validators.
+    public static let equalHonest = SimulationVariant(name: "4 equal, honest", powers: [1, 1, 1, 1], byzantineCandidates: [])
+    /// Four honest validators with powers 1, 2, 3, 4.
+    public static let weightedHonest = SimulationVariant(
         name: "4 weighted 1-2-3-4, honest", powers: [1, 2, 3, 4], byzantineCandidates: [])
-    static let equalByzantine = SimulationVariant(
+    /// Four equal validators, one of them equivocating.
+    public static let equalByzantine = SimulationVariant(
         name: "4 equal, 1 equivocating", powers: [1, 1, 1, 1], byzantineCandidates: [0, 1, 2, 3])
-    // Total 11: the power-3 validator is under a third (3.67); the honest 8 are a quorum.
-    static let weightedByzantine = SimulationVariant(
+    /// Four weighted validators, the power-3 one equivocating. Total 11: the power-3 validator
+    /// is under a third (3.67); the honest 8 are a quorum.
+    public static let weightedByzantine = SimulationVariant(
         name: "4 weighted 4-3-2-2, power 3 equivocating", powers: [4, 3, 2, 2], byzantineCandidates: [1])
-    static let sevenByzantine = SimulationVariant(
+    /// Seven equal validators, one of them equivocating.
+    public static let sevenByzantine = SimulationVariant(
         name: "7 equal, 1 equivocating", powers: [1, 1, 1, 1, 1, 1, 1], byzantineCandidates: [0, 1, 2, 3, 4, 5, 6])
 
-    static let all: [SimulationVariant] = [equalHonest, weightedHonest, equalByzantine, weightedByzantine, sevenByzantine]
+    /// Every variant, in the order the swarm cycles through them.
+    public static let all: [SimulationVariant] = [equalHonest, weightedHonest, equalByzantine, weightedByzantine, sevenByzantine]
 }
 
 /// The faults one seed injects: a chaotic phase (drops, duplicates, long and reordering
 /// delays, maybe a partition), then a healed phase in which progress is required.
-struct SimulationScenario: CustomStringConvertible {
+public struct SimulationScenario: Sendable, CustomStringConvertible {
     /// How the Byzantine validator misbehaves.
-    enum Strategy: String {
+    public enum Strategy: String, Sendable {
         /// Each vote gets a twin for another block id (or nil); each peer gets one or both.
         case randomTwins = "random twins"
         /// Tries to split decisions: its precommit for a block goes to one honest validator
@@ -116,18 +128,37 @@ struct SimulationScenario: CustomStringConvertible {
         case splitBrain = "split brain"
     }
 
-    var byzantine: Int?
-    var strategy: Strategy
-    var chaosEndMilliseconds: UInt64
-    var dropProbability: Double
-    var duplicateProbability: Double
-    var delayMaxMilliseconds: UInt64
+    /// The equivocating validator, if any.
+    public var byzantine: Int?
+    /// How it equivocates.
+    public var strategy: Strategy
+    /// When the chaotic phase ends and the network heals.
+    public var chaosEndMilliseconds: UInt64
+    /// Chance that a message is lost while chaotic.
+    public var dropProbability: Double
+    /// Chance that a message is delivered twice while chaotic.
+    public var duplicateProbability: Double
+    /// Longest delivery delay while chaotic (delays reorder messages).
+    public var delayMaxMilliseconds: UInt64
     /// While in [start, end), messages between the two sides are lost.
-    var partition: (startMilliseconds: UInt64, endMilliseconds: UInt64, side: [Bool])?
-    var healedDropProbability: Double
-    var healedDelayMaxMilliseconds: UInt64
+    public var partition: (startMilliseconds: UInt64, endMilliseconds: UInt64, side: [Bool])?
+    /// Chance that a message is lost after healing.
+    public var healedDropProbability: Double
+    /// Longest delivery delay after healing.
+    public var healedDelayMaxMilliseconds: UInt64
+    /// An honest validator that crashes (losing everything but its store and its signer's
+    /// checkpoint) at `startMilliseconds` and restarts at `endMilliseconds`, within the chaos.
+    public var crash: (node: Int, startMilliseconds: UInt64, endMilliseconds: UInt64)?
+    /// Each validator's clock rate in thousandths: its timeouts and gossip ticks last
+    /// `rate / 1000` times as long as asked (clock skew between validators).
+    public var clockRatesPermille: [UInt64]
 
-    init(seed: UInt64, variant: SimulationVariant) {
+    /// Slowest and fastest clock rate drawn, in thousandths.
+    public static let clockRatePermilleRange: ClosedRange<UInt64> = 700...1_400
+
+    /// The faults of `seed`. Without `extendedFaults` no crash and no clock skew are drawn, so
+    /// the seeds pinned before they existed keep their runs.
+    public init(seed: UInt64, variant: SimulationVariant, extendedFaults: Bool = true) {
         var random = SimulationRandom(seed: seed ^ 0x5eed_5eed_5eed_5eed)
         byzantine = variant.byzantineCandidates.isEmpty ? nil : random.pick(variant.byzantineCandidates)
         strategy = random.chance(0.5) ? .randomTwins : .splitBrain
@@ -144,9 +175,25 @@ struct SimulationScenario: CustomStringConvertible {
         }
         healedDropProbability = random.pick([0, 0.02])
         healedDelayMaxMilliseconds = random.pick([5, 50])
+        clockRatesPermille = variant.powers.map { _ in 1_000 }
+        guard extendedFaults else { return }
+        // A separate stream, so the faults above stay those of the seed without extensions.
+        var extended = SimulationRandom(seed: seed ^ 0xc4a5_c4a5_c4a5_c4a5)
+        let honest = variant.powers.indices.filter { $0 != byzantine }
+        if extended.chance(0.4), chaosEndMilliseconds > 1_000 {
+            let start = extended.below(chaosEndMilliseconds - 500)
+            let end = min(chaosEndMilliseconds, start + extended.between(200, 4_000))
+            crash = (extended.pick(honest), start, end)
+        }
+        if extended.chance(0.5) {
+            clockRatesPermille = variant.powers.map { _ in
+                extended.between(Self.clockRatePermilleRange.lowerBound, Self.clockRatePermilleRange.upperBound)
+            }
+        }
     }
 
-    var description: String {
+    /// One line naming every fault.
+    public var description: String {
         var text =
             "chaos until \(chaosEndMilliseconds) ms: drop \(dropProbability), duplicate \(duplicateProbability), "
             + "delay ≤ \(delayMaxMilliseconds) ms"
@@ -155,27 +202,41 @@ struct SimulationScenario: CustomStringConvertible {
             text += "in [\(partition.startMilliseconds), \(partition.endMilliseconds)) ms"
         }
         if let byzantine { text += ", validator \(byzantine) equivocates (\(strategy.rawValue))" }
+        if let crash { text += ", validator \(crash.node) crashes in [\(crash.startMilliseconds), \(crash.endMilliseconds)) ms" }
+        if clockRatesPermille.contains(where: { $0 != 1_000 }) {
+            text += ", clock rates \(clockRatesPermille.map { String($0) }.joined(separator: "/"))‰"
+        }
         return text + "; healed: drop \(healedDropProbability), delay ≤ \(healedDelayMaxMilliseconds) ms"
     }
 }
 
 /// What one run did, and every invariant it broke.
-struct SimulationReport {
-    var failures: [String] = []
-    var committedHeights: [UInt64] = []
-    var maxCommitRound: UInt32 = 0
-    var lockChanges = 0
-    var evidenceReported = 0
-    var equivocations = 0
-    var events = 0
-    var simulatedMilliseconds: UInt64 = 0
+public struct SimulationReport: Sendable {
+    /// Every invariant broken (at most five are collected).
+    public var failures: [String] = []
+    /// Each node's committed height at the end.
+    public var committedHeights: [UInt64] = []
+    /// The highest round any height was committed in.
+    public var maxCommitRound: UInt32 = 0
+    /// How often an honest lock moved to another block at one height.
+    public var lockChanges = 0
+    /// Evidence reports by honest nodes.
+    public var evidenceReported = 0
+    /// Conflicting vote pairs the Byzantine validator sent.
+    public var equivocations = 0
+    /// Crash-restarts carried out.
+    public var restarts = 0
+    /// Events processed.
+    public var events = 0
+    /// Simulated time at the end.
+    public var simulatedMilliseconds: UInt64 = 0
     /// FNV-1a over every honest commit, to check that a seed reproduces its run exactly.
-    var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+    public var digest: UInt64 = 0xcbf2_9ce4_8422_2325
 }
 
 /// N real `ConsensusMachine`s, each behind a driver that signs, persists a last-signed
 /// watermark, and plays the application; a seeded network between them; a simulated clock.
-final class Simulation {
+public final class Simulation {
     /// How often each node re-sends its recent messages (its own votes and proposal, and its
     /// last certificate), as CometBFT's gossip does: lost messages are eventually replaced.
     static let gossipIntervalMilliseconds: UInt64 = 250
@@ -222,10 +283,14 @@ final class Simulation {
         }
     }
 
+    /// A timed event. Inputs and gossip ticks carry the incarnation of the node that
+    /// scheduled them: a crash cancels every timer of the process that died.
     enum Event {
         case deliver(node: Int, Message)
-        case input(node: Int, ConsensusEvent)
-        case gossip(node: Int)
+        case input(node: Int, incarnation: UInt32, ConsensusEvent)
+        case gossip(node: Int, incarnation: UInt32)
+        case crash(node: Int)
+        case restart(node: Int)
     }
 
     struct Node {
@@ -239,12 +304,26 @@ final class Simulation {
         /// The signer's persisted (height, step): nothing at or below it is signed again.
         var watermark: (height: UInt64, step: SignedStep)?
         var lock: (height: UInt64, blockID: Hash?) = (0, nil)
+        /// The consensus checkpoint persisted with the watermark before each signature.
+        var checkpoint: ConsensusCheckpoint?
+        /// The votes recorded with the checkpoint (the last vote, and with a precommit the
+        /// prevote before it; none after a proposal): re-sent on resume, as
+        /// `ValidatorNode.resendLastVote` does.
+        var resendableVotes: [Vote] = []
+        /// Whether the process is down (between a crash and its restart).
+        var isDown = false
+        /// Counts restarts; events of an earlier incarnation are dropped.
+        var incarnation: UInt32 = 0
     }
 
-    let seed: UInt64
-    let variant: SimulationVariant
-    let scenario: SimulationScenario
-    let validatorSet: ValidatorSet
+    /// The seed every choice follows from.
+    public let seed: UInt64
+    /// The validator set simulated.
+    public let variant: SimulationVariant
+    /// The faults injected.
+    public let scenario: SimulationScenario
+    /// The validators.
+    public let validatorSet: ValidatorSet
     private var random: SimulationRandom
     private var queue = EventQueue<Event>()
     private var now: UInt64 = 0
@@ -258,30 +337,39 @@ final class Simulation {
     private var decided: [UInt64: Hash] = [:]
     private var report = SimulationReport()
 
-    init(seed: UInt64, variant: SimulationVariant) {
+    /// The consensus configuration every simulated validator uses.
+    let configuration: ConsensusConfiguration
+
+    /// A simulation of `variant` under the faults of `seed` (see `SimulationScenario`).
+    public init(seed: UInt64, variant: SimulationVariant, extendedFaults: Bool = true) {
         self.seed = seed
         self.variant = variant
-        scenario = SimulationScenario(seed: seed, variant: variant)
+        scenario = SimulationScenario(seed: seed, variant: variant, extendedFaults: extendedFaults)
         random = SimulationRandom(seed: seed)
-        validatorSet = TestSupport.validatorSet(powers: variant.powers)
+        validatorSet = SimulationKeys.validatorSet(powers: variant.powers)
         // Short timeouts, as on a local network; they grow by the same deltas each round.
-        let configuration = ConsensusConfiguration(
+        configuration = ConsensusConfiguration(
             timeoutProposeMilliseconds: 300, timeoutProposeDeltaMilliseconds: 150, timeoutPrevoteMilliseconds: 150,
             timeoutPrevoteDeltaMilliseconds: 75, timeoutPrecommitMilliseconds: 150, timeoutPrecommitDeltaMilliseconds: 75)
         nodes = variant.powers.indices.map { index in
             Node(
                 machine: try! ConsensusMachine(
-                    chainID: TestSupport.chainID, validatorKey: TestSupport.publicKey(index), configuration: configuration),
-                key: TestSupport.keys[index], isByzantine: index == scenario.byzantine)
+                    chainID: SimulationKeys.chainID, validatorKey: SimulationKeys.publicKey(index), configuration: configuration),
+                key: SimulationKeys.keys[index], isByzantine: index == scenario.byzantine)
         }
     }
 
     private var honest: [Int] { nodes.indices.filter { !nodes[$0].isByzantine } }
 
-    func run() -> SimulationReport {
+    /// Runs until progress after healing, a failure, or the event bound; returns what happened.
+    public func run() -> SimulationReport {
         for index in nodes.indices {
-            queue.push(at: random.below(20), .input(node: index, .start(height: 1, validatorSet: validatorSet)))
-            queue.push(at: random.between(1, Self.gossipIntervalMilliseconds), .gossip(node: index))
+            queue.push(at: random.below(20), .input(node: index, incarnation: 0, .start(height: 1, validatorSet: validatorSet)))
+            queue.push(at: random.between(1, Self.gossipIntervalMilliseconds), .gossip(node: index, incarnation: 0))
+        }
+        if let crash = scenario.crash {
+            queue.push(at: crash.startMilliseconds, .crash(node: crash.node))
+            queue.push(at: crash.endMilliseconds, .restart(node: crash.node))
         }
         var heightAtHeal: UInt64?
         while let (time, event) = queue.pop() {
@@ -305,9 +393,14 @@ final class Simulation {
                 break
             }
             switch event {
-            case .deliver(let node, let message): input(node, message.event)
-            case .input(let node, let consensusEvent): input(node, consensusEvent)
-            case .gossip(let node): gossip(from: node)
+            case .deliver(let node, let message):
+                if !nodes[node].isDown { input(node, message.event) }
+            case .input(let node, let incarnation, let consensusEvent):
+                if isCurrent(node, incarnation) { input(node, consensusEvent) }
+            case .gossip(let node, let incarnation):
+                if isCurrent(node, incarnation) { gossip(from: node) }
+            case .crash(let node): crash(node)
+            case .restart(let node): restart(node)
             }
             if report.failures.count >= 5 { break }
         }
@@ -323,10 +416,17 @@ final class Simulation {
     /// Hands an event to a node's machine and carries out the actions; the node's own
     /// signed messages come straight back to it, as a driver feeds them back.
     private func input(_ node: Int, _ event: ConsensusEvent) {
-        var pending = [event]
+        let actions = nodes[node].machine.handle(event)
+        drive(node, actions, after: event)
+    }
+
+    /// Carries out `initialActions` and the actions of every event they feed back.
+    private func drive(_ node: Int, _ initialActions: [ConsensusAction], after event: ConsensusEvent?) {
+        var pending: [ConsensusEvent] = []
+        for action in initialActions { perform(action, at: node, feedback: &pending) }
         var handled = 0
         while handled < pending.count {
-            guard handled < Self.feedbackEventsMax else {
+            guard handled + 1 < Self.feedbackEventsMax else {
                 fail("node \(node): feedback loop over \(Self.feedbackEventsMax) events")
                 return
             }
@@ -335,8 +435,8 @@ final class Simulation {
             for action in actions { perform(action, at: node, feedback: &pending) }
         }
         let machine = nodes[node].machine
-        if !nodes[node].isByzantine, let byzantine = scenario.byzantine, case .vote(let vote) = event,
-            vote.validator == TestSupport.publicKey(byzantine), machine.height == vote.height
+        if !nodes[node].isByzantine, let byzantine = scenario.byzantine, case .vote(let vote)? = event,
+            vote.validator == SimulationKeys.publicKey(byzantine), machine.height == vote.height
         {
             // Whenever an honest node holds two votes of the Byzantine validator for one step,
             // it must have reported the equivocation.
@@ -356,13 +456,66 @@ final class Simulation {
         nodes[node].lock = (machine.height, machine.lockedBlockID)
     }
 
+    /// Whether an event scheduled by incarnation `incarnation` of `node` still applies.
+    private func isCurrent(_ node: Int, _ incarnation: UInt32) -> Bool {
+        !nodes[node].isDown && nodes[node].incarnation == incarnation
+    }
+
+    /// `milliseconds` as the node's skewed clock measures them.
+    private func skewed(_ milliseconds: UInt64, at node: Int) -> UInt64 {
+        milliseconds * scenario.clockRatesPermille[node] / 1_000
+    }
+
+    /// The process dies: its timers, its in-memory consensus state and its unsent messages
+    /// are lost; its store (committed heights, certificates) and signer record survive.
+    private func crash(_ node: Int) {
+        precondition(!nodes[node].isByzantine && !nodes[node].isDown)
+        nodes[node].isDown = true
+        nodes[node].incarnation += 1
+        nodes[node].ownMessages = []
+    }
+
+    /// A fresh process: a new machine resumed from the signer's checkpoint when it is for the
+    /// next height (as `ValidatorNode.start` does), otherwise started at the next height.
+    private func restart(_ node: Int) {
+        precondition(nodes[node].isDown)
+        nodes[node].isDown = false
+        report.restarts += 1
+        nodes[node].machine = try! ConsensusMachine(
+            chainID: SimulationKeys.chainID, validatorKey: SimulationKeys.publicKey(node), configuration: configuration)
+        nodes[node].lock = (0, nil)
+        let nextHeight = nodes[node].committedHeight + 1
+        if let checkpoint = nodes[node].checkpoint, checkpoint.height == nextHeight {
+            do {
+                let actions = try nodes[node].machine.resume(from: checkpoint, validatorSet: validatorSet)
+                drive(node, actions, after: nil)
+                // The identical last votes again: those sent before the crash may be lost.
+                for vote in nodes[node].resendableVotes where vote.height == nextHeight {
+                    remember(.vote(vote), at: node)
+                    broadcast(.vote(vote), from: node)
+                    input(node, .vote(vote))
+                }
+            } catch {
+                fail("node \(node) cannot resume from its checkpoint: \(error)")
+            }
+        } else {
+            input(node, .start(height: nextHeight, validatorSet: validatorSet))
+        }
+        queue.push(
+            at: now + random.between(1, Self.gossipIntervalMilliseconds),
+            .gossip(node: node, incarnation: nodes[node].incarnation))
+    }
+
     private func perform(_ action: ConsensusAction, at node: Int, feedback: inout [ConsensusEvent]) {
         switch action {
         case .signVote(let vote):
             guard advanceWatermark(node, height: vote.height, step: SignedStep(round: vote.round, voteType: vote.type)) else {
                 return
             }
-            let signed = TestSupport.signed(vote, with: nodes[node].key)
+            nodes[node].checkpoint = nodes[node].machine.checkpoint
+            let signed = SimulationKeys.signed(vote, with: nodes[node].key)
+            let earlier = nodes[node].resendableVotes.filter { $0.height == vote.height && $0.type == .prevote }
+            nodes[node].resendableVotes = (vote.type == .precommit ? earlier.suffix(1) : []) + [signed]
             remember(.vote(signed), at: node)
             feedback.append(.vote(signed))
             if nodes[node].isByzantine {
@@ -373,7 +526,9 @@ final class Simulation {
         case .signProposal(let proposal):
             guard advanceWatermark(node, height: proposal.height, step: SignedStep(round: proposal.round, kind: .proposal))
             else { return }
-            let signed = TestSupport.signed(proposal, with: nodes[node].key)
+            nodes[node].checkpoint = nodes[node].machine.checkpoint
+            nodes[node].resendableVotes = []
+            let signed = SimulationKeys.signed(proposal, with: nodes[node].key)
             remember(.proposal(signed), at: node)
             feedback.append(.proposal(signed))
             if nodes[node].isByzantine {
@@ -384,7 +539,7 @@ final class Simulation {
                 twin.blockID = newBlock(node: node, height: proposal.height, round: proposal.round, salt: "twin")
                 twin.validRound = nil
                 freshProposals["\(proposal.height)/\(proposal.round)"] = twin.blockID
-                let signedTwin = TestSupport.signed(twin, with: nodes[node].key)
+                let signedTwin = SimulationKeys.signed(twin, with: nodes[node].key)
                 for peer in nodes.indices where peer != node {
                     let fresh = scenario.strategy == .splitBrain || random.chance(0.5)
                     send(fresh ? .proposal(signedTwin) : .proposal(signed), from: node, to: peer)
@@ -393,7 +548,9 @@ final class Simulation {
                 broadcast(.proposal(signed), from: node)
             }
         case .scheduleTimeout(let timeout, let milliseconds):
-            queue.push(at: now + milliseconds, .input(node: node, .timeout(timeout)))
+            queue.push(
+                at: now + skewed(milliseconds, at: node),
+                .input(node: node, incarnation: nodes[node].incarnation, .timeout(timeout)))
         case .requestProposalValue(let height, let round):
             var blockID = newBlock(node: node, height: height, round: round, salt: "value")
             if nodes[node].isByzantine, random.chance(0.25) {
@@ -401,21 +558,26 @@ final class Simulation {
                 blockID = Hash.sha256(Array("invalid-\(seed)-\(node)-\(height)-\(round)".utf8))
             }
             queue.push(
-                at: now + random.below(20), .input(node: node, .proposalValue(height: height, round: round, blockID: blockID)))
+                at: now + random.below(20),
+                .input(
+                    node: node, incarnation: nodes[node].incarnation,
+                    .proposalValue(height: height, round: round, blockID: blockID)))
         case .validateBlock(let height, let blockID):
             let isValid = registry[blockID] == height
             queue.push(
                 at: now + random.below(20),
-                .input(node: node, .blockValidity(height: height, blockID: blockID, isValid: isValid)))
+                .input(
+                    node: node, incarnation: nodes[node].incarnation,
+                    .blockValidity(height: height, blockID: blockID, isValid: isValid)))
         case .commit(let height, let blockID, let certificate):
             commit(height: height, blockID: blockID, certificate: certificate, at: node)
         case .evidence(let evidence):
             guard !nodes[node].isByzantine else { return }
             report.evidenceReported += 1
             let accused = evidence.voteA.validator
-            if let byzantine = scenario.byzantine, accused == TestSupport.publicKey(byzantine) {
+            if let byzantine = scenario.byzantine, accused == SimulationKeys.publicKey(byzantine) {
                 do throws(VerificationError) {
-                    try evidence.verify(chainID: TestSupport.chainID, validatorSet: validatorSet)
+                    try evidence.verify(chainID: SimulationKeys.chainID, validatorSet: validatorSet)
                 } catch {
                     fail("node \(node) reported evidence that does not verify: \(error)")
                 }
@@ -463,7 +625,7 @@ final class Simulation {
                 broadcast(.vote(signed), from: node)
                 return
             }
-            let signedTwin = TestSupport.signed(twin, with: nodes[node].key)
+            let signedTwin = SimulationKeys.signed(twin, with: nodes[node].key)
             let target = random.pick(peers)
             for peer in peers { send(.vote(peer == target ? signed : signedTwin), from: node, to: peer) }
         case .randomTwins:
@@ -473,7 +635,7 @@ final class Simulation {
             } else {
                 twin.blockID = alternatives.isEmpty || random.chance(0.5) ? nil : random.pick(alternatives)
             }
-            let signedTwin = TestSupport.signed(twin, with: nodes[node].key)
+            let signedTwin = SimulationKeys.signed(twin, with: nodes[node].key)
             for peer in peers {
                 switch random.below(3) {
                 case 0: send(.vote(signed), from: node, to: peer)
@@ -493,7 +655,7 @@ final class Simulation {
                 fail("node \(node): certificate for \(certificate.height)/\(certificate.blockID) commits \(height)/\(blockID)")
             }
             do throws(VerificationError) {
-                try certificate.verify(chainID: TestSupport.chainID, validatorSet: validatorSet)
+                try certificate.verify(chainID: SimulationKeys.chainID, validatorSet: validatorSet)
             } catch {
                 fail("node \(node): certificate at height \(height) does not verify: \(error)")
             }
@@ -517,7 +679,9 @@ final class Simulation {
         nodes[node].ownMessages = []
         // The application executes and stores the block, then starts the next height.
         queue.push(
-            at: now + random.between(50, 250), .input(node: node, .start(height: height + 1, validatorSet: validatorSet)))
+            at: now + random.between(50, 250),
+            .input(
+                node: node, incarnation: nodes[node].incarnation, .start(height: height + 1, validatorSet: validatorSet)))
     }
 
     // MARK: Network
@@ -557,7 +721,9 @@ final class Simulation {
                 send(.certificate(certificate), from: node, to: peer)
             }
         }
-        queue.push(at: now + Self.gossipIntervalMilliseconds, .gossip(node: node))
+        queue.push(
+            at: now + skewed(Self.gossipIntervalMilliseconds, at: node),
+            .gossip(node: node, incarnation: nodes[node].incarnation))
     }
 
     private func send(_ message: Message, from sender: Int, to receiver: Int) {
@@ -578,7 +744,7 @@ final class Simulation {
 
 extension Simulation {
     /// Each node's consensus state, for diagnosing a failing seed.
-    func describeNodes() -> String {
+    public func describeNodes() -> String {
         nodes.indices.map { index in
             let machine = nodes[index].machine
             var text =
@@ -590,7 +756,7 @@ extension Simulation {
             text += " decided \(machine.decision != nil) signed \(machine.lastSigned.map { "\($0)" } ?? "-")\n"
             for round in machine.storedRounds.suffix(4) {
                 let short: (Vote) -> String = { vote in
-                    let who = (0..<12).first { TestSupport.publicKey($0) == vote.validator }!
+                    let who = (0..<12).first { SimulationKeys.publicKey($0) == vote.validator }!
                     return "\(who):\(vote.blockID.map { String($0.hex.prefix(4)) } ?? "nil")"
                 }
                 text +=

@@ -1,2 +1,0 @@
-/// The multi-node test harness and the seeded consensus simulation swarm.
-public enum SocaiHarnessModule {}
