@@ -80,25 +80,43 @@ public struct DIDView: Encodable, Sendable {
     }
 }
 
-/// A consent as JSON.
+/// A consent as JSON: the API's answer and the CLI's `consent list` rows.
 public struct ConsentView: Encodable, Sendable {
-    let id: String
-    let subject: String
-    let consumer: String
-    let provider: String
-    let purposeCode: String
-    let purposeText: String
-    let categories: [String]
-    let mode: String
-    let validFromMilliseconds: UInt64
-    let validUntilMilliseconds: UInt64
-    let accessesMax: UInt32?
-    let accessCount: UInt32
-    let grantedHeight: UInt64
-    let revokedHeight: UInt64?
-    let status: String
+    /// The consent id, hex.
+    public let id: String
+    /// The citizen whose data it covers.
+    public let subject: String
+    /// The organization allowed to use the data.
+    public let consumer: String
+    /// The organization that holds the data.
+    public let provider: String
+    /// The purpose code.
+    public let purposeCode: String
+    /// The purpose in words.
+    public let purposeText: String
+    /// The data categories covered.
+    public let categories: [String]
+    /// The use allowed (view, copy, …).
+    public let mode: String
+    /// Start of validity, Unix milliseconds.
+    public let validFromMilliseconds: UInt64
+    /// End of validity, Unix milliseconds.
+    public let validUntilMilliseconds: UInt64
+    /// Most accesses allowed, if limited.
+    public let accessesMax: UInt32?
+    /// Accesses recorded so far.
+    public let accessCount: UInt32
+    /// Height of the grant.
+    public let grantedHeight: UInt64
+    /// Height of the revocation, if revoked.
+    public let revokedHeight: UInt64?
+    /// Active, revoked, expired, … at the state's time.
+    public let status: String
+    /// Whether the record's state proof verified (set by clients that check it; absent otherwise).
+    public let proven: Bool?
 
-    init(_ record: ConsentRecord, atMilliseconds time: UInt64) {
+    /// The view of `record` at block time `time`.
+    public init(_ record: ConsentRecord, atMilliseconds time: UInt64, proven: Bool? = nil) {
         let grant = record.grant
         id = record.id.hex
         subject = grant.subject.value
@@ -115,22 +133,35 @@ public struct ConsentView: Encodable, Sendable {
         grantedHeight = record.grantedHeight
         revokedHeight = record.revokedHeight
         status = record.status(at: time).rawValue
+        self.proven = proven
     }
 }
 
-/// An access-log entry as JSON.
+/// An access-log entry as JSON: the API's answer and the CLI's `access log` rows.
 public struct AccessView: Encodable, Sendable {
-    let consentID: String
-    let provider: String
-    let consumer: String
-    let categories: [String]
-    let purposeCode: String
-    let deliveredHash: String
-    let transactionHash: String
-    let height: UInt64
-    let milliseconds: UInt64
+    /// The consent the access was made under, hex.
+    public let consentID: String
+    /// The organization that delivered the data.
+    public let provider: String
+    /// The organization that received it.
+    public let consumer: String
+    /// The data categories delivered.
+    public let categories: [String]
+    /// The purpose code.
+    public let purposeCode: String
+    /// Hash of what was delivered, hex.
+    public let deliveredHash: String
+    /// The recording transaction, hex.
+    public let transactionHash: String
+    /// Height of the recording block.
+    public let height: UInt64
+    /// Block time, Unix milliseconds.
+    public let milliseconds: UInt64
+    /// Whether the entry's state proof verified (set by clients that check it; absent otherwise).
+    public let proven: Bool?
 
-    init(_ entry: AccessLogEntry) {
+    /// The view of `entry`.
+    public init(_ entry: AccessLogEntry, proven: Bool? = nil) {
         consentID = entry.access.consentID.hex
         provider = entry.access.provider.value
         consumer = entry.access.consumer.value
@@ -140,6 +171,7 @@ public struct AccessView: Encodable, Sendable {
         transactionHash = entry.transactionHash.hex
         height = entry.height
         milliseconds = entry.milliseconds
+        self.proven = proven
     }
 }
 

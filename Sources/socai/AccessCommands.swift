@@ -1,4 +1,5 @@
 import ArgumentParser
+import SocaiAPI
 import SocaiCore
 import SocaiState
 
@@ -43,37 +44,17 @@ struct AccessCommand: ParsableCommand {
         @OptionGroup var state: StateOptions
         @Flag(help: "Print JSON.") var json = false
 
-        struct Entry: Encodable {
-            var height: UInt64
-            var timeMilliseconds: UInt64
-            var consumer: String
-            var provider: String
-            var consent: String
-            var purpose: String
-            var categories: [String]
-            var deliveredHash: String
-            var transaction: String
-            var proven: Bool
-        }
-
         func run() throws {
             try failing {
                 let (queries, _) = try state.open()
                 let (entries, count) = try queries.accessLog(subject: try Parse.did(subject, "--subject"))
-                let rows = entries.map { item in
-                    let access = item.record.access
-                    return Entry(
-                        height: item.record.height, timeMilliseconds: item.record.milliseconds, consumer: access.consumer.value,
-                        provider: access.provider.value, consent: access.consentID.hex, purpose: access.purposeCode,
-                        categories: access.categories.map(\.value), deliveredHash: access.deliveredHash.hex,
-                        transaction: item.record.transactionHash.hex, proven: item.proof.verify())
-                }
+                let rows = entries.map { AccessView($0.record, proven: $0.proof.verify()) }
                 if json { try printJSON(rows); return }
                 print("\(rows.count) access(es) recorded; count proven: \(count.verify())")
                 for row in rows {
                     print(
                         "height \(row.height)  \(row.consumer) got \(row.categories.joined(separator: ",")) from \(row.provider)")
-                    print("    for \(row.purpose) under consent \(row.consent); proven \(row.proven)")
+                    print("    for \(row.purposeCode) under consent \(row.consentID); proven \(row.proven ?? false)")
                 }
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SocaiAPI
 import SocaiCore
 import SocaiState
 
@@ -109,56 +110,16 @@ struct ConsentCommand: ParsableCommand {
                 let consents =
                     try subject.map { try queries.consents(subject: try Parse.did($0, "--subject")) }
                     ?? queries.consents(consumer: try Parse.did(consumer!, "--consumer"))
-                let rows = consents.map { ConsentOutput($0.record, at: time, proven: $0.proof.verify()) }
+                let rows = consents.map { ConsentView($0.record, atMilliseconds: time, proven: $0.proof.verify()) }
                 if json { try printJSON(rows); return }
                 if rows.isEmpty { print("No consents.") }
                 for row in rows {
                     print("\(row.id)  \(row.status)  \(row.subject) → \(row.consumer) from \(row.provider)")
                     print(
-                        "    purpose \(row.purpose); data \(row.categories.joined(separator: ",")); \(row.mode); accesses \(row.accessCount)"
+                        "    purpose \(row.purposeCode); data \(row.categories.joined(separator: ",")); \(row.mode); accesses \(row.accessCount)"
                     )
                 }
             }
         }
-    }
-}
-
-/// A consent as printed.
-struct ConsentOutput: Encodable {
-    var id: String
-    var status: String
-    var subject: String
-    var consumer: String
-    var provider: String
-    var purpose: String
-    var purposeText: String
-    var categories: [String]
-    var mode: String
-    var validFromMilliseconds: UInt64
-    var validUntilMilliseconds: UInt64
-    var accessesMax: UInt32?
-    var accessCount: UInt32
-    var grantedHeight: UInt64
-    var revokedHeight: UInt64?
-    var proven: Bool
-
-    init(_ record: ConsentRecord, at time: UInt64, proven: Bool) {
-        let grant = record.grant
-        id = record.id.hex
-        status = record.status(at: time).rawValue
-        subject = grant.subject.value
-        consumer = grant.consumer.value
-        provider = grant.provider.value
-        purpose = grant.purpose.code
-        purposeText = grant.purpose.text
-        categories = grant.categories.map(\.value)
-        mode = grant.mode.name
-        validFromMilliseconds = grant.validFromMilliseconds
-        validUntilMilliseconds = grant.validUntilMilliseconds
-        accessesMax = grant.accessesMax
-        accessCount = record.accessCount
-        grantedHeight = record.grantedHeight
-        revokedHeight = record.revokedHeight
-        self.proven = proven
     }
 }
