@@ -85,6 +85,7 @@ public actor ValidatorNode {
     private var untrustedSyncPeers: Set<PublicKey> = []
     private var syncRequestedUpTo: UInt64 = 0
     private var waiters: [Hash: [CheckedContinuation<TransactionResult?, Never>]] = [:]
+    /// The long-running loops (peer messages, status, re-gossip), cancelled by `stop()`.
     private var tasks: [Task<Void, Never>] = []
     /// Counters the status endpoint reads.
     public private(set) var metrics = Metrics()
@@ -167,6 +168,13 @@ public actor ValidatorNode {
                     await self?.broadcastStatus()
                 }
             })
+        tasks.append(
+            Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: Self.regossipIntervalMilliseconds * 1_000_000)
+                    await self?.regossip()
+                }
+            })
         let nextHeight = store.height + 1
         let validatorSet = try executor.validatorSet(forHeight: nextHeight, on: store.state)
         if let checkpoint = signerGuard.checkpoint, checkpoint.height == nextHeight {
@@ -241,6 +249,22 @@ public actor ValidatorNode {
 
     // MARK: Consensus actions
 
+    /// Runs `body` on this actor after `milliseconds`, unless the node has stopped by then.
+    /// One-shot timers are not kept: a handle per timeout would grow without bound over a
+    /// long run; a timer that fires after `stop()` finds `running` false and does nothing.
+    private func schedule(afterMilliseconds milliseconds: UInt64, _ body: @escaping @Sendable (isolated ValidatorNode) -> Void) {
+        Task { [weak self] in
+            try? await Task.sleep(nanoseconds: milliseconds * 1_000_000)
+            guard let self else { return }
+            await self.runIfRunning(body)
+        }
+    }
+
+    private func runIfRunning(_ body: @Sendable (isolated ValidatorNode) -> Void) {
+        guard running else { return }
+        body(self)
+    }
+
     func feed(_ event: ConsensusEvent) {
         do { try perform(machine.handle(event)) } catch { log("error handling \(event): \(error)") }
         metrics.round = machine.round
@@ -279,21 +303,11 @@ public actor ValidatorNode {
                 if isEquivocating { equivocate(after: vote) }
                 queue += machine.handle(.vote(vote))
             case .scheduleTimeout(let timeout, let milliseconds):
-                tasks.removeAll { $0.isCancelled }
-                tasks.append(
-                    Task { [weak self] in
-                        try? await Task.sleep(nanoseconds: milliseconds * 1_000_000)
-                        await self?.feed(.timeout(timeout))
-                    })
+                schedule(afterMilliseconds: milliseconds) { $0.feed(.timeout(timeout)) }
             case .requestProposalValue(let height, let round):
                 if round == 0, mempool.count == 0, pendingEvidence.isEmpty {
                     deferredProposal = (height, round)
-                    tasks.removeAll { $0.isCancelled }
-                    tasks.append(
-                        Task { [weak self] in
-                            try? await Task.sleep(nanoseconds: Self.emptyBlockWaitMilliseconds * 1_000_000)
-                            await self?.proposeDeferred()
-                        })
+                    schedule(afterMilliseconds: Self.emptyBlockWaitMilliseconds) { $0.proposeDeferred() }
                     continue
                 }
                 queue += try propose(height: height, round: round)
@@ -313,11 +327,7 @@ public actor ValidatorNode {
                 }
                 try commit(block, certificate: certificate)
                 let committedHeight = store.height
-                tasks.append(
-                    Task { [weak self] in
-                        try? await Task.sleep(nanoseconds: Self.commitDelayMilliseconds * 1_000_000)
-                        await self?.startHeight(after: committedHeight)
-                    })
+                schedule(afterMilliseconds: Self.commitDelayMilliseconds) { $0.startHeight(after: committedHeight) }
             case .evidence(let evidence):
                 if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash) {
                     pendingEvidence[evidence.hash] = evidence
@@ -539,12 +549,16 @@ public actor ValidatorNode {
 
     private func broadcastStatus() { broadcast(.status(height: store.height)) }
 
-    /// Re-sends the proposal and every vote held for the two latest rounds of the current
-    /// height (at most 2 × (1 + 2 × validators) messages; receivers drop duplicates).
+    /// Re-sends every vote held for the two latest rounds of the current height, and — once
+    /// the height is past round 0, a sign that something was lost — their proposals (at most
+    /// 2 × (1 + 2 × validators) messages; receivers drop duplicates). Proposals carry whole
+    /// blocks, so they are not repeated while round 0 is going normally.
     private func regossip() {
         guard running, machine.height == store.height + 1 else { return }
         for round in machine.storedRounds.suffix(2) {
-            if let proposal = machine.proposal(round: round), let block = proposedBlocks[proposal.blockID] {
+            if machine.round > 0, let proposal = machine.proposal(round: round),
+                let block = proposedBlocks[proposal.blockID]
+            {
                 broadcast(.proposal(proposal, block))
             }
             for type in [VoteType.prevote, .precommit] {
