@@ -11,17 +11,9 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
         func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 
-    /// A tree node's hash as a dictionary key: SHA-256 output is uniform, so its first eight
-    /// bytes are as good a dictionary hash as all thirty-two.
-    struct NodeKey: Hashable {
-        let hash: Hash
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(hash.bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-        }
-    }
-
     private var values: [BytesKey: [UInt8]] = [:]
-    private var nodes: [NodeKey: [UInt8]] = [:]
+    /// Tree nodes, decoded: each was made by this replay's own updates.
+    private var nodes: [Hash: SparseMerkleNode] = [:]
     /// The current root.
     private(set) var stateRoot: Hash = .zero
 
@@ -44,15 +36,16 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
         return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!) }
     }
 
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { nodes[NodeKey(hash: hash)] }
+    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { nodes[hash]?.canonicalBytes }
+
+    /// Node `hash`: every node here came from a change set that this replay's tree made.
+    func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes[hash] }
 
     /// Applies a change set produced against this backend's current root.
     func apply(_ changes: StateChanges) {
         for change in changes.values { values[BytesKey(bytes: change.key)] = change.value }
         // A node already held is identical (content addressing), so the first copy stays.
-        for node in changes.treeNodes where nodes[NodeKey(hash: node.hash)] == nil {
-            nodes[NodeKey(hash: node.hash)] = node.bytes
-        }
+        for entry in changes.treeNodes where nodes[entry.hash] == nil { nodes[entry.hash] = entry.node }
         stateRoot = changes.stateRoot
         if nodes.count > max(pruneNodesMin, liveNodesAfterPrune * 4) { prune() }
     }
@@ -77,20 +70,16 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
     /// transactions held about ten million nodes. Pruning when the store has grown fourfold
     /// since the last prune costs O(1) amortized per node.
     private func prune() {
-        var live: [NodeKey: [UInt8]] = [:]
+        var live: [Hash: SparseMerkleNode] = [:]
         live.reserveCapacity(liveNodesAfterPrune * 2)
         var pending: [Hash] = stateRoot == .zero ? [] : [stateRoot]
         // Each live node is pushed once (a tree: one parent each), so the loop runs at most
         // `nodes.count` times.
         while let hash = pending.popLast() {
-            let key = NodeKey(hash: hash)
-            guard let bytes = nodes[key] else { continue }
-            live[key] = bytes
-            guard bytes.count == SparseMerkleNode.byteCount, bytes[0] == SparseMerkleNode.internalKind else { continue }
-            for child in [Array(bytes[1..<33]), Array(bytes[33..<65])] {
-                guard let childHash = try? Hash(child), childHash != .zero else { continue }
-                pending.append(childHash)
-            }
+            guard let node = nodes[hash] else { continue }
+            live[hash] = node
+            guard case .internal(let left, let right) = node else { continue }
+            for child in [left, right] where child != .zero { pending.append(child) }
         }
         nodes = live
         liveNodesAfterPrune = live.count

@@ -9,28 +9,32 @@ public struct ByteWriter {
     /// Appends one byte.
     public mutating func write(_ value: UInt8) { bytes.append(value) }
 
+    /// Creates an empty writer with room for `capacity` bytes, so a structure of known size
+    /// is written without growing the buffer.
+    public init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
     /// Appends a 16-bit unsigned integer, big-endian.
     public mutating func write(_ value: UInt16) {
-        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: value))
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Appends a 32-bit unsigned integer, big-endian.
     public mutating func write(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Appends a 64-bit unsigned integer, big-endian.
     public mutating func write(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Appends raw bytes with no length prefix (fixed-size fields).
     public mutating func writeRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+    /// Appends 32 bytes held inline (a hash or a key), with no length prefix.
+    public mutating func write(_ value: Bytes32) {
+        value.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    }
 
     /// Appends a u8 length followed by the bytes; the caller guarantees `raw.count <= 255`.
     public mutating func writeShortBytes(_ raw: [UInt8]) {
@@ -73,24 +77,49 @@ public struct ByteReader {
         return slice
     }
 
+    /// Throws `truncated` unless `count` more bytes are there to read.
+    private func require(_ count: Int, _ field: @autoclosure () -> String) throws(FormatError) {
+        guard count <= remaining else {
+            throw FormatError(.truncated, "\(field()): needs \(count) bytes at offset \(offset), \(remaining) left")
+        }
+    }
+
+    /// Reads a big-endian unsigned integer of `count` bytes, with no allocation.
+    private mutating func readBigEndian(_ count: Int, _ field: @autoclosure () -> String) throws(FormatError) -> UInt64 {
+        precondition(count >= 1 && count <= 8)
+        try require(count, field())
+        var value: UInt64 = 0
+        for index in offset..<(offset + count) { value = value << 8 | UInt64(bytes[index]) }
+        offset += count
+        return value
+    }
+
     /// Reads one byte.
     public mutating func readUInt8(_ field: String) throws(FormatError) -> UInt8 {
-        try readRaw(1, field)[0]
+        UInt8(try readBigEndian(1, field))
     }
 
     /// Reads a big-endian 16-bit unsigned integer.
     public mutating func readUInt16(_ field: String) throws(FormatError) -> UInt16 {
-        try readRaw(2, field).reduce(0) { $0 << 8 | UInt16($1) }
+        UInt16(try readBigEndian(2, field))
     }
 
     /// Reads a big-endian 32-bit unsigned integer.
     public mutating func readUInt32(_ field: String) throws(FormatError) -> UInt32 {
-        try readRaw(4, field).reduce(0) { $0 << 8 | UInt32($1) }
+        UInt32(try readBigEndian(4, field))
     }
 
     /// Reads a big-endian 64-bit unsigned integer.
     public mutating func readUInt64(_ field: String) throws(FormatError) -> UInt64 {
-        try readRaw(8, field).reduce(0) { $0 << 8 | UInt64($1) }
+        try readBigEndian(8, field)
+    }
+
+    /// Reads 32 raw bytes into inline storage (a hash or a key), with no allocation.
+    public mutating func readBytes32(_ field: String) throws(FormatError) -> Bytes32 {
+        try require(Bytes32.count, field)
+        let start = offset
+        offset += Bytes32.count
+        return bytes.withUnsafeBytes { Bytes32(copying: UnsafeRawBufferPointer(rebasing: $0[start..<(start + Bytes32.count)])) }
     }
 
     /// Reads a boolean flag, which must be exactly 0 or 1.
@@ -104,7 +133,7 @@ public struct ByteReader {
 
     /// Reads a u8 length and that many bytes, rejecting lengths over `maximum`.
     public mutating func readShortBytes(_ field: String, maximum: Int) throws(FormatError) -> [UInt8] {
-        let length = Int(try readUInt8(field + " length"))
+        let length = Int(try readBigEndian(1, field + " length"))
         guard length <= maximum else {
             throw FormatError(.overLimit, "\(field): length \(length) exceeds the maximum \(maximum)")
         }
@@ -113,7 +142,7 @@ public struct ByteReader {
 
     /// Reads a u32 length and that many bytes, rejecting lengths over `maximum` before reading.
     public mutating func readLongBytes(_ field: String, maximum: Int) throws(FormatError) -> [UInt8] {
-        let length = Int(try readUInt32(field + " length"))
+        let length = Int(try readBigEndian(4, field + " length"))
         guard length <= maximum else {
             throw FormatError(.overLimit, "\(field): length \(length) exceeds the maximum \(maximum)")
         }
@@ -135,9 +164,9 @@ public struct ByteReader {
     }
 
     /// Throws unless every byte has been read.
-    public func expectEnd(_ structure: String) throws(FormatError) {
+    public func expectEnd(_ structure: @autoclosure () -> String) throws(FormatError) {
         guard remaining == 0 else {
-            throw FormatError(.trailingBytes, "\(structure): \(remaining) trailing bytes after offset \(offset)")
+            throw FormatError(.trailingBytes, "\(structure()): \(remaining) trailing bytes after offset \(offset)")
         }
     }
 }

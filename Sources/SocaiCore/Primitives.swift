@@ -2,33 +2,41 @@ import SocaiCrypto
 
 /// A 32-byte SHA-256 digest: block hashes, transaction hashes, Merkle roots, state roots.
 public struct Hash: Hashable, Comparable, Sendable, CanonicalCodable, CustomStringConvertible {
-    /// The 32 digest bytes.
-    public let bytes: [UInt8]
+    /// The 32 digest bytes, held inline.
+    public let storage: Bytes32
 
     /// Length of a hash in bytes.
     public static let byteCount = 32
     /// The all-zero hash, used where a header field has nothing to commit to (height 1's last commit).
-    public static let zero = Hash(unchecked: [UInt8](repeating: 0, count: byteCount))
+    public static let zero = Hash(storage: .zero)
 
     /// Wraps exactly 32 bytes.
     public init(_ bytes: [UInt8]) throws(FormatError) {
         guard bytes.count == Self.byteCount else {
             throw FormatError(.invalidValue, "a hash is 32 bytes, got \(bytes.count)")
         }
-        self.bytes = bytes
+        storage = Bytes32(bytes)
     }
 
-    init(unchecked bytes: [UInt8]) {
-        precondition(bytes.count == Self.byteCount)
-        self.bytes = bytes
-    }
+    init(unchecked bytes: [UInt8]) { storage = Bytes32(bytes) }
+
+    /// Wraps 32 bytes already held inline.
+    public init(storage: Bytes32) { self.storage = storage }
+
+    /// The 32 digest bytes as a new array (an allocation; hot paths use `storage`).
+    public var bytes: [UInt8] { storage.array }
 
     /// SHA-256 of `data` with no prefix.
-    public static func sha256(_ data: [UInt8]) -> Hash { Hash(unchecked: SHA256.hash(data)) }
+    public static func sha256(_ data: [UInt8]) -> Hash {
+        data.withUnsafeBytes { input in Hash(storage: Bytes32 { SHA256.hash(input, into: $0) }) }
+    }
 
     /// SHA-256 of the domain tag followed by `data`: the hash of a tagged object (docs/FORMAT.md §2).
     public static func tagged(_ tag: DomainTag, _ data: [UInt8]) -> Hash {
-        Hash(unchecked: SHA256.hash(parts: [tag.bytes, data]))
+        var hasher = SHA256.Hasher()
+        hasher.update(tag.bytes)
+        hasher.update(data)
+        return Hash(storage: Bytes32 { hasher.finalize(into: $0) })
     }
 
     /// Parses 64 lowercase hex digits.
@@ -46,39 +54,32 @@ public struct Hash: Hashable, Comparable, Sendable, CanonicalCodable, CustomStri
     public var description: String { hex }
 
     /// Orders hashes as unsigned big-endian numbers (byte-wise lexicographic).
-    public static func < (left: Hash, right: Hash) -> Bool { precedes(left.bytes, right.bytes) }
-
-    /// Equal when the 32 bytes are equal.
-    public static func == (left: Hash, right: Hash) -> Bool { sameBytes(left.bytes, right.bytes) }
-
-    /// Feeds all 32 bytes to the hasher at once: hashes are dictionary keys on every hot path,
-    /// and the synthesized conformance hashes an array one byte at a time.
-    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    public static func < (left: Hash, right: Hash) -> Bool { left.storage < right.storage }
 
     /// Writes the 32 bytes.
-    public func encode(to writer: inout ByteWriter) { writer.writeRaw(bytes) }
+    public func encode(to writer: inout ByteWriter) { writer.write(storage) }
     /// Reads 32 bytes.
     public init(from reader: inout ByteReader) throws(FormatError) {
-        self.init(unchecked: try reader.readRaw(Self.byteCount, "hash"))
+        storage = try reader.readBytes32("hash")
     }
 }
 
 /// A 32-byte Ed25519 public key: a transaction signer, a validator, a governance key.
 public struct PublicKey: Hashable, Comparable, Sendable, CanonicalCodable, CustomStringConvertible {
-    /// The 32 key bytes.
-    public let bytes: [UInt8]
+    /// The 32 key bytes, held inline.
+    public let storage: Bytes32
 
     /// Wraps exactly 32 bytes.
     public init(_ bytes: [UInt8]) throws(FormatError) {
         guard bytes.count == Ed25519.publicKeyBytes else {
             throw FormatError(.invalidValue, "an Ed25519 public key is 32 bytes, got \(bytes.count)")
         }
-        self.bytes = bytes
+        storage = Bytes32(bytes)
     }
 
     init(unchecked bytes: [UInt8]) {
         precondition(bytes.count == Ed25519.publicKeyBytes)
-        self.bytes = bytes
+        storage = Bytes32(bytes)
     }
 
     /// The public key of a signing key.
@@ -93,6 +94,9 @@ public struct PublicKey: Hashable, Comparable, Sendable, CanonicalCodable, Custo
         self.init(unchecked: raw)
     }
 
+    /// The 32 key bytes as a new array (an allocation; hot paths use `storage`).
+    public var bytes: [UInt8] { storage.array }
+
     /// Lowercase hex.
     public var hex: String { Hex.encode(bytes) }
     /// Lowercase hex.
@@ -104,19 +108,13 @@ public struct PublicKey: Hashable, Comparable, Sendable, CanonicalCodable, Custo
     }
 
     /// Byte-wise lexicographic order: the order of every set of keys in an encoding.
-    public static func < (left: PublicKey, right: PublicKey) -> Bool { precedes(left.bytes, right.bytes) }
-
-    /// Equal when the 32 bytes are equal.
-    public static func == (left: PublicKey, right: PublicKey) -> Bool { sameBytes(left.bytes, right.bytes) }
-
-    /// Feeds all 32 bytes to the hasher at once (see `Hash.hash(into:)`).
-    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    public static func < (left: PublicKey, right: PublicKey) -> Bool { left.storage < right.storage }
 
     /// Writes the 32 bytes.
-    public func encode(to writer: inout ByteWriter) { writer.writeRaw(bytes) }
+    public func encode(to writer: inout ByteWriter) { writer.write(storage) }
     /// Reads 32 bytes.
     public init(from reader: inout ByteReader) throws(FormatError) {
-        self.init(unchecked: try reader.readRaw(Ed25519.publicKeyBytes, "public key"))
+        storage = try reader.readBytes32("public key")
     }
 }
 
@@ -248,48 +246,5 @@ public enum SignedMessage {
     /// The bytes actually signed: the message tag followed by the message.
     public static func signingBytes(_ message: [UInt8]) -> [UInt8] {
         DomainTag.signMessage.bytes + message
-    }
-}
-
-/// Byte-wise lexicographic order of two byte strings (a shorter prefix sorts first), without
-/// the generic sequence machinery.
-@inline(__always)
-func precedes(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-    left.withUnsafeBufferPointer { leftBytes in
-        right.withUnsafeBufferPointer { rightBytes in
-            let common = min(leftBytes.count, rightBytes.count)
-            var index = 0
-            while index < common {
-                let (a, b) = (leftBytes[index], rightBytes[index])
-                if a != b { return a < b }
-                index += 1
-            }
-            return leftBytes.count < rightBytes.count
-        }
-    }
-}
-
-/// Whether two byte strings are equal, compared a machine word at a time.
-@inline(__always)
-func sameBytes(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-    guard left.count == right.count else { return false }
-    return left.withUnsafeBytes { leftBytes in
-        right.withUnsafeBytes { rightBytes in
-            var index = 0
-            let count = leftBytes.count
-            while index + 8 <= count {
-                if leftBytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                    != rightBytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                {
-                    return false
-                }
-                index += 8
-            }
-            while index < count {
-                if leftBytes[index] != rightBytes[index] { return false }
-                index += 1
-            }
-            return true
-        }
     }
 }

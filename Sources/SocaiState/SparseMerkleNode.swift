@@ -1,4 +1,5 @@
 import SocaiCore
+import SocaiCrypto
 
 /// One stored node of the state tree (docs/FORMAT.md, "State tree (sparse Merkle tree)"): a leaf binding a key hash to a
 /// value hash, or an internal node over two child hashes. Every node is 65 bytes and is
@@ -19,7 +20,20 @@ public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
     public static let byteCount = 1 + 2 * Hash.byteCount
 
     /// The node's hash: SHA-256 of its 65 bytes, with no domain tag (the kind byte separates).
-    public var hash: Hash { Hash.sha256(canonicalBytes) }
+    /// The bytes are laid out on the stack: this runs for every node an update creates.
+    public var hash: Hash {
+        let (kind, first, second): (UInt8, Hash, Hash)
+        switch self {
+        case .leaf(let key, let valueHash): (kind, first, second) = (Self.leafKind, key, valueHash)
+        case .internal(let left, let right): (kind, first, second) = (Self.internalKind, left, right)
+        }
+        return withUnsafeTemporaryAllocation(byteCount: Self.byteCount, alignment: 8) { buffer in
+            buffer[0] = kind
+            first.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
+            second.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
+            return Hash(storage: Bytes32 { SHA256.hash(UnsafeRawBufferPointer(buffer), into: $0) })
+        }
+    }
 
     /// Writes the kind byte and the two hashes.
     public func encode(to writer: inout ByteWriter) {
@@ -72,32 +86,17 @@ enum SparseMerklePath {
     static let keyBits = Hash.byteCount * 8
 
     /// Bit `index` of `key` (0 or 1).
-    static func bit(_ key: Hash, _ index: Int) -> UInt8 {
-        precondition(index >= 0 && index < keyBits, "key bit \(index) out of range")
-        return (key.bytes[index >> 3] >> (7 - UInt8(index & 7))) & 1
-    }
+    @inline(__always)
+    static func bit(_ key: Hash, _ index: Int) -> UInt8 { key.storage.bit(index) }
 
     /// `key` with bit `index` set to `value` (0 or 1): a key on the path of that child.
     static func settingBit(_ key: Hash, _ index: Int, to value: UInt8) -> Hash {
-        precondition(index >= 0 && index < keyBits && value <= 1, "key bit \(index) out of range")
-        var bytes = key.bytes
-        let mask = UInt8(0x80) >> UInt8(index & 7)
-        bytes[index >> 3] = value == 0 ? bytes[index >> 3] & ~mask : bytes[index >> 3] | mask
-        do throws(FormatError) {
-            return try Hash(bytes)
-        } catch {
-            preconditionFailure("a key with one bit changed is still 32 bytes")
-        }
+        Hash(storage: key.storage.settingBit(index, to: value))
     }
 
     /// Whether the first `count` bits of `first` and `second` are equal.
     static func sharesPrefix(_ first: Hash, _ second: Hash, bits count: Int) -> Bool {
         precondition(count >= 0 && count <= keyBits, "prefix of \(count) bits out of range")
-        let wholeBytes = count >> 3
-        for index in 0..<wholeBytes where first.bytes[index] != second.bytes[index] { return false }
-        let remainingBits = count & 7
-        if remainingBits == 0 { return true }
-        let mask = UInt8(0xFF) << (8 - UInt8(remainingBits))
-        return (first.bytes[wholeBytes] & mask) == (second.bytes[wholeBytes] & mask)
+        return first.storage.commonPrefixBits(with: second.storage) >= count
     }
 }

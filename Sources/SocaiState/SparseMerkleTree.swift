@@ -7,6 +7,17 @@ import SocaiCore
 public protocol SparseMerkleNodeSource {
     /// The bytes of the node whose hash is `hash`, or nil if the source does not hold it.
     func node(_ hash: Hash) throws(StateError) -> [UInt8]?
+
+    /// The node `hash` in decoded form, when the source holds it that way because it was
+    /// already checked: made by an update in this process, or read from storage and checked
+    /// then. Nil sends the tree to `node(_:)`, whose bytes it hashes and decodes before use.
+    /// Hashing every node again on every read was a third of executing a block.
+    func checkedNode(_ hash: Hash) -> SparseMerkleNode?
+}
+
+extension SparseMerkleNodeSource {
+    /// No node is held in checked form: every read goes through `node(_:)` and its checks.
+    public func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nil }
 }
 
 /// A node source held in memory, for tests, tools and benchmarks.
@@ -27,6 +38,11 @@ public final class InMemorySparseMerkleNodes: SparseMerkleNodeSource {
     /// the two copies identical.
     public func insert(_ newNodes: [Hash: [UInt8]]) {
         nodes.merge(newNodes) { current, _ in current }
+    }
+
+    /// Adds the nodes of an update, as their bytes.
+    public func insert(_ newNodes: [Hash: SparseMerkleNode]) {
+        for (hash, node) in newNodes where nodes[hash] == nil { nodes[hash] = node.canonicalBytes }
     }
 
     /// The bytes stored under `hash`, if any.
@@ -55,10 +71,10 @@ public struct SparseMerkleUpdate: Equatable, Sendable {
     /// persists them; no old node is deleted, so the old root stays readable. A node may
     /// equal one of an older version (a value set back to an earlier value): persisting is
     /// idempotent because nodes are stored under their own hash.
-    public let nodes: [Hash: [UInt8]]
+    public let nodes: [Hash: SparseMerkleNode]
 
     /// Creates an update result.
-    public init(root: Hash, nodes: [Hash: [UInt8]]) {
+    public init(root: Hash, nodes: [Hash: SparseMerkleNode]) {
         self.root = root
         self.nodes = nodes
     }
@@ -116,9 +132,9 @@ public struct SparseMerkleTree {
         }
         var updater = SparseMerkleUpdater(tree: self)
         let newRoot = try updater.apply(root, depth: 0, alone: false, sorted[...]).hash
-        var created: [Hash: [UInt8]] = [:]
+        var created: [Hash: SparseMerkleNode] = [:]
         created.reserveCapacity(updater.created.count)
-        for (hash, bytes) in updater.created { created[hash] = bytes }
+        for (hash, node) in updater.created { created[hash] = node }
         return SparseMerkleUpdate(root: newRoot, nodes: created)
     }
 
@@ -154,23 +170,8 @@ public struct SparseMerkleTree {
     {
         precondition(hash != .zero, "the empty subtree has no node to read")
         precondition(depth >= 0 && depth <= Self.depthMax, "state tree node depth \(depth) out of range")
-        guard let bytes = try nodes.node(hash) else {
-            throw StateError(.corrupt, "state tree node \(hash) (depth \(depth)) is missing")
-        }
-        let actual = Hash.sha256(bytes)
-        guard actual == hash else {
-            throw StateError(.corrupt, "state tree node \(hash) read back as bytes hashing to \(actual)")
-        }
         let node: SparseMerkleNode
-        do throws(FormatError) {
-            // Not `init(canonicalBytes:)`, which names the type for its error message with a
-            // runtime type lookup on every call: this runs for every node read.
-            var reader = ByteReader(bytes)
-            node = try SparseMerkleNode(from: &reader)
-            try reader.expectEnd("state tree node")
-        } catch {
-            throw StateError(.corrupt, "state tree node \(hash): \(error.message)")
-        }
+        if let checked = nodes.checkedNode(hash) { node = checked } else { node = try decodedNode(hash, depth: depth) }
         switch node {
         case .leaf(let leafKey, _):
             guard SparseMerklePath.sharesPrefix(leafKey, pathKey, bits: depth) else {
@@ -185,6 +186,28 @@ public struct SparseMerkleTree {
             }
         }
         return node
+    }
+
+    /// Reads the bytes of node `hash` from the source and checks that they hash to `hash`
+    /// and decode as a node.
+    private func decodedNode(_ hash: Hash, depth: Int) throws(StateError) -> SparseMerkleNode {
+        guard let bytes = try nodes.node(hash) else {
+            throw StateError(.corrupt, "state tree node \(hash) (depth \(depth)) is missing")
+        }
+        let actual = Hash.sha256(bytes)
+        guard actual == hash else {
+            throw StateError(.corrupt, "state tree node \(hash) read back as bytes hashing to \(actual)")
+        }
+        do throws(FormatError) {
+            // Not `init(canonicalBytes:)`, which names the type for its error message with a
+            // runtime type lookup on every call: this runs for every node read.
+            var reader = ByteReader(bytes)
+            let node = try SparseMerkleNode(from: &reader)
+            try reader.expectEnd("state tree node")
+            return node
+        } catch {
+            throw StateError(.corrupt, "state tree node \(hash): \(error.message)")
+        }
     }
 }
 
@@ -220,7 +243,7 @@ private struct SparseMerkleUpdater {
     let tree: SparseMerkleTree
     /// Nodes created so far, in creation order, so a subtree that comes out unchanged can
     /// take its nodes back.
-    var created: [(Hash, [UInt8])] = []
+    var created: [(Hash, SparseMerkleNode)] = []
 
     init(tree: SparseMerkleTree) { self.tree = tree }
 
@@ -340,9 +363,8 @@ private struct SparseMerkleUpdater {
 
     /// Records a new node and returns its hash.
     mutating func emit(_ node: SparseMerkleNode) -> Hash {
-        let bytes = node.canonicalBytes
-        let hash = Hash.sha256(bytes)
-        created.append((hash, bytes))
+        let hash = node.hash
+        created.append((hash, node))
         return hash
     }
 }

@@ -49,20 +49,24 @@ public struct StateEntryChange: Sendable, Equatable {
 public struct SparseMerkleNodeEntry: Sendable, Equatable {
     /// The node's hash.
     public let hash: Hash
-    /// The node's bytes.
-    public let bytes: [UInt8]
+    /// The node.
+    public let node: SparseMerkleNode
 
-    /// Creates an entry.
-    public init(hash: Hash, bytes: [UInt8]) {
+    /// Creates an entry; `hash` must be the node's hash.
+    public init(hash: Hash, node: SparseMerkleNode) {
         self.hash = hash
-        self.bytes = bytes
+        self.node = node
     }
+
+    /// The node's 65 bytes, as stored.
+    public var bytes: [UInt8] { node.canonicalBytes }
 }
 
 /// State held in memory: for tests, tools and benchmarks.
-public final class InMemoryStateBackend: StateBackend {
+public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     private var values: [[UInt8]: [UInt8]] = [:]
-    private let nodes = InMemorySparseMerkleNodes()
+    /// Nodes made by this process's updates, kept decoded (see `checkedNode`).
+    private var nodes: [Hash: SparseMerkleNode] = [:]
     /// The current root.
     public private(set) var stateRoot: Hash = .zero
 
@@ -70,7 +74,13 @@ public final class InMemoryStateBackend: StateBackend {
     public init() {}
 
     /// The tree nodes.
-    public var treeNodes: any SparseMerkleNodeSource { nodes }
+    public var treeNodes: any SparseMerkleNodeSource { self }
+
+    /// The bytes of node `hash`.
+    public func node(_ hash: Hash) -> [UInt8]? { nodes[hash]?.canonicalBytes }
+
+    /// Node `hash`: every node here came from an update's change set, which the tree made.
+    public func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes[hash] }
 
     /// The value under `key`.
     public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[key] }
@@ -93,9 +103,9 @@ public final class InMemoryStateBackend: StateBackend {
         for change in changes.values {
             values[change.key] = change.value
         }
-        var newNodes: [Hash: [UInt8]] = [:]
-        for node in changes.treeNodes { newNodes[node.hash] = node.bytes }
-        nodes.insert(newNodes)
+        for entry in changes.treeNodes where nodes[entry.hash] == nil {
+            nodes[entry.hash] = entry.node
+        }
         stateRoot = changes.stateRoot
     }
 }

@@ -55,7 +55,7 @@ final class StateOverlay {
             values.map { SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue)) })
         return StateChanges(
             values: values,
-            treeNodes: update.nodes.sorted { $0.key < $1.key }.map { SparseMerkleNodeEntry(hash: $0.key, bytes: $0.value) },
+            treeNodes: update.nodes.sorted { $0.key < $1.key }.map { SparseMerkleNodeEntry(hash: $0.key, node: $0.value) },
             stateRoot: update.root)
     }
 }

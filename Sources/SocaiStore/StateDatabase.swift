@@ -1,5 +1,6 @@
 import SocaiCore
 import SocaiState
+import Synchronization
 
 /// The ledger state in the node's SQLite file: the current value of every state key, every
 /// state-tree node ever written (so older roots stay provable) and the state root of every
@@ -11,6 +12,10 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     public private(set) var height: UInt64?
     /// The current state root.
     public private(set) var stateRoot: Hash
+    /// Tree nodes already checked: written by this process or read back and checked. Every
+    /// update walks the top of the tree, so most of its reads hit here instead of SQLite
+    /// and SHA-256. Locked because queries may read while a block executes.
+    private let checkedNodes = Mutex(CheckedNodeCache())
 
     init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
@@ -71,6 +76,18 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
+    /// Node `hash`, from the cache or else read from SQLite and checked (its bytes hash to
+    /// `hash` and decode as a node) before it is cached. Nil when it is missing or fails the
+    /// check: the tree then reads it through `node(_:)` and reports exactly what is wrong.
+    public func checkedNode(_ hash: Hash) -> SparseMerkleNode? {
+        if let node = checkedNodes.withLock({ $0.node(hash) }) { return node }
+        guard let bytes = try? node(hash), Hash.sha256(bytes) == hash,
+            let node = try? SparseMerkleNode(canonicalBytes: bytes)
+        else { return nil }
+        checkedNodes.withLock { $0.insert(node, hash: hash) }
+        return node
+    }
+
     /// The bytes of tree node `hash` (the tree checks them against the hash).
     public func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
         do throws(StoreError) {
@@ -115,9 +132,15 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             }
         }
         let insertNode = try connection.cached("INSERT OR IGNORE INTO state_nodes(hash, node) VALUES (?, ?)")
-        for node in changes.treeNodes {
-            precondition(Hash.sha256(node.bytes) == node.hash, "a state-tree node does not hash to its key")
-            try insertNode.run([.blob(node.hash.bytes), .blob(node.bytes)])
+        for entry in changes.treeNodes {
+            let bytes = entry.bytes
+            precondition(Hash.sha256(bytes) == entry.hash, "a state-tree node does not hash to its key")
+            try insertNode.run([.blob(entry.hash.bytes), .blob(bytes)])
+        }
+        // Cached only once checked above. Should the SQLite transaction roll back, these
+        // nodes stay cached but unreferenced: content addressing makes that harmless.
+        checkedNodes.withLock { cache in
+            for entry in changes.treeNodes { cache.insert(entry.node, hash: entry.hash) }
         }
         try connection.cached("INSERT INTO state_roots(height, root) VALUES (?, ?)").run([
             .integer(Int64(height)), .blob(changes.stateRoot.bytes),
@@ -138,5 +161,37 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     func didCommit(height: UInt64, root: Hash) {
         self.height = height
         stateRoot = root
+    }
+}
+
+/// A bounded cache of checked state-tree nodes in two generations: when the young one
+/// fills, it becomes the old one and the former old one is dropped; a hit in the old one
+/// moves the node back to the young one. Recently used nodes (the top of the tree, which
+/// every update walks) stay; at most `2 × generationNodesMax` nodes are held.
+struct CheckedNodeCache {
+    /// Nodes per generation: two generations hold at most about 70 MB.
+    static let generationNodesMax = 1 << 18
+
+    private var young: [Hash: SparseMerkleNode] = [:]
+    private var old: [Hash: SparseMerkleNode] = [:]
+
+    /// Number of nodes held.
+    var count: Int { young.count + old.count }
+
+    mutating func node(_ hash: Hash) -> SparseMerkleNode? {
+        if let node = young[hash] { return node }
+        guard let node = old[hash] else { return nil }
+        insert(node, hash: hash)
+        return node
+    }
+
+    mutating func insert(_ node: SparseMerkleNode, hash: Hash) {
+        if young.count >= Self.generationNodesMax {
+            old = young
+            young = [:]
+            young.reserveCapacity(Self.generationNodesMax)
+        }
+        young[hash] = node
+        precondition(young.count <= Self.generationNodesMax, "checked node cache over its bound")
     }
 }
