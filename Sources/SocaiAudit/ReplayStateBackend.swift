@@ -81,8 +81,11 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
             guard case .internal(let left, let right) = node else { continue }
             for child in [left, right] where child != .zero { pending.append(child) }
         }
-        nodes = live
         liveNodesAfterPrune = live.count
+        // Room for every node until the next prune, so the dictionary never grows (and
+        // rehashes millions of nodes) between prunes.
+        live.reserveCapacity(max(pruneNodesMin, liveNodesAfterPrune * 4) + 1)
+        nodes = live
         prunes += 1
     }
 }

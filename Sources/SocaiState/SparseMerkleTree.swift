@@ -67,16 +67,22 @@ public struct SparseMerkleChange: Hashable, Sendable {
 public struct SparseMerkleUpdate: Equatable, Sendable {
     /// The root of the tree after the changes.
     public let root: Hash
-    /// Every node of the new tree that the old tree did not have, by hash. The caller
-    /// persists them; no old node is deleted, so the old root stays readable. A node may
-    /// equal one of an older version (a value set back to an earlier value): persisting is
-    /// idempotent because nodes are stored under their own hash.
-    public let nodes: [Hash: SparseMerkleNode]
+    /// Every node of the new tree that the old tree did not have, in the order the update
+    /// made them (a deterministic walk: children before parents, left before right). Each
+    /// appears once. The caller persists them; no old node is deleted, so the old root stays
+    /// readable. A node may equal one of an older version (a value set back to an earlier
+    /// value): persisting is idempotent because nodes are stored under their own hash.
+    public let createdNodes: [SparseMerkleNodeEntry]
 
     /// Creates an update result.
-    public init(root: Hash, nodes: [Hash: SparseMerkleNode]) {
+    public init(root: Hash, createdNodes: [SparseMerkleNodeEntry]) {
         self.root = root
-        self.nodes = nodes
+        self.createdNodes = createdNodes
+    }
+
+    /// The created nodes by hash.
+    public var nodes: [Hash: SparseMerkleNode] {
+        Dictionary(createdNodes.map { ($0.hash, $0.node) }, uniquingKeysWith: { first, _ in first })
     }
 }
 
@@ -132,10 +138,7 @@ public struct SparseMerkleTree {
         }
         var updater = SparseMerkleUpdater(tree: self)
         let newRoot = try updater.apply(root, depth: 0, alone: false, sorted[...]).hash
-        var created: [Hash: SparseMerkleNode] = [:]
-        created.reserveCapacity(updater.created.count)
-        for (hash, node) in updater.created { created[hash] = node }
-        return SparseMerkleUpdate(root: newRoot, nodes: created)
+        return SparseMerkleUpdate(root: newRoot, createdNodes: updater.created)
     }
 
     /// Walks from the root along `key`'s path, appending each sibling hash, and returns
@@ -243,7 +246,7 @@ private struct SparseMerkleUpdater {
     let tree: SparseMerkleTree
     /// Nodes created so far, in creation order, so a subtree that comes out unchanged can
     /// take its nodes back.
-    var created: [(Hash, SparseMerkleNode)] = []
+    var created: [SparseMerkleNodeEntry] = []
 
     init(tree: SparseMerkleTree) { self.tree = tree }
 
@@ -364,7 +367,7 @@ private struct SparseMerkleUpdater {
     /// Records a new node and returns its hash.
     mutating func emit(_ node: SparseMerkleNode) -> Hash {
         let hash = node.hash
-        created.append((hash, node))
+        created.append(SparseMerkleNodeEntry(hash: hash, node: node))
         return hash
     }
 }

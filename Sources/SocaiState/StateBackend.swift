@@ -18,7 +18,8 @@ public protocol StateBackend: AnyObject {
 public struct StateChanges: Sendable, Equatable {
     /// Every changed key with its new value (nil: deleted), ascending by key bytes.
     public let values: [StateEntryChange]
-    /// Tree nodes created, ascending by hash; old nodes are never removed.
+    /// Tree nodes created, in the deterministic order the update made them; old nodes are
+    /// never removed.
     public let treeNodes: [SparseMerkleNodeEntry]
     /// The state root after the changes.
     public let stateRoot: Hash
@@ -64,7 +65,7 @@ public struct SparseMerkleNodeEntry: Sendable, Equatable {
 
 /// State held in memory: for tests, tools and benchmarks.
 public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
-    private var values: [[UInt8]: [UInt8]] = [:]
+    private var values: [StateOverlay.Key: [UInt8]] = [:]
     /// Nodes made by this process's updates, kept decoded (see `checkedNode`).
     private var nodes: [Hash: SparseMerkleNode] = [:]
     /// The current root.
@@ -83,16 +84,19 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     public func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes[hash] }
 
     /// The value under `key`.
-    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[key] }
+    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[StateOverlay.Key(bytes: key)] }
 
     /// Entries under `prefix`, ascending.
     public func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
         key: [UInt8], value: [UInt8]
     )] {
-        let matching = values.keys.filter { key in
-            key.starts(with: prefix) && (after.map { key.lexicographicallyPrecedes($0) == false && key != $0 } ?? true)
+        let matching = values.filter { entry in
+            let key = entry.key.bytes
+            return key.starts(with: prefix) && (after.map { key.lexicographicallyPrecedes($0) == false && key != $0 } ?? true)
         }
-        return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[$0]!) }
+        return matching.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.prefix(limit).map {
+            ($0.key.bytes, $0.value)
+        }
     }
 
     /// Number of entries held.
@@ -101,7 +105,7 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     /// Applies a change set produced against this backend's current root.
     public func apply(_ changes: StateChanges) {
         for change in changes.values {
-            values[change.key] = change.value
+            values[StateOverlay.Key(bytes: change.key)] = change.value
         }
         for entry in changes.treeNodes where nodes[entry.hash] == nil {
             nodes[entry.hash] = entry.node

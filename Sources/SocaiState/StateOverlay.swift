@@ -4,20 +4,29 @@ import SocaiCore
 /// each transaction's writes are kept apart until it succeeds, so a failed transaction
 /// leaves no trace but its nonce.
 final class StateOverlay {
+    /// A state key as a dictionary key that hashes its bytes in one call: `[UInt8]`'s own
+    /// conformance feeds the hasher one byte at a time, and every read and write of a block
+    /// looks keys up here.
+    struct Key: Hashable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
     private let backend: any StateBackend
-    private var blockWrites: [[UInt8]: [UInt8]?] = [:]
-    private var transactionWrites: [[UInt8]: [UInt8]?] = [:]
+    private var blockWrites: [Key: [UInt8]?] = [:]
+    private var transactionWrites: [Key: [UInt8]?] = [:]
 
     init(backend: any StateBackend) { self.backend = backend }
 
     func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
-        if let pending = transactionWrites[key] { return pending }
-        if let pending = blockWrites[key] { return pending }
+        let wrapped = Key(bytes: key)
+        if let pending = transactionWrites[wrapped] { return pending }
+        if let pending = blockWrites[wrapped] { return pending }
         return try backend.value(forKey: key)
     }
 
-    func set(_ key: [UInt8], _ value: [UInt8]) { transactionWrites[key] = .some(value) }
-    func delete(_ key: [UInt8]) { transactionWrites[key] = .some(nil) }
+    func set(_ key: [UInt8], _ value: [UInt8]) { transactionWrites[Key(bytes: key)] = .some(value) }
+    func delete(_ key: [UInt8]) { transactionWrites[Key(bytes: key)] = .some(nil) }
 
     /// Reads and decodes a record; a stored value that does not decode means corrupt state.
     func record<Record: StateRecord>(_ type: Record.Type, _ key: [UInt8]) throws(StateError) -> Record? {
@@ -42,8 +51,8 @@ final class StateOverlay {
     /// The block's writes, ascending by key: dictionary order never reaches hashed data.
     func sortedChanges() -> [StateEntryChange] {
         precondition(transactionWrites.isEmpty, "a transaction was neither committed nor discarded")
-        return blockWrites.keys.sorted { $0.lexicographicallyPrecedes($1) }.map {
-            StateEntryChange(key: $0, value: blockWrites[$0]!)
+        return blockWrites.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
+            StateEntryChange(key: $0.key.bytes, value: $0.value)
         }
     }
 
@@ -55,7 +64,7 @@ final class StateOverlay {
             values.map { SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue)) })
         return StateChanges(
             values: values,
-            treeNodes: update.nodes.sorted { $0.key < $1.key }.map { SparseMerkleNodeEntry(hash: $0.key, node: $0.value) },
+            treeNodes: update.createdNodes,
             stateRoot: update.root)
     }
 }
