@@ -99,12 +99,14 @@ let package = Package(
             ]
         ),
 
+        // Test support: the one reader of docs/FORMAT.md's vectors, blocks and tables.
+        .target(name: "SocaiFormatDocument", path: "Tests/SocaiFormatDocument"),
         .testTarget(name: "SocaiCryptoTests", dependencies: ["SocaiCrypto"]),
         .testTarget(
             name: "SocaiCoreTests",
-            dependencies: ["SocaiCore", "SocaiCrypto"]
+            dependencies: ["SocaiCore", "SocaiCrypto", "SocaiFormatDocument"]
         ),
-        .testTarget(name: "SocaiStateTests", dependencies: ["SocaiState", "SocaiCore", "SocaiCrypto"]),
+        .testTarget(name: "SocaiStateTests", dependencies: ["SocaiState", "SocaiCore", "SocaiCrypto", "SocaiFormatDocument"]),
         .testTarget(name: "SocaiConsensusTests", dependencies: ["SocaiConsensus", "SocaiCore", "SocaiCrypto", "SocaiHarness"]),
         .testTarget(name: "SocaiStoreTests", dependencies: ["SocaiStore", "SocaiCore"]),
         .testTarget(name: "SocaiKeystoreTests", dependencies: ["SocaiKeystore", "SocaiCrypto"]),
@@ -112,7 +114,8 @@ let package = Package(
             name: "SocaiNodeTests",
             dependencies: ["SocaiNode", "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiNetwork"]
         ),
-        .testTarget(name: "SocaiDIDTests", dependencies: ["SocaiDID", "SocaiState", "SocaiCore", "SocaiCrypto"]),
+        .testTarget(
+            name: "SocaiDIDTests", dependencies: ["SocaiDID", "SocaiState", "SocaiCore", "SocaiCrypto", "SocaiFormatDocument"]),
         .testTarget(
             name: "SocaiAuditTests",
             dependencies: ["SocaiAudit", "SocaiStore", "SocaiState", "SocaiCore", "SocaiCrypto"]
@@ -133,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "SocaiNetworkTests",
             dependencies: [
-                "SocaiNetwork", "SocaiCore", "SocaiCrypto",
+                "SocaiNetwork", "SocaiCore", "SocaiCrypto", "SocaiFormatDocument",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

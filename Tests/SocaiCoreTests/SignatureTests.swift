@@ -1,4 +1,5 @@
 import Foundation
+import SocaiFormatDocument
 import SocaiCore
 import SocaiCrypto
 import Testing

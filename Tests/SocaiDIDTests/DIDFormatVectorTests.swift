@@ -1,6 +1,7 @@
 import Foundation
 import SocaiCore
 import SocaiCrypto
+import SocaiFormatDocument
 import SocaiState
 import Testing
 
@@ -8,32 +9,9 @@ import Testing
 
 /// docs/FORMAT.md §29.5: the documented did:socai and did:key documents are what the code renders.
 @Suite struct DIDFormatVectorTests {
-    static var formatText: String {
-        get throws {
-            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("docs/FORMAT.md")
-            return try String(contentsOf: url, encoding: .utf8)
-        }
-    }
-
-    /// The body of the one fenced block whose info string is exactly `info`.
+    /// The body of the one fenced block of docs/FORMAT.md whose info string is exactly `info`.
     static func block(_ info: String) throws -> String {
-        var blocks: [String] = []
-        var current: [Substring]?
-        var currentInfo = ""
-        for line in try formatText.split(separator: "\n", omittingEmptySubsequences: false) {
-            if current == nil {
-                if line.hasPrefix("```") {
-                    currentInfo = String(line.dropFirst(3))
-                    current = []
-                }
-            } else if line == "```" {
-                if currentInfo == info { blocks.append(current!.joined(separator: "\n")) }
-                current = nil
-            } else {
-                current!.append(line)
-            }
-        }
+        let blocks = FormatDocument.fencedBlocks(try FormatDocument.text(), info: info)
         try #require(blocks.count == 1, "FORMAT.md must hold exactly one ```\(info) block")
         return blocks[0]
     }

@@ -1,6 +1,7 @@
 import Foundation
 import SocaiCore
 import SocaiCrypto
+import SocaiFormatDocument
 import Testing
 
 @testable import SocaiNetwork
@@ -59,34 +60,11 @@ struct PeerFormatVectorTests {
         return vectors
     }
 
+    /// The ```peer-vectors block of docs/FORMAT.md by name; records every malformed line.
     static func documentVectors() throws -> [String: String] {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // SocaiNetworkTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // package root
-            .appendingPathComponent("docs/FORMAT.md")
-        let text = try String(contentsOf: url, encoding: .utf8)
-        var values: [String: String] = [:]
-        var inBlock = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if !inBlock {
-                inBlock = trimmed == "```peer-vectors"
-                continue
-            }
-            if trimmed == "```" {
-                inBlock = false
-                continue
-            }
-            let parts = trimmed.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2 else {
-                Issue.record("not a `name: hex` line: \(trimmed)")
-                continue
-            }
-            if values[parts[0]] != nil { Issue.record("vector \(parts[0]) appears twice") }
-            values[parts[0]] = parts[1]
-        }
-        return values
+        let parsed = FormatDocument.vectors(try FormatDocument.text(), info: "peer-vectors")
+        for problem in parsed.problems { Issue.record(Comment(rawValue: problem)) }
+        return parsed.values
     }
 
     @Test("FORMAT.md lists exactly the computed peer vectors, and each matches")
@@ -113,10 +91,7 @@ struct PeerFormatVectorTests {
 
     @Test("the peer limits in FORMAT.md are the code's")
     func limitsMatch() throws {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docs/FORMAT.md")
-        let text = try String(contentsOf: url, encoding: .utf8)
+        let text = try FormatDocument.text()
         let expected: [(String, String)] = [
             ("PeerLimits.messageBytesMax", "\(PeerLimits.messageBytesMax)"),
             ("PeerLimits.frameBytesMax", "\(PeerLimits.frameBytesMax)"),

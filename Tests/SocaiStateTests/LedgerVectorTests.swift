@@ -1,6 +1,7 @@
 import Foundation
 import SocaiCore
 import SocaiCrypto
+import SocaiFormatDocument
 import SocaiState
 import Testing
 
@@ -235,7 +236,7 @@ struct LedgerVectorTests {
 
     @Test("FORMAT.md lists every ledger vector, and each equals the library's output")
     func everyVectorMatches() throws {
-        let document = try LedgerDocument.vectors().filter { $0.key.hasPrefix(Self.namePrefix) }
+        let document = try formatVectors().filter { $0.key.hasPrefix(Self.namePrefix) }
         let computed = try Self.computedVectors()
         for name in Set(computed.keys).subtracting(document.keys).sorted() {
             Issue.record("FORMAT.md has no vector named \(name)")
@@ -251,7 +252,7 @@ struct LedgerVectorTests {
 
     @Test("the documented encodings decode, re-encode identically and verify")
     func documentEncodingsDecode() throws {
-        let document = try LedgerDocument.vectors()
+        let document = try formatVectors()
         func bytes(_ name: String) throws -> [UInt8] { try Hex.decode(try #require(document[name], "missing \(name)")) }
 
         let envelope = try TransactionEnvelope(canonicalBytes: try bytes("ledger_consent_grant_envelope"))
@@ -280,8 +281,8 @@ struct LedgerVectorTests {
 
     @Test("the ledger genesis JSON in FORMAT.md parses to the vector genesis, and the DIDs are spelled out")
     func documentGenesisAndDIDs() throws {
-        let text = try LedgerDocument.text()
-        let blocks = LedgerDocument.fencedBlocks(text, info: "json ledger-genesis")
+        let text = try FormatDocument.text()
+        let blocks = FormatDocument.fencedBlocks(text, info: "json ledger-genesis")
         try #require(blocks.count == 1, "FORMAT.md must hold exactly one ```json ledger-genesis block")
         #expect(try Genesis(jsonBytes: Array(blocks[0].utf8)) == Self.genesis)
         for did in [Self.did1, Self.did2, Self.did3] {
@@ -291,7 +292,7 @@ struct LedgerVectorTests {
 
     @Test("the transaction kind table in FORMAT.md is TransactionKind")
     func documentKinds() throws {
-        let rows = LedgerDocument.tableRows(try LedgerDocument.text(), firstHeader: "Kind")
+        let rows = tableRows(try FormatDocument.text(), firstHeader: "Kind")
         let documented = rows.map { "\($0[0]) \($0[1])" }
         let expected = TransactionKind.allCases.map { "\($0.rawValue) `\($0.name)`" }
         #expect(documented == expected)
@@ -299,7 +300,7 @@ struct LedgerVectorTests {
 
     @Test("the result code table in FORMAT.md is TransactionResultCode")
     func documentResultCodes() throws {
-        let rows = LedgerDocument.tableRows(try LedgerDocument.text(), firstHeader: "Result code")
+        let rows = tableRows(try FormatDocument.text(), firstHeader: "Result code")
         let documented = rows.map { "\($0[0]) \($0[1])" }
         let expected = TransactionResultCode.allCases.map { "\($0.rawValue) `\($0.name)`" }
         #expect(documented == expected)
@@ -307,7 +308,7 @@ struct LedgerVectorTests {
 
     @Test("the ledger limits table in FORMAT.md states LedgerLimits' numbers")
     func documentLimits() throws {
-        let rows = LedgerDocument.tableRows(try LedgerDocument.text(), firstHeader: "Ledger limit")
+        let rows = tableRows(try FormatDocument.text(), firstHeader: "Ledger limit")
         let documented = Dictionary(uniqueKeysWithValues: rows.map { ($0[0], $0[1]) })
         let expected: [String: String] = [
             "`didBytesMax`": "\(LedgerLimits.didBytesMax)",
@@ -332,108 +333,20 @@ struct LedgerVectorTests {
 
     @Test("the data-category registry in FORMAT.md is DataCategory.registry")
     func documentRegistry() throws {
-        let blocks = LedgerDocument.fencedBlocks(try LedgerDocument.text(), info: "text data-categories")
+        let blocks = FormatDocument.fencedBlocks(try FormatDocument.text(), info: "text data-categories")
         try #require(blocks.count == 1, "FORMAT.md must hold exactly one ```text data-categories block")
         let names = blocks[0].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(names == DataCategory.registry.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
     }
 }
 
-/// docs/FORMAT.md, located from this file: Tests/SocaiStateTests/ → package root → docs.
-/// The vector parser is the one of SparseMerkleVectorTests: every `name: hex` line of every
-/// ```vectors block.
-private enum LedgerDocument {
-    static var url: URL {
-        URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // SocaiStateTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // package root
-            .appendingPathComponent("docs")
-            .appendingPathComponent("FORMAT.md")
+/// The body rows of the one table of docs/FORMAT.md whose first header cell is
+/// `firstHeader`; records an issue unless exactly one such table exists.
+private func tableRows(_ text: String, firstHeader: String) -> [[String]] {
+    let tables = FormatDocument.tables(text, firstHeader: firstHeader)
+    guard tables.count == 1 else {
+        Issue.record("FORMAT.md must hold exactly one table headed \(firstHeader), found \(tables.count)")
+        return tables.first ?? []
     }
-
-    static func text() throws -> String { try String(contentsOf: url, encoding: .utf8) }
-
-    /// Every vector, by name; records an issue for every malformed or repeated line.
-    static func vectors() throws -> [String: String] {
-        var values: [String: String] = [:]
-        let nameCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789_")
-        let hexCharacters = Set("0123456789abcdef")
-        for block in fencedBlocks(try text(), info: "vectors") {
-            for rawLine in block.split(separator: "\n") {
-                let line = rawLine.trimmingCharacters(in: .whitespaces)
-                guard !line.isEmpty, !line.hasPrefix("#") else { continue }
-                let parts = line.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2 else {
-                    Issue.record("not a `name: hex` line: \(line)")
-                    continue
-                }
-                let name = parts[0].trimmingCharacters(in: .whitespaces)
-                let value = parts[1].trimmingCharacters(in: .whitespaces)
-                guard !name.isEmpty, name.allSatisfy(nameCharacters.contains),
-                    value.count % 2 == 0, value.allSatisfy(hexCharacters.contains)
-                else {
-                    Issue.record("bad vector line: \(line)")
-                    continue
-                }
-                if values[name] != nil { Issue.record("vector \(name) appears twice") }
-                values[name] = value
-            }
-        }
-        return values
-    }
-
-    /// The bodies of every fenced code block whose info string is exactly `info`.
-    static func fencedBlocks(_ text: String, info: String) -> [String] {
-        var blocks: [String] = []
-        var current: [Substring]?
-        var currentInfo = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if current == nil {
-                if trimmed.hasPrefix("```") {
-                    currentInfo = String(trimmed.dropFirst(3)).trimmingCharacters(in: .whitespaces)
-                    current = []
-                }
-            } else if trimmed == "```" {
-                if currentInfo == info { blocks.append(current!.joined(separator: "\n")) }
-                current = nil
-            } else {
-                current!.append(line)
-            }
-        }
-        return blocks
-    }
-
-    /// The body rows (cells trimmed) of the one table whose first header cell is `firstHeader`;
-    /// records an issue unless exactly one such table exists.
-    static func tableRows(_ text: String, firstHeader: String) -> [[String]] {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        func cells(_ line: String) -> [String] {
-            line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        var tables: [[[String]]] = []
-        var index = 0
-        while index < lines.count {
-            if lines[index].hasPrefix("|"), cells(lines[index]).first == firstHeader, index + 1 < lines.count,
-                lines[index + 1].hasPrefix("|---")
-            {
-                var rows: [[String]] = []
-                index += 2
-                while index < lines.count, lines[index].hasPrefix("|") {
-                    rows.append(cells(lines[index]))
-                    index += 1
-                }
-                tables.append(rows)
-            } else {
-                index += 1
-            }
-        }
-        guard tables.count == 1 else {
-            Issue.record("FORMAT.md must hold exactly one table headed \(firstHeader), found \(tables.count)")
-            return tables.first ?? []
-        }
-        return tables[0]
-    }
+    return tables[0]
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SocaiCore
 import SocaiCrypto
+import SocaiFormatDocument
 import SocaiState
 import Testing
 
@@ -52,7 +53,7 @@ struct SparseMerkleVectorTests {
 
     @Test("FORMAT.md lists every state tree vector, and each equals the library's output")
     func everyVectorMatches() throws {
-        let document = try SparseMerkleDocument.vectors().filter { $0.key.hasPrefix(Self.namePrefix) }
+        let document = try formatVectors().filter { $0.key.hasPrefix(Self.namePrefix) }
         let computed = try Self.computedVectors()
         #expect(Set(document.keys) == Set(computed.keys), "smt_ vectors in FORMAT.md versus computed here")
         for (name, bytes) in computed.sorted(by: { $0.key < $1.key }) {
@@ -62,7 +63,7 @@ struct SparseMerkleVectorTests {
 
     @Test("the proofs in FORMAT.md decode, re-encode identically and verify against smt_root_5")
     func documentProofsVerify() throws {
-        let document = try SparseMerkleDocument.vectors()
+        let document = try formatVectors()
         func bytes(_ name: String) throws -> [UInt8] { try Hex.decode(try #require(document[name], "missing \(name)")) }
         let root = try Hash(try bytes("smt_root_5"))
 
@@ -93,58 +94,9 @@ struct SparseMerkleVectorTests {
     }
 }
 
-/// docs/FORMAT.md, located from this file: Tests/SocaiStateTests/ → package root → docs,
-/// read the same way as SocaiCoreTests' FormatDocument: every `name: hex` line of every
-/// ```vectors block.
-private enum SparseMerkleDocument {
-    static var url: URL {
-        URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // SocaiStateTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // package root
-            .appendingPathComponent("docs")
-            .appendingPathComponent("FORMAT.md")
-    }
-
-    /// Every vector, by name; records an issue for every malformed or repeated line.
-    static func vectors() throws -> [String: String] {
-        let text = try String(contentsOf: url, encoding: .utf8)
-        var values: [String: String] = [:]
-        var inVectors = false
-        var inOtherBlock = false
-        let nameCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789_")
-        let hexCharacters = Set("0123456789abcdef")
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            if !inVectors && !inOtherBlock {
-                if line.hasPrefix("```") {
-                    let info = String(line.dropFirst(3)).trimmingCharacters(in: .whitespaces)
-                    if info == "vectors" { inVectors = true } else { inOtherBlock = true }
-                }
-                continue
-            }
-            if line == "```" {
-                inVectors = false
-                inOtherBlock = false
-                continue
-            }
-            guard inVectors, !line.isEmpty, !line.hasPrefix("#") else { continue }
-            let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2 else {
-                Issue.record("not a `name: hex` line: \(line)")
-                continue
-            }
-            let name = parts[0].trimmingCharacters(in: .whitespaces)
-            let value = parts[1].trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty, name.allSatisfy(nameCharacters.contains),
-                value.count % 2 == 0, value.allSatisfy(hexCharacters.contains)
-            else {
-                Issue.record("bad vector line: \(line)")
-                continue
-            }
-            if values[name] != nil { Issue.record("vector \(name) appears twice") }
-            values[name] = value
-        }
-        return values
-    }
+/// Every vector of docs/FORMAT.md by name; records an issue for every malformed or repeated line.
+func formatVectors() throws -> [String: String] {
+    let parsed = FormatDocument.vectors(try FormatDocument.text())
+    for problem in parsed.problems { Issue.record(Comment(rawValue: problem)) }
+    return parsed.values
 }
