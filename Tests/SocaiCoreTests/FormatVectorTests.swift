@@ -1,7 +1,7 @@
 import Foundation
-import SocaiFormatDocument
 import SocaiCore
 import SocaiCrypto
+import SocaiFormatDocument
 import Testing
 
 /// Recomputes every test vector in docs/FORMAT.md with the library and compares it byte for

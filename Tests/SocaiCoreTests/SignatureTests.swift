@@ -1,7 +1,7 @@
 import Foundation
-import SocaiFormatDocument
 import SocaiCore
 import SocaiCrypto
+import SocaiFormatDocument
 import Testing
 
 /// The order of the Ed25519 base point, little-endian (RFC 8032 §5.1: L = 2^252 + 27742317777372353535851937790883648493).
