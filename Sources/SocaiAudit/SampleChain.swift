@@ -146,12 +146,14 @@ public final class SampleChain {
     /// Executes `transactions` as the next block, signs it and returns it with its certificate.
     /// The sample signs its own transactions, so by default their signatures are taken as
     /// valid; `checkingSignatures` executes as a node does, for blocks holding a forged one.
-    public func append(_ transactions: [TransactionEnvelope], checkingSignatures: Bool = false) throws -> (
-        block: Block, commit: CommitCertificate
-    ) {
+    /// `evidence` is committed in the block as given: the sample does not check it.
+    public func append(
+        _ transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [], checkingSignatures: Bool = false
+    ) throws -> (block: Block, commit: CommitCertificate) {
         let time = Self.genesisTimeMilliseconds + (chain.height + 1) * 1_000
         var changes: StateChanges? = nil
-        let built = try chain.nextBlock(transactions: transactions, timeMilliseconds: time) { (draft: Block) throws -> Hash in
+        let built = try chain.nextBlock(transactions: transactions, evidence: evidence, timeMilliseconds: time) {
+            (draft: Block) throws -> Hash in
             let execution = try executor.execute(draft, on: backend, signaturesVerified: !checkingSignatures)
             changes = execution.changes
             return execution.stateRoot

@@ -89,25 +89,53 @@ public struct CommitCertificate: Hashable, Sendable, CanonicalCodable {
     /// The commit hash that the next block's header carries as its last-commit hash.
     public var hash: Hash { Hash.tagged(.hashCommit, canonicalBytes) }
 
-    /// Checks that every signer is in `validatorSet`, every signature is valid for `chainID`,
-    /// and the signers hold more than two thirds of the set's power.
-    public func verify(chainID: ChainID, validatorSet: ValidatorSet) throws(VerificationError) {
+    /// Why a certificate does not prove its block, found by `firstDefect`.
+    public enum Defect: Equatable, Sendable {
+        /// A signer is not in the validator set.
+        case unknownValidator(PublicKey)
+        /// A signer's precommit signature does not verify.
+        case invalidSignature(PublicKey)
+        /// The signers hold `power` of the set's `totalPower`, not more than two thirds.
+        case insufficientPower(power: UInt64, totalPower: UInt64)
+    }
+
+    /// The first reason, in entry order, why this certificate does not prove its block under
+    /// `validatorSet`, or nil when it does: every signer is in the set, every signature
+    /// verifies, and the signers hold more than two thirds of the set's power.
+    /// `signatureVerifies(i)` says whether entry `i`'s precommit signature verifies, so a
+    /// caller that checked the signatures already (the auditor, on all cores) shares this
+    /// one rule with block sync and the light client instead of restating it.
+    public func firstDefect(validatorSet: ValidatorSet, signatureVerifies: (Int) -> Bool) -> Defect? {
         var power: UInt64 = 0
-        for vote in precommits {
-            guard let member = validatorSet.validator(for: vote.validator) else {
-                throw VerificationError(
-                    .unknownValidator, "commit at height \(height): \(vote.validator) is not in the validator set")
-            }
-            guard vote.hasValidSignature(chainID: chainID) else {
-                throw VerificationError(
-                    .invalidSignature, "commit at height \(height): precommit signature of \(vote.validator) is invalid")
-            }
+        for (index, entry) in signatures.enumerated() {
+            guard let member = validatorSet.validator(for: entry.validator) else { return .unknownValidator(entry.validator) }
+            guard signatureVerifies(index) else { return .invalidSignature(entry.validator) }
             power += member.power
         }
         guard validatorSet.isQuorum(power) else {
+            return .insufficientPower(power: power, totalPower: validatorSet.totalPower)
+        }
+        return nil
+    }
+
+    /// Checks that every signer is in `validatorSet`, every signature is valid for `chainID`,
+    /// and the signers hold more than two thirds of the set's power.
+    public func verify(chainID: ChainID, validatorSet: ValidatorSet) throws(VerificationError) {
+        let votes = precommits
+        let defect = firstDefect(validatorSet: validatorSet) { votes[$0].hasValidSignature(chainID: chainID) }
+        switch defect {
+        case nil:
+            return
+        case .unknownValidator(let validator):
+            throw VerificationError(
+                .unknownValidator, "commit at height \(height): \(validator) is not in the validator set")
+        case .invalidSignature(let validator):
+            throw VerificationError(
+                .invalidSignature, "commit at height \(height): precommit signature of \(validator) is invalid")
+        case .insufficientPower(let power, let totalPower):
             throw VerificationError(
                 .insufficientPower,
-                "commit at height \(height): precommit power \(power) of \(validatorSet.totalPower) is not more than two thirds")
+                "commit at height \(height): precommit power \(power) of \(totalPower) is not more than two thirds")
         }
     }
 

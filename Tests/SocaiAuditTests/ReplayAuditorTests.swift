@@ -223,4 +223,79 @@ import Testing
             report.failure?.message
                 == "block 3: validators hash differs: header \(sample.genesis.validatorSet.hash), set in force \(newSet.hash)")
     }
+
+    /// Two prevotes by `key` at `height`, round 0, for two different blocks; `forgeSecond`
+    /// flips a bit of the second signature.
+    static func equivocation(
+        _ sample: SampleChain, key: SigningKey, height: UInt64, forgeSecond: Bool = false
+    ) throws -> DuplicateVoteEvidence {
+        func prevote(_ label: String) throws -> Vote {
+            var vote = Vote(
+                type: .prevote, height: height, round: 0, blockID: Hash.sha256(Array(label.utf8)),
+                validator: PublicKey(of: key))
+            vote.signature = Signature(signing: vote.signingBytes(chainID: sample.chainID), with: key)
+            return vote
+        }
+        var second = try prevote("block y")
+        if forgeSecond {
+            var bytes = second.signature.bytes
+            bytes[5] ^= 0x10
+            second.signature = try Signature(bytes)
+        }
+        return try DuplicateVoteEvidence(try prevote("block x"), second)
+    }
+
+    /// Replays a four-block chain whose block 3 commits `evidence`.
+    func replayWithEvidence(_ sample: SampleChain, _ evidence: [DuplicateVoteEvidence]) throws -> ReplayReport {
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.socai-export")
+        let writer = try ChainExportWriter(path: path, genesisJSON: sample.genesisJSON)
+        for height in 1...4 {
+            let (block, commit) = try sample.append(
+                [try sample.transfer(from: height - 1, to: height)], evidence: height == 3 ? evidence : [])
+            try writer.append(blockBytes: block.canonicalBytes, certificateBytes: commit.canonicalBytes)
+        }
+        try writer.finish()
+        return try replay(genesis: sample.genesis, export: path)
+    }
+
+    @Test func committedEvidenceIsVerifiedAndCounted() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let evidence = try Self.equivocation(sample, key: sample.validatorKeys[2], height: 2)
+        let report = try replayWithEvidence(sample, [evidence])
+        #expect(report.failure == nil)
+        #expect(report.finalStateRoot == sample.stateRoot.hex)
+        // 4 transactions, 4 certificates of 4 precommits, and the evidence's two votes.
+        #expect(report.signaturesChecked == 4 + 4 * 4 + 2)
+    }
+
+    @Test func evidenceWithAForgedVoteIsFoundAtItsBlock() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let key = sample.validatorKeys[1]
+        let evidence = try Self.equivocation(sample, key: key, height: 2, forgeSecond: true)
+        let report = try replayWithEvidence(sample, [evidence])
+        #expect(report.failure?.code == .evidence)
+        #expect(report.failure?.height == 3)
+        #expect(
+            report.failure?.message
+                == "block 3: evidence 0: evidence against \(PublicKey(of: key)) carries an invalid vote signature")
+    }
+
+    @Test func evidenceAgainstANonValidatorIsFoundAtItsBlock() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let outsider = try SigningKey(seed: SHA256.hash(Array("audit outsider".utf8)))
+        let evidence = try Self.equivocation(sample, key: outsider, height: 1)
+        let report = try replayWithEvidence(sample, [evidence])
+        #expect(report.failure?.code == .evidence)
+        #expect(report.failure?.height == 3)
+        #expect(report.failure?.message.contains("which is not a validator at height 1") == true)
+    }
+
+    @Test func evidenceFromAFutureHeightIsRefused() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let evidence = try Self.equivocation(sample, key: sample.validatorKeys[0], height: 4)
+        let report = try replayWithEvidence(sample, [evidence])
+        #expect(report.failure?.code == .evidence)
+        #expect(report.failure?.message == "block 3: evidence 0 is for height 4, after this block")
+    }
 }
