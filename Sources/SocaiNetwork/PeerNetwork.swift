@@ -316,13 +316,14 @@ public final class PeerNetwork: Sendable {
         loop.execute { [self] in enqueue(payload, for: peer) }
     }
 
-    /// Queues `payload` for every configured peer.
-    public func broadcast(_ payload: [UInt8]) throws(NetworkError) {
+    /// Queues `payload` for every configured peer but `excluded` (the peer a relayed message
+    /// came from, which has it already).
+    public func broadcast(_ payload: [UInt8], except excluded: PublicKey? = nil) throws(NetworkError) {
         guard payload.count <= PeerLimits.messageBytesMax else {
             throw NetworkError(.messageTooLarge, "a \(payload.count)-byte message exceeds \(PeerLimits.messageBytesMax) bytes")
         }
         loop.execute { [self] in
-            for key in state.value.order { enqueue(payload, for: key) }
+            for key in state.value.order where key != excluded { enqueue(payload, for: key) }
         }
     }
 

@@ -91,6 +91,8 @@ public actor ValidatorNode {
     public private(set) var metrics = Metrics()
     /// The Prometheus registry behind `/metrics`, updated alongside `metrics`.
     public nonisolated let exportedMetrics = NodeMetrics()
+    /// Signature checks of recent transactions, shared by HTTP submission and gossip.
+    nonisolated let signatureVerdicts = SignatureVerdicts()
     private var running = false
 
     /// A committed transaction's result as the API reports it.
@@ -157,7 +159,7 @@ public actor ValidatorNode {
                 for await message in messages {
                     // Decoding and transaction signature checks run here, off the actor, so
                     // they overlap with block execution instead of queueing behind it.
-                    let decoded = ValidatorNode.decode(message)
+                    let decoded = ValidatorNode.decode(message, verdicts: self?.signatureVerdicts)
                     await self?.receive(decoded, from: message.peer)
                 }
             })
@@ -203,11 +205,14 @@ public actor ValidatorNode {
     /// Checks a transaction with the state machine, holds it in the mempool and gossips it.
     ///
     /// `signatureVerified`: the caller has checked the signature (off this actor).
-    func submitLocally(_ envelope: TransactionEnvelope, signatureVerified: Bool = false) throws -> Hash {
+    /// `receivedFrom`: the peer that sent it, which is not sent it back.
+    func submitLocally(
+        _ envelope: TransactionEnvelope, signatureVerified: Bool = false, receivedFrom: PublicKey? = nil
+    ) throws -> Hash {
         let hash = try mempool.add(
             envelope, executor: executor, state: store.state, height: store.height + 1, timeMilliseconds: nowMilliseconds(),
             signatureVerified: signatureVerified)
-        broadcast(.transaction(envelope))
+        broadcast(.transaction(envelope), except: receivedFrom)
         if deferredProposal != nil { proposeDeferred() }
         return hash
     }
@@ -543,8 +548,8 @@ public actor ValidatorNode {
 
     // MARK: Network
 
-    private func broadcast(_ message: NodeMessage) {
-        do { try network.broadcast(message.canonicalBytes) } catch { log("broadcast failed: \(error)") }
+    private func broadcast(_ message: NodeMessage, except excluded: PublicKey? = nil) {
+        do { try network.broadcast(message.canonicalBytes, except: excluded) } catch { log("broadcast failed: \(error)") }
     }
 
     private func broadcastStatus() { broadcast(.status(height: store.height)) }
@@ -579,12 +584,14 @@ public actor ValidatorNode {
         case malformed(String)
     }
 
-    /// Decodes a peer's message and, for a transaction, verifies its signature.
-    nonisolated static func decode(_ message: PeerMessage) -> DecodedPeerMessage {
+    /// Decodes a peer's message and, for a transaction, verifies its signature unless
+    /// `verdicts` already holds the result for that transaction.
+    nonisolated static func decode(_ message: PeerMessage, verdicts: SignatureVerdicts? = nil) -> DecodedPeerMessage {
         do {
             let decoded = try NodeMessage(canonicalBytes: message.payload)
             if case .transaction(let envelope) = decoded {
-                return .message(decoded, transactionSignatureValid: envelope.hasValidSignature)
+                let valid = verdicts?.isValid(envelope, hash: envelope.hash) ?? envelope.hasValidSignature
+                return .message(decoded, transactionSignatureValid: valid)
             }
             return .message(decoded, transactionSignatureValid: false)
         } catch {
@@ -625,7 +632,7 @@ public actor ValidatorNode {
         case .transaction(let envelope):
             // Accepted transactions are gossiped on; duplicates are refused, so gossip ends. A
             // bad signature is judged again by the state machine, which names the rule.
-            _ = try? submitLocally(envelope, signatureVerified: signatureValid)
+            _ = try? submitLocally(envelope, signatureVerified: signatureValid, receivedFrom: peer)
         case .evidence(let evidence):
             if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash),
                 evidence.voteA.height <= store.height + 1,
@@ -706,7 +713,7 @@ extension ValidatorNode: NodeService {
     public nonisolated func submit(_ envelope: TransactionEnvelope) async throws -> Hash {
         // The signature is checked on the caller's thread, so HTTP submissions verify in
         // parallel; a failure is left to the state machine, which names the rule.
-        let signatureValid = envelope.hasValidSignature
+        let signatureValid = signatureVerdicts.isValid(envelope, hash: envelope.hash)
         return try await submitLocally(envelope, signatureVerified: signatureValid)
     }
 

@@ -116,6 +116,16 @@ struct PeerNetworkTests {
         for (index, node) in nodes.enumerated() {
             try node.network.broadcast(Array("broadcast from \(index)".utf8))
         }
+        // A relay skips the peer it came from. One link delivers in order, so once node 2 has
+        // the message sent after the relay, the relay would have reached it first.
+        try nodes[0].network.broadcast(Array("relayed past 2".utf8), except: nodes[2].publicKey)
+        try nodes[0].network.send(Array("after the relay".utf8), to: nodes[2].publicKey)
+        await eventually("node 1 hears the relay and node 2 the message after it") {
+            let toOne = await nodes[1].inbox.payloads(from: nodes[0].publicKey)
+            let toTwo = await nodes[2].inbox.payloads(from: nodes[0].publicKey)
+            return toOne.contains(Array("relayed past 2".utf8)) && toTwo.contains(Array("after the relay".utf8))
+        }
+        #expect(await !nodes[2].inbox.payloads(from: nodes[0].publicKey).contains(Array("relayed past 2".utf8)))
         try nodes[0].network.send(Array("direct 0 to 2".utf8), to: nodes[2].publicKey)
         try nodes[0].network.send([UInt8](repeating: 0xab, count: 3_000_000), to: nodes[1].publicKey)
         for (index, node) in nodes.enumerated() {
