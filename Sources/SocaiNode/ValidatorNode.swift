@@ -91,6 +91,8 @@ public actor ValidatorNode {
     public private(set) var metrics = Metrics()
     /// The Prometheus registry behind `/metrics`, updated alongside `metrics`.
     public nonisolated let exportedMetrics = NodeMetrics()
+    /// The committed height, published in `commit` before any waiter hears of the block.
+    public nonisolated let committedHeightWatch: CommittedHeightWatch?
     private var running = false
 
     /// A committed transaction's result as the API reports it.
@@ -139,6 +141,7 @@ public actor ValidatorNode {
                 }))
         machine = try ConsensusMachine(chainID: genesis.chainID, validatorKey: PublicKey(of: nodeKey), configuration: consensus)
         tip = try store.block(at: store.height)
+        committedHeightWatch = CommittedHeightWatch(height: store.height)
         metrics.height = store.height
         exportedMetrics.height.set(Double(store.height))
     }
@@ -510,6 +513,7 @@ public actor ValidatorNode {
             execution = try store.appendExecuting(block, commit: certificate, executor: executor, signaturesVerified: true)
         }
         tip = (block, certificate)
+        committedHeightWatch?.publish(store.height)
         executions.removeAll()
         validatorSets.removeAll()
         deferredProposal = nil
