@@ -16,7 +16,8 @@ enum DIDDocumentJSON {
             first = false
             out.append(UInt8(ascii: "\""))
             out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
         }
         // Sorted as JSONEncoder sorts: `@` before letters, then code-unit order.
         key("@context")
@@ -52,8 +53,11 @@ enum DIDDocumentJSON {
             out.append(UInt8(ascii: "["))
             for (index, service) in services.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                writeObject(
-                    [("id", service.id), ("serviceEndpoint", service.serviceEndpoint), ("type", service.type)], to: &out)
+                out.append(UInt8(ascii: "{"))
+                writeMember("id", service.id, first: true, to: &out)
+                writeMember("serviceEndpoint", service.serviceEndpoint, first: false, to: &out)
+                writeMember("type", service.type, first: false, to: &out)
+                out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -62,11 +66,12 @@ enum DIDDocumentJSON {
             out.append(UInt8(ascii: "["))
             for (index, method) in methods.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                writeObject(
-                    [
-                        ("controller", method.controller), ("id", method.id), ("publicKeyMultibase", method.publicKeyMultibase),
-                        ("type", method.type),
-                    ], to: &out)
+                out.append(UInt8(ascii: "{"))
+                writeMember("controller", method.controller, first: true, to: &out)
+                writeMember("id", method.id, first: false, to: &out)
+                writeMember("publicKeyMultibase", method.publicKeyMultibase, first: false, to: &out)
+                writeMember("type", method.type, first: false, to: &out)
+                out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -74,17 +79,14 @@ enum DIDDocumentJSON {
         return out
     }
 
-    /// An object of string members, given in sorted key order.
-    static func writeObject(_ members: [(StaticString, String)], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        for (index, (name, value)) in members.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-            writeString(value, to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
+    /// `"name":"value"`, after a comma unless it is the object's first member.
+    static func writeMember(_ name: StaticString, _ value: String, first: Bool, to out: inout [UInt8]) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
+        writeString(value, to: &out)
     }
 
     static func writeStrings(_ values: [String], to out: inout [UInt8]) {
@@ -112,7 +114,7 @@ enum DIDDocumentJSON {
             case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0x00..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
                 out.append(hexDigits[Int(byte >> 4)])
                 out.append(hexDigits[Int(byte & 0x0F)])
             default: out.append(byte)
