@@ -146,6 +146,8 @@ enum DIDBenchmarks {
         // Latencies with two decimals: the targets are a few milliseconds.
         let latencies = String(format: "%.2f / %.2f", measurement.p50Milliseconds, measurement.p99Milliseconds)
         print(SocaiBenchmarks.pad("  p50 / p99 latency", 44) + SocaiBenchmarks.pad(latencies, 20) + "ms")
+        let cpu = String(format: "%.1f / %.1f", measurement.serverCPUMicroseconds, measurement.generatorCPUMicroseconds)
+        print(SocaiBenchmarks.pad("  CPU per request, server / generator", 44) + SocaiBenchmarks.pad(cpu, 20) + "µs")
         fflush(nil)
     }
 

@@ -33,6 +33,11 @@ struct LoopbackLoad {
         let p99Milliseconds: Double
         /// Completed requests.
         let requests: Int
+        /// CPU time the process spent per request outside the generator's threads (the server),
+        /// microseconds: unlike the rate, it hardly depends on what else the machine runs.
+        let serverCPUMicroseconds: Double
+        /// CPU time the generator's threads spent per request, microseconds.
+        let generatorCPUMicroseconds: Double
     }
 
     let port: Int
@@ -49,6 +54,7 @@ struct LoopbackLoad {
         let requests = paths.map { Array("GET \($0) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n".utf8) }
         let collector = SampleCollector()
         let group = DispatchGroup()
+        let processCPUBefore = Self.cpuMicroseconds(Self.processUsage)
         let start = DispatchTime.now().uptimeNanoseconds
         let deadline = start + UInt64(seconds * 1e9)
         for thread in 0..<threads {
@@ -57,22 +63,41 @@ struct LoopbackLoad {
             group.enter()
             let worker = Thread {
                 defer { group.leave() }
-                collector.add(Self.drive(port: port, requests: mine, deadline: deadline))
+                let cpuBefore = Self.cpuMicroseconds(Self.threadUsage)
+                let samples = Self.drive(port: port, requests: mine, deadline: deadline)
+                collector.add(samples, cpuMicroseconds: Self.cpuMicroseconds(Self.threadUsage) - cpuBefore)
             }
             worker.stackSize = 1 << 20
             worker.start()
         }
         group.wait()
         let elapsedSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let processCPU = Self.cpuMicroseconds(Self.processUsage) - processCPUBefore
         guard !collector.failed else { return nil }
         let sorted = collector.samples.sorted()
         guard !sorted.isEmpty else { return nil }
         func percentile(_ fraction: Double) -> Double {
             Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1e6
         }
+        let generatorCPU = collector.cpuMicroseconds
         return Measurement(
             rate: Double(sorted.count) / elapsedSeconds, p50Milliseconds: percentile(0.50),
-            p99Milliseconds: percentile(0.99), requests: sorted.count)
+            p99Milliseconds: percentile(0.99), requests: sorted.count,
+            serverCPUMicroseconds: (processCPU - generatorCPU) / Double(sorted.count),
+            generatorCPUMicroseconds: generatorCPU / Double(sorted.count))
+    }
+
+    /// `RUSAGE_SELF`: the whole process.
+    static let processUsage: Int32 = 0
+    /// `RUSAGE_THREAD` (Linux): the calling thread. Glibc's module hides the name behind _GNU_SOURCE.
+    static let threadUsage: Int32 = 1
+
+    /// User plus system CPU time of the process or the calling thread, microseconds.
+    static func cpuMicroseconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        precondition(getrusage(__rusage_who_t(who), &usage) == 0, "getrusage failed")
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
     }
 
     /// One poll loop over a fresh connection per request in `requests`, each sending its
@@ -261,11 +286,20 @@ final class SampleCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var collected: [UInt64] = []
     private var anyFailed = false
+    private var cpu = 0.0
 
-    func add(_ more: [UInt64]?) {
+    func add(_ more: [UInt64]?, cpuMicroseconds: Double) {
         lock.lock()
         defer { lock.unlock() }
         if let more { collected += more } else { anyFailed = true }
+        cpu += cpuMicroseconds
+    }
+
+    /// The generator threads' CPU time, microseconds.
+    var cpuMicroseconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return cpu
     }
 
     var samples: [UInt64] {
