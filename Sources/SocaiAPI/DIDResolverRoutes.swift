@@ -34,8 +34,8 @@ enum DIDResolverRoutes {
     }
 
     /// Resolves and renders one request; never throws, so every failure has its DID Resolution status.
-    /// A did:socai answer is served from `cache` when one was computed at the node's current
-    /// committed height, and stored there otherwise (only when the node publishes its height).
+    /// An answer is served from `cache` when one was computed at the node's current committed
+    /// height, and stored there otherwise (only when the node publishes its height).
     static func resolve<Node: NodeService>(
         node: Node, index: ValidatorChangeIndex<Node>, cache: DIDResponseCache, did rawDID: String, accept: String?,
         versionId: String?, versionTime: String?, withProof: Bool
@@ -48,6 +48,11 @@ enum DIDResolverRoutes {
         }
         let did = percentDecoded(rawDID)
         let options = DIDResolutionOptions(versionId: versionId, versionTime: versionTime)
+        let key = DIDResponseCache.Key(
+            did: did, representation: representation, versionId: versionId, versionTime: versionTime, withProof: withProof)
+        let watch = node.committedHeightWatch
+        let publishedHeight = watch?.value
+        if let publishedHeight, let cached = cache.answer(for: key, atHeight: publishedHeight) { return response(cached) }
         var result: DIDResolutionResult
         guard did.hasPrefix(DID.prefix) else {
             // did:key, malformed DIDs and other methods need no ledger: no node query.
@@ -55,12 +60,13 @@ enum DIDResolverRoutes {
             if result.didResolutionMetadata.error == nil {
                 result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
             }
-            return response(render(result, as: representation))
+            let answer = render(result, as: representation)
+            // A did:key document depends on the request alone, so it holds at any height; it is
+            // cached (deriving its X25519 key is costly). Errors here are cheap: not cached, so
+            // malformed requests cannot crowd out documents.
+            if let publishedHeight, answer.status == 200 { cache.store(answer, for: key, atHeight: publishedHeight) }
+            return response(answer)
         }
-        let key = DIDResponseCache.Key(
-            did: did, representation: representation, versionId: versionId, versionTime: versionTime, withProof: withProof)
-        let watch = node.committedHeightWatch
-        if let watch, let cached = cache.answer(for: key, atHeight: watch.value) { return response(cached) }
         let height: UInt64
         do {
             // The validator set is read in the same query, so it is the set of the same state.

@@ -7,7 +7,9 @@ import SocaiDID
 /// A did:socai answer is a function of the request (DID URL, options, proof flag and the
 /// negotiated representation) and of the committed state, and the committed state is a
 /// function of the height (blocks are final). So an answer computed at height `h` is the
-/// answer for every request made while the node's committed height is `h`. The cache holds
+/// answer for every request made while the node's committed height is `h`. (A did:key
+/// document depends on the request alone; it is stored at the height current when it was
+/// made, like the rest, and simply made again after the next commit.) The cache holds
 /// answers of one height only: the first answer stored for a newer height drops all others,
 /// and a lookup made at any other height misses. Lookups take a lock for a dictionary probe,
 /// so a repeated resolution costs neither a hop onto the node's actor nor a render.

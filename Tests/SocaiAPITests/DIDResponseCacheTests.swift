@@ -165,6 +165,34 @@ import Testing
         #expect(await node.status().height == 1)
     }
 
+    @Test func didKeyDocumentsAreCachedAndErrorsAreNot() async throws {
+        let directory = APIRouteTests.TemporaryDirectory()
+        let (_, _, _, node) = try makeApplication(directory, publishesHeight: true)
+        let cache = DIDResponseCache()
+        func resolve(_ did: String, on resolvingNode: some NodeService) async -> Int {
+            let response = await DIDResolverRoutes.resolve(
+                node: resolvingNode, index: ValidatorChangeIndex(node: resolvingNode), cache: cache, did: did, accept: nil,
+                versionId: nil, versionTime: nil, withProof: false)
+            return Int(response.status.code)
+        }
+        let keyDID = DIDKey.identifier(for: PublicKey(of: alice))
+        #expect(await resolve(keyDID, on: node) == 200)
+        #expect(cache.count == 1)
+        let held = try #require(cache.answer(for: key(keyDID), atHeight: 0))
+        #expect(try JSONDecoder().decode(DIDDocument.self, from: Data(held.body.readableBytesView)).id == keyDID)
+        #expect(await resolve(keyDID, on: node) == 200)
+        #expect(cache.count == 1)
+        // Malformed identifiers and unsupported methods are answered, never held.
+        #expect(await resolve("did:key:z6MkNotAKey", on: node) == 400)
+        #expect(await resolve("did:web:example.com", on: node) == 501)
+        #expect(cache.count == 1)
+        // A node that publishes no height gets no caching at all.
+        let unpublished = CountingNode(node: node, counter: QueryCounter(), publishesHeight: false)
+        let otherKey = DIDKey.identifier(for: PublicKey(of: aliceSecond))
+        #expect(await resolve(otherKey, on: unpublished) == 200)
+        #expect(cache.answer(for: key(otherKey), atHeight: 0) == nil)
+    }
+
     func answer(_ text: String) -> DIDResponseCache.Answer {
         DIDResponseCache.Answer(status: 200, mediaType: "application/did+ld+json", body: ByteBuffer(string: text))
     }

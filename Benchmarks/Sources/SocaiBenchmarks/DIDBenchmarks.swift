@@ -44,6 +44,7 @@ enum DIDBenchmarks {
         let did = DID(initialKey: PublicKey(of: key))
         let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://bench.example")
         var dids = [did]
+        var keyDIDs = [DIDKey.identifier(for: PublicKey(of: key))]
         try blocking {
             _ = try await node.submit(try DIDCreate(did: did, services: [service]).envelope(chainID: chainID, key: key, nonce: 1))
         }
@@ -55,6 +56,7 @@ enum DIDBenchmarks {
                     try DIDCreate(did: otherDID, services: [service]).envelope(chainID: chainID, key: other, nonce: 1))
             }
             dids.append(otherDID)
+            keyDIDs.append(DIDKey.identifier(for: PublicKey(of: other)))
         }
 
         // In process: one query holds the state, the loop resolves and renders the result.
@@ -138,6 +140,13 @@ enum DIDBenchmarks {
             port: port + 1, connections: concurrentClients, threads: loadThreads, seconds: httpSeconds)
         if let uncached = uncachedLoad.run(paths: paths, accept: "application/did+ld+json") {
             report(uncached, "DID resolve over HTTP, no answer cache", "resolutions/s")
+        }
+        let keyPaths = keyDIDs.map { "/1.0/identifiers/" + $0 }
+        if let keys = load.run(paths: keyPaths, accept: "application/did+ld+json") {
+            report(keys, "did:key resolve over HTTP, " + label, "resolutions/s")
+        }
+        if let uncachedKeys = uncachedLoad.run(paths: keyPaths, accept: "application/did+ld+json") {
+            report(uncachedKeys, "did:key resolve over HTTP, no answer cache", "resolutions/s")
         }
     }
 
