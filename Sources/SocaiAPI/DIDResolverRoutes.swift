@@ -15,27 +15,44 @@ enum DIDResolverRoutes {
 
     static func register<Node: NodeService>(on router: Router<BasicRequestContext>, node: Node) {
         let index = ValidatorChangeIndex(node: node)
+        let cache = DIDResponseCache()
         router.get("/1.0/identifiers/:did") { request, context -> Response in
-            await resolve(
-                node: node, index: index, did: context.parameters.get("did") ?? "", accept: request.headers[.accept],
-                versionId: request.uri.queryParameters.get("versionId"),
-                versionTime: request.uri.queryParameters.get("versionTime").map { $0.removingPercentEncoding ?? $0 },
-                withProof: request.uri.queryParameters.get("proof") == "true")
+            // Parsed once: each `queryParameters` access parses the query again.
+            let query = request.uri.queryParameters
+            return await resolve(
+                node: node, index: index, cache: cache, did: context.parameters.get("did") ?? "",
+                accept: request.headers[.accept], versionId: query.get("versionId"),
+                versionTime: query.get("versionTime").map(percentDecoded), withProof: query.get("proof") == "true")
         }
     }
 
+    /// `text` with its percent escapes decoded (unchanged when malformed). Most DIDs have no
+    /// `%`, and Foundation's decoder costs microseconds even then, so those skip it.
+    static func percentDecoded(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        return text.removingPercentEncoding ?? text
+    }
+
     /// Resolves and renders one request; never throws, so every failure has its DID Resolution status.
+    /// An answer is served from `cache` when one was computed at the node's current committed
+    /// height, and stored there otherwise (only when the node publishes its height).
     static func resolve<Node: NodeService>(
-        node: Node, index: ValidatorChangeIndex<Node>, did rawDID: String, accept: String?, versionId: String?,
-        versionTime: String?, withProof: Bool
+        node: Node, index: ValidatorChangeIndex<Node>, cache: DIDResponseCache, did rawDID: String, accept: String?,
+        versionId: String?, versionTime: String?, withProof: Bool
     ) async -> Response {
         guard let representation = DIDRepresentation.negotiate(accept) else {
-            return render(
-                .failure(.representationNotSupported, "Accept names no supported type (\(supportedTypes))"),
-                as: nil)
+            return response(
+                render(
+                    .failure(.representationNotSupported, "Accept names no supported type (\(supportedTypes))"),
+                    as: nil))
         }
-        let did = rawDID.removingPercentEncoding ?? rawDID
+        let did = percentDecoded(rawDID)
         let options = DIDResolutionOptions(versionId: versionId, versionTime: versionTime)
+        let key = DIDResponseCache.Key(
+            did: did, representation: representation, versionId: versionId, versionTime: versionTime, withProof: withProof)
+        let watch = node.committedHeightWatch
+        let publishedHeight = watch?.value
+        if let publishedHeight, let cached = cache.answer(for: key, atHeight: publishedHeight) { return response(cached) }
         var result: DIDResolutionResult
         guard did.hasPrefix(DID.prefix) else {
             // did:key, malformed DIDs and other methods need no ledger: no node query.
@@ -43,11 +60,17 @@ enum DIDResolverRoutes {
             if result.didResolutionMetadata.error == nil {
                 result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
             }
-            return render(result, as: representation)
+            let answer = render(result, as: representation)
+            // A did:key document depends on the request alone, so it holds at any height; it is
+            // cached (deriving its X25519 key is costly). Errors here are cheap: not cached, so
+            // malformed requests cannot crowd out documents.
+            if let publishedHeight, answer.status == 200 { cache.store(answer, for: key, atHeight: publishedHeight) }
+            return response(answer)
         }
+        let height: UInt64
         do {
             // The validator set is read in the same query, so it is the set of the same state.
-            let (outcome, height, currentSet) = try await node.query { queries, height, _ in
+            let (outcome, queryHeight, currentSet) = try await node.query { queries, height, _ in
                 let outcome = DIDResolver.resolve(did, options: options, ledger: queries, withProof: withProof)
                 var currentSet: ValidatorSet?
                 if withProof, let bytes = try queries.proof(forKey: StateKey.validators).value {
@@ -55,6 +78,7 @@ enum DIDResolverRoutes {
                 }
                 return (outcome, height, currentSet)
             }
+            height = queryHeight
             result = outcome.result
             if result.didResolutionMetadata.error == nil {
                 result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
@@ -65,9 +89,14 @@ enum DIDResolverRoutes {
             }
         } catch {
             // The cause (a store or decoding failure) is the operator's business, not the caller's.
-            result = .failure(.internalError, "the node failed to resolve the DID; see its log")
+            // Not cached: the next request tries again.
+            return response(
+                render(.failure(.internalError, "the node failed to resolve the DID; see its log"), as: representation))
         }
-        return render(result, as: representation)
+        let answer = render(result, as: representation)
+        // Everything above was read at `height`, so the answer holds while it is the committed height.
+        if watch != nil, answer.status != 500 { cache.store(answer, for: key, atHeight: height) }
+        return response(answer)
     }
 
     static let supportedTypes = DIDRepresentation.allCases.map(\.rawValue).joined(separator: ", ")
@@ -90,7 +119,7 @@ enum DIDResolverRoutes {
 
     /// The document alone for a successful resolution in a document representation; the whole
     /// result otherwise (errors and deactivation carry their metadata).
-    static func render(_ result: DIDResolutionResult, as representation: DIDRepresentation?) -> Response {
+    static func render(_ result: DIDResolutionResult, as representation: DIDRepresentation?) -> DIDResponseCache.Answer {
         let status = result.httpStatus
         let bytes: [UInt8]
         let mediaType: String
@@ -101,9 +130,14 @@ enum DIDResolverRoutes {
             bytes = result.jsonBytes()
             mediaType = representation?.isResolutionResult == true ? representation!.rawValue : resultMediaType
         }
+        return DIDResponseCache.Answer(status: status, mediaType: mediaType, body: ByteBuffer(bytes: bytes))
+    }
+
+    /// The HTTP response for a rendered answer.
+    static func response(_ answer: DIDResponseCache.Answer) -> Response {
         var response = Response(
-            status: HTTPResponse.Status(code: status), body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-        response.headers[.contentType] = mediaType
+            status: HTTPResponse.Status(code: answer.status), body: ResponseBody(byteBuffer: answer.body))
+        response.headers[.contentType] = answer.mediaType
         return response
     }
 }

@@ -25,7 +25,16 @@ public enum DIDRepresentation: String, Sendable, CaseIterable {
     /// means the resolution result only with `profile="https://w3id.org/did-resolution"`;
     /// without it, it means the JSON-LD document.
     public static func negotiate(_ accept: String?) -> DIDRepresentation? {
-        guard let accept, !accept.allSatisfy({ $0 == " " || $0 == "\t" }) else { return .documentJSONLD }
+        guard let accept else { return .documentJSONLD }
+        // What nearly every client sends: one bare type. The general parse below gives the same
+        // answer for these; it runs on every resolution, so the common case skips it.
+        switch accept {
+        case "application/did+ld+json", "*/*": return .documentJSONLD
+        case "application/did+json": return .documentJSON
+        case "application/did-resolution": return .resolutionResult
+        default: break
+        }
+        guard !accept.utf8.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else { return .documentJSONLD }
         guard accept.utf8.count <= acceptBytesMax else { return nil }
         var best: (representation: DIDRepresentation, quality: Int)?
         for (index, range) in accept.split(separator: ",").enumerated() {
@@ -83,8 +92,21 @@ public enum DIDRepresentation: String, Sendable, CaseIterable {
 }
 
 extension Substring {
+    /// Without leading and trailing spaces and tabs (scanned as bytes: this runs per request).
     fileprivate func trimmingSpaces() -> String {
-        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let bytes = utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") {
+            start = bytes.index(after: start)
+        }
+        while start < end {
+            let last = bytes.index(before: end)
+            guard bytes[last] == UInt8(ascii: " ") || bytes[last] == UInt8(ascii: "\t") else { break }
+            end = last
+        }
+        // Spaces and tabs are single bytes, so both bounds fall on character boundaries.
+        return String(self[start..<end])
     }
 }
 

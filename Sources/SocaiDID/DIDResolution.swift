@@ -129,6 +129,10 @@ public struct DIDResolutionResult: Codable, Equatable, Sendable {
 
 /// The JSON encoding every resolver answer uses.
 public enum DIDJSON {
+    /// A document: the same bytes as the generic `encode`, written directly (`DIDDocumentJSON`),
+    /// since the resolver renders one for every answer it computes.
+    public static func encode(_ document: DIDDocument) -> [UInt8] { DIDDocumentJSON.encode(document) }
+
     /// Encodes with sorted keys and without escaping `/`.
     public static func encode(_ value: some Encodable) -> [UInt8] {
         let encoder = JSONEncoder()

@@ -9,11 +9,14 @@ public actor DevelopmentNode: NodeService {
     private let validator: DevelopmentValidator
     private let executor: LedgerExecutor
     private let mempool = Mempool()
+    /// The committed height, published after each commit and before `submit` returns.
+    public nonisolated let committedHeightWatch: CommittedHeightWatch?
 
     /// Opens the node home (its key must hold more than two thirds of the genesis power).
     public init(home: NodeHome) throws {
         validator = try DevelopmentValidator(home: home)
         executor = LedgerExecutor(chainID: validator.genesis.chainID)
+        committedHeightWatch = CommittedHeightWatch(height: validator.store.height)
     }
 
     /// Checks the transaction like a mempool would, then commits it in a new block.
@@ -23,6 +26,7 @@ public actor DevelopmentNode: NodeService {
             envelope, executor: executor, state: store.state, height: store.height + 1,
             timeMilliseconds: try validator.nextBlockTime())
         try validator.commit(mempool.reap(transactionsMax: 1_000, bytesMax: Limits.blockBytesMax / 2))
+        committedHeightWatch?.publish(store.height)
         try mempool.update(committed: try store.block(at: store.height)?.block.transactions ?? [], state: store.state)
         return hash
     }

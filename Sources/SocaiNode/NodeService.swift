@@ -66,4 +66,12 @@ public protocol NodeService: Sendable {
     func isReady() async -> Bool
     /// Prometheus text exposition of the node's metrics.
     func metricsText() async -> String
+    /// The committed height, readable without a hop onto the node; nil when the node does not
+    /// publish it (then callers must not cache answers across requests).
+    var committedHeightWatch: CommittedHeightWatch? { get }
+}
+
+extension NodeService {
+    /// No published height: answers are computed afresh for every request.
+    public var committedHeightWatch: CommittedHeightWatch? { nil }
 }

@@ -93,6 +93,8 @@ public actor ValidatorNode {
     public nonisolated let exportedMetrics = NodeMetrics()
     /// Signature checks of recent transactions, shared by HTTP submission and gossip.
     nonisolated let signatureVerdicts = SignatureVerdicts()
+    /// The committed height, published in `commit` before any waiter hears of the block.
+    public nonisolated let committedHeightWatch: CommittedHeightWatch?
     private var running = false
 
     /// A committed transaction's result as the API reports it.
@@ -141,6 +143,7 @@ public actor ValidatorNode {
                 }))
         machine = try ConsensusMachine(chainID: genesis.chainID, validatorKey: PublicKey(of: nodeKey), configuration: consensus)
         tip = try store.block(at: store.height)
+        committedHeightWatch = CommittedHeightWatch(height: store.height)
         metrics.height = store.height
         exportedMetrics.height.set(Double(store.height))
     }
@@ -515,6 +518,7 @@ public actor ValidatorNode {
             execution = try store.appendExecuting(block, commit: certificate, executor: executor, signaturesVerified: true)
         }
         tip = (block, certificate)
+        committedHeightWatch?.publish(store.height)
         executions.removeAll()
         validatorSets.removeAll()
         deferredProposal = nil

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Hummingbird
+import NIOPosix
 import SocaiAPI
 import SocaiCore
 import SocaiCrypto
@@ -15,12 +16,20 @@ import SocaiState
 /// DID resolution: resolutions per second in process (resolver over the node's SQLite state),
 /// then `GET /1.0/identifiers/{did}` over loopback HTTP with 64 concurrent keep-alive
 /// clients — throughput and p50/p99 latency. Targets: p99 ≤ 5 ms, ≥ 10,000 resolutions/s.
+///
+/// The clients are 64 connections, each with one request in flight (closed loop), driven by
+/// `LoopbackLoad`'s poll loop so the generator shares the 2 cores with the server cheaply.
+/// Beside the resolver stand the `/health` floor (HTTP alone, same generator) and the
+/// resolver with every answer computed afresh (the node publishes no committed height, so
+/// the route's per-height answer cache stays off): the cost of a cache miss.
 enum DIDBenchmarks {
     static let concurrentClients = 64
     static let httpSeconds = 5.0
     static let port = 36_901
-    /// Most requests one client sends (bounds its latency array).
-    static let requestsPerClientMax = 200_000
+    /// The DIDs resolved over HTTP (client `i` asks for DID `i % didCount`).
+    static let didCount = 64
+    /// Generator threads (poll loops); `SOCAI_BENCH_LOAD_THREADS` overrides.
+    static let loadThreads = Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_LOAD_THREADS"] ?? "") ?? 1
 
     static func run() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-didbench-\(UUID().uuidString)").path
@@ -34,8 +43,20 @@ enum DIDBenchmarks {
         let key = try SigningKey(seed: SHA256.hash(Array("did bench".utf8)))
         let did = DID(initialKey: PublicKey(of: key))
         let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://bench.example")
+        var dids = [did]
+        var keyDIDs = [DIDKey.identifier(for: PublicKey(of: key))]
         try blocking {
             _ = try await node.submit(try DIDCreate(did: did, services: [service]).envelope(chainID: chainID, key: key, nonce: 1))
+        }
+        for index in 1..<didCount {
+            let other = try SigningKey(seed: SHA256.hash(Array("did bench \(index)".utf8)))
+            let otherDID = DID(initialKey: PublicKey(of: other))
+            try blocking {
+                _ = try await node.submit(
+                    try DIDCreate(did: otherDID, services: [service]).envelope(chainID: chainID, key: other, nonce: 1))
+            }
+            dids.append(otherDID)
+            keyDIDs.append(DIDKey.identifier(for: PublicKey(of: other)))
         }
 
         // In process: one query holds the state, the loop resolves and renders the result.
@@ -68,75 +89,75 @@ enum DIDBenchmarks {
         }
         SocaiBenchmarks.report("did:key resolve, in process", offline, "resolutions/s")
 
-        // Over HTTP: the node's router on loopback, 64 clients each on its own thread.
+        // Over HTTP: the node's router on loopback; beside it, the same node behind a wrapper
+        // that publishes no committed height, so every answer is resolved and rendered afresh.
+        // The server's event-loop threads: NIO's default (one per core, as `socai node` runs it)
+        // unless `SOCAI_BENCH_SERVER_THREADS` asks for another count, to compare.
+        let serverThreads = Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_SERVER_THREADS"] ?? "") ?? 0
+        let serverGroup: EventLoopGroupProvider =
+            serverThreads > 0 ? .shared(MultiThreadedEventLoopGroup(numberOfThreads: serverThreads)) : .singleton
         let application = Application(
             router: SocaiAPI.router(node: node),
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port)))
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port)),
+            eventLoopGroupProvider: serverGroup)
+        let uncachedApplication = Application(
+            router: SocaiAPI.router(node: UnpublishedHeightNode(node: node)),
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port + 1)),
+            eventLoopGroupProvider: serverGroup)
         let server = Task { try await application.runService() }
-        defer { server.cancel() }
-        var ready = false
-        for _ in 0..<200 where !ready {
-            if let probe = LoopbackClient(port: port) {
-                ready = probe.get("/health") != nil
-                probe.close()
+        let uncachedServer = Task { try await uncachedApplication.runService() }
+        defer {
+            server.cancel()
+            uncachedServer.cancel()
+        }
+        for serverPort in [port, port + 1] {
+            var ready = false
+            for _ in 0..<200 where !ready {
+                if let probe = LoopbackClient(port: serverPort) {
+                    ready = probe.get("/health") != nil
+                    probe.close()
+                }
+                if !ready { usleep(20_000) }
             }
-            if !ready { usleep(20_000) }
+            guard ready else {
+                print("DID HTTP benchmark skipped: the server did not start on port \(serverPort)")
+                return
+            }
         }
-        guard ready else {
-            print("DID HTTP benchmark skipped: the server did not start on port \(port)")
-            return
-        }
+        let load = LoopbackLoad(port: port, connections: concurrentClients, threads: loadThreads, seconds: httpSeconds)
+        let label = "\(concurrentClients) clients, \(loadThreads) load thread(s)"
         // The same clients against `/health` first: the floor HTTP itself sets on this machine.
-        let floor = measure(path: "/health")
-        if let floor {
-            SocaiBenchmarks.report(
-                "GET /health over HTTP, \(concurrentClients) clients (floor)", floor.rate, "requests/s")
-            SocaiBenchmarks.report("GET /health over HTTP, p50 / p99 latency", floor.p50Milliseconds, "ms (p50)")
-            SocaiBenchmarks.report("", floor.p99Milliseconds, "ms (p99)")
+        if let floor = load.run(paths: ["/health"], accept: "application/json") {
+            report(floor, "GET /health over HTTP, " + label + " (floor)", "requests/s")
         }
-        guard let resolve = measure(path: "/1.0/identifiers/" + did.value) else {
-            print("DID HTTP benchmark: no request succeeded")
+        let paths = dids.map { "/1.0/identifiers/" + $0.value }
+        guard let resolve = load.run(paths: paths, accept: "application/did+ld+json") else {
+            print("DID HTTP benchmark: a resolution failed")
             return
         }
-        SocaiBenchmarks.report("DID resolve over HTTP, \(concurrentClients) clients", resolve.rate, "resolutions/s")
-        SocaiBenchmarks.report("DID resolve over HTTP, p50 latency", resolve.p50Milliseconds, "ms")
-        SocaiBenchmarks.report("DID resolve over HTTP, p99 latency", resolve.p99Milliseconds, "ms")
+        report(resolve, "DID resolve over HTTP, " + label, "resolutions/s")
+        let uncachedLoad = LoopbackLoad(
+            port: port + 1, connections: concurrentClients, threads: loadThreads, seconds: httpSeconds)
+        if let uncached = uncachedLoad.run(paths: paths, accept: "application/did+ld+json") {
+            report(uncached, "DID resolve over HTTP, no answer cache", "resolutions/s")
+        }
+        let keyPaths = keyDIDs.map { "/1.0/identifiers/" + $0 }
+        if let keys = load.run(paths: keyPaths, accept: "application/did+ld+json") {
+            report(keys, "did:key resolve over HTTP, " + label, "resolutions/s")
+        }
+        if let uncachedKeys = uncachedLoad.run(paths: keyPaths, accept: "application/did+ld+json") {
+            report(uncachedKeys, "did:key resolve over HTTP, no answer cache", "resolutions/s")
+        }
     }
 
-    /// `concurrentClients` keep-alive clients, each on its own thread, sending GET `path` in a
-    /// closed loop for `httpSeconds`: requests per second and latency percentiles.
-    static func measure(path: String) -> (rate: Double, p50Milliseconds: Double, p99Milliseconds: Double)? {
-        let latencies = LatencyCollector()
-        let start = DispatchTime.now().uptimeNanoseconds
-        let group = DispatchGroup()
-        for _ in 0..<concurrentClients {
-            group.enter()
-            let thread = Thread {
-                defer { group.leave() }
-                guard let client = LoopbackClient(port: port) else { return }
-                defer { client.close() }
-                var samples: [UInt64] = []
-                samples.reserveCapacity(4_096)
-                while samples.count < requestsPerClientMax,
-                    Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < httpSeconds
-                {
-                    let begin = DispatchTime.now().uptimeNanoseconds
-                    guard client.get(path) == 200 else { return }
-                    samples.append(DispatchTime.now().uptimeNanoseconds - begin)
-                }
-                latencies.add(samples)
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-        group.wait()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let sorted = latencies.all.sorted()
-        guard !sorted.isEmpty else { return nil }
-        func percentile(_ fraction: Double) -> Double {
-            Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1e6
-        }
-        return (Double(sorted.count) / seconds, percentile(0.50), percentile(0.99))
+    static func report(_ measurement: LoopbackLoad.Measurement, _ name: String, _ unit: String) {
+        SocaiBenchmarks.report(name, measurement.rate, unit)
+        // Latencies with two decimals: the targets are a few milliseconds.
+        let latencies = String(format: "%.2f / %.2f", measurement.p50Milliseconds, measurement.p99Milliseconds)
+        print(SocaiBenchmarks.pad("  p50 / p99 latency", 44) + SocaiBenchmarks.pad(latencies, 20) + "ms")
+        let cpu = String(format: "%.1f / %.1f", measurement.serverCPUMicroseconds, measurement.generatorCPUMicroseconds)
+        print(SocaiBenchmarks.pad("  CPU per request, server / generator", 44) + SocaiBenchmarks.pad(cpu, 20) + "µs")
+        fflush(nil)
     }
 
     /// Calls `body` on this thread for at least `SocaiBenchmarks.measurementSecondsMin`; calls
@@ -175,26 +196,8 @@ final class AsyncResultBox<Value>: @unchecked Sendable {
     var result: Result<Value, Error>?
 }
 
-/// Latency samples from many threads.
-final class LatencyCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var samples: [UInt64] = []
-
-    func add(_ more: [UInt64]) {
-        lock.lock()
-        samples += more
-        lock.unlock()
-    }
-
-    var all: [UInt64] {
-        lock.lock()
-        defer { lock.unlock() }
-        return samples
-    }
-}
-
 /// A blocking HTTP/1.1 keep-alive client for loopback: enough to send GETs and read
-/// `Content-Length` bodies, without URLSession's per-request overhead.
+/// `Content-Length` bodies (the readiness probe; the load itself is `LoopbackLoad`).
 final class LoopbackClient {
     static let responseBytesMax = 1 << 20
     private let socketDescriptor: Int32
@@ -265,4 +268,23 @@ final class LoopbackClient {
         }
         return nil
     }
+}
+
+/// A node that publishes no committed height: the resolver route then computes every answer
+/// afresh, which is what the benchmark's "no answer cache" line measures.
+struct UnpublishedHeightNode<Node: NodeService>: NodeService {
+    let node: Node
+
+    func submit(_ envelope: TransactionEnvelope) async throws -> Hash { try await node.submit(envelope) }
+    func waitForCommit(_ hash: Hash, timeoutMilliseconds: UInt64) async -> CommittedTransaction? {
+        await node.waitForCommit(hash, timeoutMilliseconds: timeoutMilliseconds)
+    }
+    func committedTransaction(_ hash: Hash) async -> CommittedTransaction? { await node.committedTransaction(hash) }
+    func status() async -> NodeStatus { await node.status() }
+    func block(at height: UInt64) async throws -> (Block, CommitCertificate)? { try await node.block(at: height) }
+    func query<Result: Sendable>(_ body: @Sendable (LedgerQueries, UInt64, UInt64) throws -> Result) async throws -> Result {
+        try await node.query(body)
+    }
+    func isReady() async -> Bool { await node.isReady() }
+    func metricsText() async -> String { await node.metricsText() }
 }
