@@ -47,7 +47,8 @@ import Testing
         }
     }
 
-    /// Ports unlikely to collide with other test processes on this machine.
+    /// Ports unlikely to collide with other test processes on this machine, in 42000–49999
+    /// (LocalnetProcessTests, in the same test process, keeps below 40000).
     static func portBase() -> Int { 42_000 + Int(getpid() % 400) * 20 }
 
     static func waitUntil(_ what: String, _ condition: () async -> Bool) async throws {
