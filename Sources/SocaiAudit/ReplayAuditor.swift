@@ -86,6 +86,8 @@ public final class ReplayAuditor {
     public static let batchSignaturesMax = 16_384
     /// Most blocks in one batch.
     public static let batchBlocksMax = 512
+    /// Batches read, decoded and being verified ahead of the one executing.
+    static let batchesAheadMax = 3
     /// State entries read from a store per page in the final state comparison.
     static let statePageEntriesMax = 4_096
 
@@ -145,18 +147,42 @@ public final class ReplayAuditor {
         } catch {
             return AuditFailure(.genesis, height: nil, "the genesis state cannot be built: \(error.message)")
         }
-        var decoder = BatchDecoder(genesis: genesis)
-        var history = ValidatorSetHistory(genesisSet: genesis.validatorSet)
-        var current = decoder.readBatch(source)
-        current.work.start(workers: workers)
-        // Every block is in exactly one batch and a batch holds at least one entry unless the
-        // chain ended, so this loop runs at most (blocks + 1) times.
-        while true {
-            var next: Batch? = nil
-            if !decoder.finished {
-                next = decoder.readBatch(source)
-                next!.work.start(workers: workers)
+        let reading = BatchReading(decoder: BatchDecoder(genesis: genesis), source: source)
+        // An export file is read by nothing else, so batches are read, decoded and sent to
+        // the signature workers on a serial queue, up to `batchesAheadMax` ahead, while this
+        // thread executes: execution is the one sequential stage, and neither decoding nor a
+        // batch whose signatures are not yet checked should leave the cores idle behind it.
+        // A node's store is also read for its records on this thread, so it is read here.
+        let readAhead = source.recorded == nil
+        // Execution keeps one core busy throughout; signature threads beyond the remaining
+        // cores would only take turns with it, and it is the stage every block waits for.
+        let signatureThreads = max(1, workers - 1)
+        let readQueue = DispatchQueue(label: "socai.audit.read")
+        var pending: [PendingBatch] = []
+        func requestRead() {
+            let slot = PendingBatch()
+            slot.ready.enter()
+            let read = { @Sendable [signatureThreads] in
+                if !reading.decoder.finished {
+                    let batch = reading.read()
+                    batch.work.start(threads: signatureThreads)
+                    slot.batch = batch
+                }
+                slot.ready.leave()
             }
+            if readAhead { readQueue.async(execute: read) } else { read() }
+            pending.append(slot)
+        }
+        // No read outlives the replay, even one that ends early on a failure.
+        defer { for slot in pending { slot.ready.wait() } }
+        var history = ValidatorSetHistory(genesisSet: genesis.validatorSet)
+        // Every block is in exactly one batch and a read after the last batch yields none, so
+        // this loop runs at most (batches + 1) times.
+        while true {
+            while pending.count < Self.batchesAheadMax { requestRead() }
+            let slot = pending.removeFirst()
+            slot.ready.wait()
+            guard let current = slot.batch else { break }
             current.work.finished.wait()
             let valid = current.work.valid()
             for entry in current.entries {
@@ -175,8 +201,6 @@ public final class ReplayAuditor {
                 ReplayProgress(
                     height: counters.height, claimedHeight: source.claimedHeight, transactions: counters.transactions,
                     elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            guard let next else { break }
-            current = next
         }
         if let recorded = source.recorded { return compareState(recorded, height: counters.height) }
         return nil
@@ -385,6 +409,28 @@ struct Batch {
     var work: SignatureWork
 }
 
+/// The decoder and its source, shared with the queue that reads ahead. One thread uses it
+/// at a time: reads run in order on one serial queue (or all on the replay thread), so no
+/// lock is needed.
+final class BatchReading: @unchecked Sendable {
+    var decoder: BatchDecoder
+    let source: any BlockSource
+
+    init(decoder: BatchDecoder, source: any BlockSource) {
+        self.decoder = decoder
+        self.source = source
+    }
+
+    func read() -> Batch { decoder.readBatch(source) }
+}
+
+/// A batch being read ahead: `batch` is set (nil once the chain has ended) before `ready`
+/// is left, and read only after waiting on `ready`.
+final class PendingBatch: @unchecked Sendable {
+    let ready = DispatchGroup()
+    var batch: Batch?
+}
+
 /// A signature to check on a worker thread.
 enum SignatureItem: Sendable {
     case transaction(TransactionEnvelope)
@@ -408,13 +454,16 @@ final class SignatureWork: @unchecked Sendable {
 
     deinit { results.deallocate() }
 
-    func start(workers: Int) {
+    /// Checks every item on `threads` threads (1: one background thread; more: a
+    /// concurrent loop over all cores, in a few chunks per thread so that a slow chunk does
+    /// not leave the other threads idle), then leaves `finished`.
+    func start(threads: Int) {
+        precondition(threads >= 1)
         finished.enter()
         DispatchQueue.global().async { [self] in
             let count = items.count
-            // A few chunks per worker, so a slow chunk does not leave the other cores idle.
-            let chunks = max(1, min(count, workers * 4))
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let chunks = threads == 1 ? 1 : max(1, min(count, threads * 4))
+            let check: @Sendable (Int) -> Void = { [self] chunk in
                 for index in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
                     switch items[index] {
                     case .transaction(let envelope): results[index] = envelope.hasValidSignature
@@ -422,6 +471,7 @@ final class SignatureWork: @unchecked Sendable {
                     }
                 }
             }
+            if chunks == 1 { check(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: check) }
             finished.leave()
         }
     }
