@@ -33,22 +33,27 @@ public final class NodeMetrics: Sendable {
 
     /// Registers every metric.
     public init() {
-        height = registry.makeGauge(name: "socai_height", help: "Committed height.")
-        round = registry.makeGauge(name: "socai_round", help: "Consensus round at the next height.")
+        height = registry.makeGauge(descriptor: Self.named("height", "Committed height."))
+        round = registry.makeGauge(descriptor: Self.named("round", "Consensus round at the next height."))
         transactionsCommitted = registry.makeCounter(
-            name: "socai_transactions_committed_total", help: "Transactions committed since start.")
+            descriptor: Self.named("transactions_committed_total", "Transactions committed since start."))
         mempoolTransactions = registry.makeGauge(
-            name: "socai_mempool_transactions", help: "Transactions waiting in the mempool.")
-        peers = registry.makeGauge(name: "socai_peers", help: "Connected peers.")
+            descriptor: Self.named("mempool_transactions", "Transactions waiting in the mempool."))
+        peers = registry.makeGauge(descriptor: Self.named("peers", "Connected peers."))
         blockIntervalMilliseconds = registry.makeGauge(
-            name: "socai_block_interval_milliseconds", help: "Time between the last two blocks.")
+            descriptor: Self.named("block_interval_milliseconds", "Time between the last two blocks."))
         blockIntervalSeconds = registry.makeValueHistogram(
-            name: "socai_block_interval_seconds", buckets: Self.blockIntervalBucketsSeconds,
-            help: "Intervals between committed blocks' times.")
+            descriptor: Self.named("block_interval_seconds", "Intervals between committed blocks' times."),
+            buckets: Self.blockIntervalBucketsSeconds)
         blocksSynced = registry.makeCounter(
-            name: "socai_blocks_synced_total", help: "Blocks applied through block sync since start.")
+            descriptor: Self.named("blocks_synced_total", "Blocks applied through block sync since start."))
         malformedMessages = registry.makeCounter(
-            name: "socai_peer_messages_malformed_total", help: "Peer messages that did not decode.")
+            descriptor: Self.named("peer_messages_malformed_total", "Peer messages that did not decode."))
+    }
+
+    /// The metric `socai_<name>`: the unit, where there is one, is already the end of `name`.
+    private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "socai", metricName: name, unitName: "", helpText: help)
     }
 
     /// The text exposition of every metric.
