@@ -80,8 +80,15 @@ public final class BlockStore {
         // A 64 MiB page cache (SQLite's default is 2 MiB): state-tree nodes are keyed by their
         // hash, so each block inserts into pages all over that table, and with the default
         // cache most of those pages were read back through the kernel on every block.
+        // Checkpoints every 16384 WAL pages (64 MiB; the default is 1000): successive blocks
+        // dirty many of the same pages, and a checkpoint copies each page once however often
+        // it was rewritten since the last one. Checkpointing ran inside every few commits and
+        // was a fifth of a validator's processor time under load.
         try connection.execute(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")
+            """
+            PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;
+            PRAGMA wal_autocheckpoint=16384;
+            """)
     }
 
     private static func createSchema(_ connection: SQLiteConnection) throws(StoreError) {
