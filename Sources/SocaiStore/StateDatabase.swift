@@ -175,11 +175,18 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 /// moves the node back to the young one. Recently used nodes (the top of the tree, which
 /// every update walks) stay; at most `2 × generationNodesMax` nodes are held.
 struct CheckedNodeCache {
-    /// Nodes per generation: two generations hold at most about 70 MB.
-    static let generationNodesMax = 1 << 18
+    /// Nodes per generation by default: two generations hold at most about 70 MB.
+    static let generationNodesMaxDefault = 1 << 18
 
+    /// Nodes per generation.
+    let generationNodesMax: Int
     private var young: [Hash: SparseMerkleNode] = [:]
     private var old: [Hash: SparseMerkleNode] = [:]
+
+    init(generationNodesMax: Int = CheckedNodeCache.generationNodesMaxDefault) {
+        precondition(generationNodesMax >= 1)
+        self.generationNodesMax = generationNodesMax
+    }
 
     /// Number of nodes held.
     var count: Int { young.count + old.count }
@@ -192,12 +199,12 @@ struct CheckedNodeCache {
     }
 
     mutating func insert(_ node: SparseMerkleNode, hash: Hash) {
-        if young.count >= Self.generationNodesMax {
+        if young.count >= generationNodesMax {
             old = young
             young = [:]
-            young.reserveCapacity(Self.generationNodesMax)
+            young.reserveCapacity(generationNodesMax)
         }
         young[hash] = node
-        precondition(young.count <= Self.generationNodesMax, "checked node cache over its bound")
+        precondition(young.count <= generationNodesMax, "checked node cache over its bound")
     }
 }

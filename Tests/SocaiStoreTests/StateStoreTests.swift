@@ -117,4 +117,69 @@ import Testing
         try store.appendExecuting(blocks[0].0, commit: blocks[0].1, executor: LedgerExecutor(chainID: Self.chainID))
         #expect(store.height == 1)
     }
+
+    @Test func aTamperedTreeNodeIsFoundWhenReadBackAfterReopening() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("chain.sqlite")
+        let genesis = try genesis()
+        let reference = InMemoryStateBackend()
+        reference.apply(try LedgerExecutor.genesisChanges(genesis, on: reference))
+        let blocks = try buildChain(genesis, count: 3, reference: reference)
+        do {
+            let store = try BlockStore(path: path, chainID: Self.chainID, genesisHash: genesis.hash)
+            try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+            let executor = LedgerExecutor(chainID: Self.chainID)
+            for (block, commit) in blocks { try store.appendExecuting(block, commit: commit, executor: executor) }
+        }
+        // Flip one bit of the root node's stored bytes, behind the store's back.
+        let root = reference.stateRoot
+        do {
+            let raw = try SQLiteConnection(path: path, create: false)
+            let select = try raw.cached("SELECT node FROM state_nodes WHERE hash = ?")
+            try select.bind([.blob(root.bytes)])
+            #expect(try select.step())
+            let stored = select.blob(0)
+            let tampered = stored.enumerated().map { $0.offset == 40 ? $0.element ^ 0x01 : $0.element }
+            try raw.cached("UPDATE state_nodes SET node = ? WHERE hash = ?").run([.blob(tampered), .blob(root.bytes)])
+        }
+        // A fresh process has nothing cached: the node is checked as it is read, and refused.
+        let reopened = try BlockStore(existingAt: path)
+        #expect(reopened.state.checkedNode(root) == nil)
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let error = try #require(throws: StateError.self) { _ = try LedgerQueries(backend: reopened.state).did(did) }
+        #expect(error.code == .corrupt)
+        #expect(error.message.contains("read back as bytes hashing to"), "\(error.message)")
+    }
+
+    @Test func theCheckedNodeCacheKeepsTwoGenerationsAndPromotesWhatIsUsed() throws {
+        var cache = CheckedNodeCache(generationNodesMax: 4)
+        func node(_ index: Int) -> (Hash, SparseMerkleNode) {
+            let node = SparseMerkleNode.leaf(key: Hash.sha256([UInt8(index)]), valueHash: Hash.sha256([UInt8(index), 1]))
+            return (node.hash, node)
+        }
+        for index in 0..<4 {
+            let (hash, value) = node(index)
+            cache.insert(value, hash: hash)
+        }
+        #expect(cache.count == 4)
+        // The fifth starts a new generation; the first four become the old one.
+        let (fifthHash, fifth) = node(4)
+        cache.insert(fifth, hash: fifthHash)
+        #expect(cache.count == 5)
+        // Node 0, used now, moves to the young generation and survives the next turnover.
+        #expect(cache.node(node(0).0) == node(0).1)
+        for index in 5..<8 {
+            let (hash, value) = node(index)
+            cache.insert(value, hash: hash)
+        }
+        #expect(cache.count <= 8)
+        #expect(cache.node(node(0).0) == node(0).1)
+        #expect(cache.node(node(1).0) == nil)
+        // Never more than two generations, however many nodes pass through.
+        for index in 8..<40 {
+            let (hash, value) = node(index)
+            cache.insert(value, hash: hash)
+            #expect(cache.count <= 8)
+        }
+    }
 }
