@@ -111,9 +111,20 @@ enum DIDResolverRoutes {
         guard height >= 1, let (block, certificate) = try await node.block(at: height) else { return nil }
         guard block.header.stateRoot == entry.proof.root else { return nil }
         let log = try await index.log(upTo: height)
-        guard log.scannedHeight >= height, let changes = log.proofChanges(upTo: height, currentSet: currentSet) else {
-            return nil
+        guard log.scannedHeight >= height else { return nil }
+        // Each change carries the set it introduced, as the node's store recorded it; a store
+        // without that record can still prove a chain whose only change introduced the
+        // current set.
+        var sets: [UInt64: ValidatorSet] = [:]
+        // A proof carries at most `validatorChangesMax`; one more is enough to know it cannot.
+        for changeHeight in log.changeHeights(upTo: height).prefix(DIDResolutionProof.validatorChangesMax + 1) {
+            guard let set = try await node.validatorSet(inForceAt: changeHeight) else { break }
+            sets[changeHeight] = set
         }
+        guard
+            let changes = log.proofChanges(upTo: height, setInForceAt: { sets[$0] })
+                ?? log.proofChanges(upTo: height, currentSet: currentSet)
+        else { return nil }
         return DIDResolutionProof(entry: entry, header: block.header, certificate: certificate, validatorChanges: changes)
     }
 

@@ -93,19 +93,33 @@ public struct ValidatorChangeLog: Sendable {
         scannedHeight = header.height
     }
 
-    /// The changes at or below `height` as a proof carries them, or nil when one of them
-    /// introduced a set other than `currentSet` (a node keeps only the current set) or there
-    /// are more than a proof may carry.
-    public func proofChanges(upTo height: UInt64, currentSet: ValidatorSet?) -> [DIDResolutionProof.ValidatorChange]? {
+    /// The changes at or below `height` as a proof carries them, each with the set in force
+    /// from its height (`setInForceAt`), or nil when a set is unknown, does not hash to the
+    /// header's `validatorsHash`, or there are more changes than a proof may carry.
+    public func proofChanges(
+        upTo height: UInt64, setInForceAt: (UInt64) -> ValidatorSet?
+    ) -> [DIDResolutionProof.ValidatorChange]? {
         precondition(height <= scannedHeight, "the log covers the height asked about")
         var result: [DIDResolutionProof.ValidatorChange] = []
         for change in changes where change.header.height <= height {
-            guard let currentSet, currentSet.hash == change.header.validatorsHash,
+            guard let set = setInForceAt(change.header.height), set.hash == change.header.validatorsHash,
                 result.count < DIDResolutionProof.validatorChangesMax
             else { return nil }
-            result.append(.init(header: change.header, certificate: change.certificate, validatorSet: currentSet))
+            result.append(.init(header: change.header, certificate: change.certificate, validatorSet: set))
         }
         return result
+    }
+
+    /// The changes at or below `height` as a proof carries them, when every one of them
+    /// introduced `currentSet` (a node that keeps only its current set can prove at most
+    /// one change); nil otherwise.
+    public func proofChanges(upTo height: UInt64, currentSet: ValidatorSet?) -> [DIDResolutionProof.ValidatorChange]? {
+        proofChanges(upTo: height) { _ in currentSet }
+    }
+
+    /// The heights at or below `height` where the set changed, ascending.
+    public func changeHeights(upTo height: UInt64) -> [UInt64] {
+        changes.map(\.header.height).filter { $0 <= height }
     }
 }
 

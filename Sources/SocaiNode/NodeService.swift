@@ -69,9 +69,13 @@ public protocol NodeService: Sendable {
     /// The committed height, readable without a hop onto the node; nil when the node does not
     /// publish it (then callers must not cache answers across requests).
     var committedHeightWatch: CommittedHeightWatch? { get }
+    /// The validator set in force at `height`, when the node recorded it (nil otherwise).
+    func validatorSet(inForceAt height: UInt64) async throws -> ValidatorSet?
 }
 
 extension NodeService {
     /// No published height: answers are computed afresh for every request.
     public var committedHeightWatch: CommittedHeightWatch? { nil }
+    /// No record of past validator sets.
+    public func validatorSet(inForceAt height: UInt64) async throws -> ValidatorSet? { nil }
 }

@@ -747,6 +747,11 @@ extension ValidatorNode: NodeService {
         try store.block(at: height).map { ($0.block, $0.commit) }
     }
 
+    /// The validator set in force at `height`, as the block store recorded it.
+    public func validatorSet(inForceAt height: UInt64) async throws -> ValidatorSet? {
+        try store.validatorSet(inForceAt: height)
+    }
+
     /// Runs a query.
     public func query<Result: Sendable>(_ body: @Sendable (LedgerQueries, UInt64, UInt64) throws -> Result) async throws -> Result
     {

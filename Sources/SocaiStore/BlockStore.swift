@@ -106,6 +106,10 @@ public final class BlockStore {
                     BEGIN SELECT RAISE(ABORT, 'socai blocks are append-only'); END;
                 CREATE TRIGGER IF NOT EXISTS blocks_append_only_delete BEFORE DELETE ON blocks
                     BEGIN SELECT RAISE(ABORT, 'socai blocks are append-only'); END;
+                CREATE TABLE IF NOT EXISTS validator_sets(
+                    height INTEGER PRIMARY KEY CHECK (height >= 1),
+                    validator_set BLOB NOT NULL
+                );
                 PRAGMA user_version = \(schemaVersion);
                 """)
         }
@@ -291,10 +295,36 @@ public final class BlockStore {
                 "block \(block.header.height) names validators hash \(block.header.validatorsHash); the set in force hashes to \(execution.validatorSet.hash)"
             )
         }
+        let set = execution.validatorSet
+        let setChanged = try validatorSet(inForceAt: block.header.height - 1).map { $0 != set } ?? true
         try append(block, commit: commit) { () throws(StoreError) in
             try state.write(execution.changes, height: block.header.height, outcomes: execution.outcomes)
+            // The set in force is kept from each height where it changed (and from the first
+            // block this store executed), so a DID proof can carry every set since genesis:
+            // the state keeps only the current one.
+            if setChanged {
+                try connection.cached("INSERT INTO validator_sets(height, validator_set) VALUES (?, ?)").run([
+                    .integer(Int64(block.header.height)), .blob(set.canonicalBytes),
+                ])
+            }
         }
         state.didCommit(height: block.header.height, root: execution.stateRoot)
+    }
+
+    /// The validator set in force at `height`, from the sets this store recorded as it
+    /// executed blocks; nil when it recorded none at or below `height` (a store that synced
+    /// blocks without executing them, or one written before sets were kept). Read back, it
+    /// must decode canonically.
+    public func validatorSet(inForceAt height: UInt64) throws(StoreError) -> ValidatorSet? {
+        guard height >= 1 else { return nil }
+        let select = try connection.cached(
+            "SELECT validator_set FROM validator_sets WHERE height <= ? ORDER BY height DESC LIMIT 1")
+        try select.bind([.integer(Int64(height))])
+        guard try select.step() else { return nil }
+        do throws(FormatError) { return try ValidatorSet(canonicalBytes: select.blob(0)) } catch {
+            throw StoreError(
+                .corrupt, "the validator set recorded at or below height \(height) does not decode: \(error.message)")
+        }
     }
 
     private struct StoredRow {

@@ -298,4 +298,32 @@ import Testing
         #expect(report.failure?.code == .evidence)
         #expect(report.failure?.message == "block 3: evidence 0 is for height 4, after this block")
     }
+
+    @Test func theStoreRecordsEachValidatorSetFromTheHeightItTakesForce() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))
+        let directory = ScratchDirectory()
+        let store = try BlockStore(
+            path: directory.file("chain.sqlite"), chainID: sample.chainID, genesisHash: sample.genesis.hash)
+        try store.initializeState(try LedgerExecutor.genesisChanges(sample.genesis, on: store.state))
+        let executor = LedgerExecutor(chainID: sample.chainID)
+        func add(_ transactions: [TransactionEnvelope]) throws {
+            let (block, commit) = try sample.append(transactions)
+            try store.appendExecuting(block, commit: commit, executor: executor)
+        }
+        // Decided in block 1, in force from block 3 (H + 2).
+        try add([try sample.setValidatorPower(PublicKey(of: newcomer), power: 1)])
+        try add([try sample.transfer(from: 0, to: 1)])
+        try sample.switchValidators(to: sample.validatorKeys + [newcomer])
+        try add([try sample.transfer(from: 1, to: 2)])
+        try add([try sample.transfer(from: 2, to: 3)])
+        let grown = try ValidatorSet(
+            (sample.validatorKeys + [newcomer]).map { Validator(publicKey: PublicKey(of: $0), power: 1) })
+        #expect(try store.validatorSet(inForceAt: 0) == nil)
+        #expect(try store.validatorSet(inForceAt: 1) == sample.genesis.validatorSet)
+        #expect(try store.validatorSet(inForceAt: 2) == sample.genesis.validatorSet)
+        #expect(try store.validatorSet(inForceAt: 3) == grown)
+        #expect(try store.validatorSet(inForceAt: 4) == grown)
+        #expect(try store.validatorSet(inForceAt: 4)?.hash == store.block(at: 4)?.block.header.validatorsHash)
+    }
 }

@@ -168,4 +168,52 @@ import Testing
             try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
         }
     }
+
+    @Test func twoChangesAreProvenWithTheSetEachIntroduced() throws {
+        let fixture = DIDFixture()
+        let validator = DIDFixture.key("did validator")
+        let newcomer = DIDFixture.key("did newcomer")
+        let third = DIDFixture.key("did third")
+        let grown = try ValidatorSet([
+            Validator(publicKey: PublicKey(of: validator), power: 10), Validator(publicKey: PublicKey(of: newcomer), power: 10),
+        ])
+        let shifted = try ValidatorSet([
+            Validator(publicKey: PublicKey(of: newcomer), power: 10), Validator(publicKey: PublicKey(of: third), power: 10),
+        ])
+        let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://alice.example")
+        fixture.block([fixture.sign(DIDCreate(did: fixture.aliceDID, services: [service]), with: fixture.alice)])
+        fixture.switchValidators(to: grown, signers: [validator, newcomer])
+        fixture.block([])
+        fixture.switchValidators(to: shifted, signers: [newcomer, third])
+        fixture.block([])
+        fixture.block([])
+        var log = ValidatorChangeLog()
+        for (header, certificate) in zip(fixture.headers, fixture.certificates) {
+            log.append(header: header, certificate: certificate)
+        }
+        #expect(log.changeHeights(upTo: 4) == [2, 3])
+        let sets: [UInt64: ValidatorSet] = [2: grown, 3: shifted]
+        // A node that keeps only its current set cannot prove two changes.
+        #expect(log.proofChanges(upTo: 4, currentSet: shifted) == nil)
+        // A missing or wrong set is no proof either.
+        #expect(log.proofChanges(upTo: 4) { $0 == 2 ? grown : nil } == nil)
+        #expect(log.proofChanges(upTo: 4) { _ in grown } == nil)
+        let changes = try #require(log.proofChanges(upTo: 4) { sets[$0] })
+        #expect(changes.count == 2)
+
+        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries, withProof: true)
+        guard case .resolved(var result, let entry?) = outcome else {
+            Issue.record("alice's DID did not resolve")
+            return
+        }
+        result.didResolutionMetadata.proof = DIDResolutionProof(
+            entry: entry, header: fixture.headers[3], certificate: fixture.certificates[3], validatorChanges: changes)
+        #expect(try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        // Skipping the first change leaves the second vouched for by a set the client never
+        // accepted: refused.
+        result.didResolutionMetadata.proof?.validatorChanges = [changes[1]]
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
+        }
+    }
 }
