@@ -83,7 +83,7 @@ enum DIDResolverRoutes {
             if result.didResolutionMetadata.error == nil {
                 result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
             }
-            if case .resolved(_, let entry?) = outcome {
+            if let entry = outcome.entry {
                 result.didResolutionMetadata.proof = try await proof(
                     node: node, index: index, entry: entry, height: height, currentSet: currentSet)
             }

@@ -296,7 +296,15 @@ public enum DIDResolver {
             }
             requestedTime = milliseconds
         }
-        guard let current = try ledger.didRecord(did) else { return .failed(.init(.notFound, "\(did) does not exist")) }
+        guard let current = try ledger.didRecord(did) else {
+            let failure = DIDResolutionFailure(.notFound, "\(did) does not exist")
+            guard withProof else { return .absent(failure, entry: nil) }
+            // Absence is proved for the DID's current-document key: no versions exist without it.
+            let key = StateKey.did(did)
+            let proof = try ledger.proof(forKey: key)
+            guard proof.value == nil else { throw StateError(.corrupt, "\(did) is proven present but reads as absent") }
+            return .absent(failure, entry: DIDResolutionOutcome.Entry(key: key, proof: proof))
+        }
         let latest = current.version
         precondition(latest >= 1, "DID versions start at 1")
         var chosen = current
@@ -384,14 +392,25 @@ public enum DIDResolutionOutcome: Sendable {
 
     /// A document was found (possibly deactivated).
     case resolved(DIDResolutionResult, entry: Entry?)
+    /// The DID has no document (`notFound`); with a proof asked for, `entry` proves that its
+    /// `did/…` key is absent from the current state.
+    case absent(DIDResolutionFailure, entry: Entry?)
     /// Resolution failed.
     case failed(DIDResolutionFailure)
 
-    /// The result (a failure result for `.failed`).
+    /// The result (a failure result for `.absent` and `.failed`).
     public var result: DIDResolutionResult {
         switch self {
         case .resolved(let result, _): return result
-        case .failed(let failure): return .failure(failure.error, failure.message)
+        case .absent(let failure, _), .failed(let failure): return .failure(failure.error, failure.message)
+        }
+    }
+
+    /// The entry behind the answer, present or proven absent, when a proof was asked for.
+    public var entry: Entry? {
+        switch self {
+        case .resolved(_, let entry), .absent(_, let entry): return entry
+        case .failed: return nil
         }
     }
 }

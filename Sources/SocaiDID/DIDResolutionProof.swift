@@ -13,7 +13,8 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
     public var height: UInt64
     /// The state key of the entry (`did/…` or `did-version/…`).
     public var stateKey: String
-    /// The entry's value: the DID record's canonical encoding (§20).
+    /// The entry's value: the DID record's canonical encoding (§20); empty when the proof
+    /// is of absence (a `notFound` answer).
     public var stateValue: String
     /// The sparse Merkle proof of the entry (§19.3) against the header's state root.
     public var stateProof: String
@@ -57,7 +58,6 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
         entry: DIDResolutionOutcome.Entry, header: BlockHeader, certificate: CommitCertificate,
         validatorChanges: [ValidatorChange]
     ) {
-        precondition(entry.proof.value != nil, "a resolved entry is present")
         precondition(entry.proof.root == header.stateRoot, "the entry is proved against the header's state")
         precondition(validatorChanges.count <= Self.validatorChangesMax)
         height = header.height
@@ -206,6 +206,16 @@ public enum DIDProofVerifier {
         let key = try hex(proof.stateKey, "state key")
         let value = try hex(proof.stateValue, "state value")
         let merkleProof = try decode(SparseMerkleProof.self, proof.stateProof, "state proof")
+        if result.didResolutionMetadata.error == .notFound {
+            // A notFound answer is proven by the absence of the DID's current-document key.
+            guard result.didDocument == nil, value.isEmpty, key == StateKey.did(did) else {
+                throw Failure(.document, "a notFound answer must prove \(did)'s document key absent, and carry no document")
+            }
+            guard StateProof(key: key, value: nil, root: header.stateRoot, proof: merkleProof).verify() else {
+                throw Failure(.stateProof, "\(did) is not proven absent from the state of block \(header.height)")
+            }
+            return header.height
+        }
         guard StateProof(key: key, value: value, root: header.stateRoot, proof: merkleProof).verify() else {
             throw Failure(.stateProof, "the entry is not in the state of block \(header.height)")
         }

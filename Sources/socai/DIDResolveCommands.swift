@@ -50,18 +50,27 @@ struct ResolveOptions: ParsableArguments {
         if result.didResolutionMetadata.error == nil {
             result.didResolutionMetadata.contentType = DIDRepresentation.documentJSONLD.rawValue
         }
-        guard case .resolved(_, let entry?) = outcome, store.height >= 1, let tip = try store.block(at: store.height) else {
+        guard let entry = outcome.entry, store.height >= 1, let tip = try store.block(at: store.height) else {
             return result
         }
-        var headers: [(header: BlockHeader, certificate: CommitCertificate)] = []
+        var log = ValidatorChangeLog()
         for height in 1...store.height {
             guard let stored = try store.block(at: height) else { return result }
-            headers.append((stored.block.header, stored.commit))
+            log.append(header: stored.block.header, certificate: stored.commit)
         }
         let currentSet = try queries.proof(forKey: StateKey.validators).value.map {
             try ValidatorSetRecord(canonicalBytes: $0).set
         }
-        guard let changes = DIDResolutionProof.findValidatorChanges(headers: headers, currentSet: currentSet),
+        // Each change with the set the store recorded for it; a store without that record can
+        // still prove a chain whose only change introduced the current set.
+        var sets: [UInt64: ValidatorSet] = [:]
+        for height in log.changeHeights(upTo: store.height).prefix(DIDResolutionProof.validatorChangesMax + 1) {
+            guard let set = try store.validatorSet(inForceAt: height) else { break }
+            sets[height] = set
+        }
+        guard
+            let changes = log.proofChanges(upTo: store.height, setInForceAt: { sets[$0] })
+                ?? log.proofChanges(upTo: store.height, currentSet: currentSet),
             tip.block.header.stateRoot == entry.proof.root
         else { return result }
         result.didResolutionMetadata.proof = DIDResolutionProof(
@@ -154,7 +163,8 @@ extension DIDCommand {
                             guard let did else { throw DIDProofVerifier.Failure(.malformed, "not a did:socai DID") }
                             let height = try DIDProofVerifier.verify(result, did: did, genesis: genesisValue)
                             proven = true
-                            verdict = "proven at height \(height) against genesis \(genesisValue.chainID.value)"
+                            let what = result.didResolutionMetadata.error == .notFound ? "proven absent" : "proven"
+                            verdict = "\(what) at height \(height) against genesis \(genesisValue.chainID.value)"
                         } catch {
                             verdict = "not proven: \(error.description)"
                         }

@@ -216,4 +216,44 @@ import Testing
             try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
         }
     }
+
+    @Test func aNotFoundAnswerIsProvenAbsentAndCannotBeFaked() throws {
+        let fixture = DIDFixture()
+        fixture.buildHistory(deactivate: false)
+        let stranger = DID(initialKey: PublicKey(of: DIDFixture.key("did stranger")))
+        let outcome = DIDResolver.resolve(stranger.value, ledger: fixture.queries, withProof: true)
+        guard case .absent(let notFound, let entry?) = outcome else {
+            Issue.record("a DID with no document did not resolve as absent with a proof")
+            return
+        }
+        #expect(notFound.error == .notFound)
+        #expect(entry.proof.value == nil && entry.proof.verify())
+        let last = fixture.headers.count - 1
+        var result = outcome.result
+        result.didResolutionMetadata.proof = DIDResolutionProof(
+            entry: entry, header: fixture.headers[last], certificate: fixture.certificates[last], validatorChanges: [])
+        #expect(try DIDProofVerifier.verify(result, did: stranger, genesis: fixture.genesis) == UInt64(last + 1))
+
+        // The same proof does not make an existing DID absent: its key is another, and alice's
+        // own absence cannot be proven because her document is in the state.
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis)
+        }
+        var forged = result
+        forged.didResolutionMetadata.proof?.stateKey = Hex.encode(StateKey.did(fixture.aliceDID))
+        #expect(DIDProofTests().failure(forged, fixture) == .stateProof)
+        // Any changed byte of the proof breaks it.
+        var flipped = result
+        flipped.didResolutionMetadata.proof?.stateProof = DIDProofTests().flip(
+            result.didResolutionMetadata.proof!.stateProof, at: 70)
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(flipped, did: stranger, genesis: fixture.genesis)
+        }
+        // An absence proof cannot carry a document, or a value.
+        var withValue = result
+        withValue.didResolutionMetadata.proof?.stateValue = "00"
+        #expect(throws: DIDProofVerifier.Failure.self) {
+            try DIDProofVerifier.verify(withValue, did: stranger, genesis: fixture.genesis)
+        }
+    }
 }
