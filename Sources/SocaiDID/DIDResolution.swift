@@ -361,7 +361,15 @@ public enum DIDResolver {
         guard let value = proof.value, value == chosen.canonicalBytes else {
             throw StateError(.corrupt, "\(did)'s proven entry differs from the record read")
         }
-        return .resolved(result, entry: DIDResolutionOutcome.Entry(key: key, proof: proof))
+        var entry = DIDResolutionOutcome.Entry(key: key, proof: proof)
+        if chosen.version < latest {
+            let next = try ledger.proof(forKey: StateKey.didVersion(did, chosen.version + 1))
+            guard next.value != nil, next.root == proof.root else {
+                throw StateError(.corrupt, "\(did)'s next version is not proven beside the one read")
+            }
+            entry.next = next
+        }
+        return .resolved(result, entry: entry)
     }
 }
 
@@ -388,6 +396,9 @@ public enum DIDResolutionOutcome: Sendable {
         public let key: [UInt8]
         /// The proof of the entry.
         public let proof: StateProof
+        /// For an older version, the proof of the version after it (`did-version/…/v+1`),
+        /// which proves `nextVersionId` and `nextUpdate`.
+        public var next: StateProof? = nil
     }
 
     /// A document was found (possibly deactivated).

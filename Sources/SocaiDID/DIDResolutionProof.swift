@@ -18,6 +18,11 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
     public var stateValue: String
     /// The sparse Merkle proof of the entry (§19.3) against the header's state root.
     public var stateProof: String
+    /// For an older version: the value of the version after it (`did-version/d/v+1`), which
+    /// proves `nextVersionId` and `nextUpdate` (and so which version a `versionTime` picks).
+    public var nextStateValue: String?
+    /// The sparse Merkle proof of that entry against the same state root.
+    public var nextStateProof: String?
     /// The block header at `height` (§5).
     public var header: String
     /// The commit certificate of that block (§7).
@@ -64,6 +69,11 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
         stateKey = Hex.encode(entry.key)
         stateValue = Hex.encode(entry.proof.value ?? [])
         stateProof = Hex.encode(entry.proof.proof.canonicalBytes)
+        if let next = entry.next {
+            precondition(next.root == header.stateRoot, "the next version is proved against the header's state")
+            nextStateValue = Hex.encode(next.value ?? [])
+            nextStateProof = Hex.encode(next.proof.canonicalBytes)
+        }
         self.header = Hex.encode(header.canonicalBytes)
         self.certificate = Hex.encode(certificate.canonicalBytes)
         self.validatorChanges = validatorChanges
@@ -237,6 +247,34 @@ public enum DIDProofVerifier {
             (metadata.deactivated ?? false) == record.deactivated
         else {
             throw Failure(.document, "the document metadata differs from the proven record")
+        }
+        // The latest version is proved under `did/d`, so it has no next. An older one, under
+        // its history key, must come with the version after it, which proves `nextVersionId`
+        // and `nextUpdate`.
+        guard key != StateKey.did(did) else {
+            guard metadata.nextVersionId == nil, metadata.nextUpdate == nil, proof.nextStateProof == nil else {
+                throw Failure(.document, "the latest version has no next version")
+            }
+            return header.height
+        }
+        guard let nextValueText = proof.nextStateValue, let nextProofText = proof.nextStateProof else {
+            throw Failure(.stateProof, "an older version's answer must prove the version after it")
+        }
+        let nextValue = try hex(nextValueText, "next state value")
+        let nextProof = try decode(SparseMerkleProof.self, nextProofText, "next state proof")
+        let nextKey = StateKey.didVersion(did, record.version + 1)
+        guard StateProof(key: nextKey, value: nextValue, root: header.stateRoot, proof: nextProof).verify() else {
+            throw Failure(.stateProof, "version \(record.version + 1) is not in the state of block \(header.height)")
+        }
+        let next: DIDRecord
+        do throws(FormatError) { next = try DIDRecord(canonicalBytes: nextValue) } catch {
+            throw Failure(.malformed, "the proven next version is not a DID record: \(error.message)")
+        }
+        guard next.did == did, next.version == record.version + 1,
+            metadata.nextVersionId == String(next.version),
+            metadata.nextUpdate == DIDTime.format(milliseconds: next.updatedMilliseconds)
+        else {
+            throw Failure(.document, "nextVersionId or nextUpdate differs from the proven next version")
         }
         return header.height
     }

@@ -105,6 +105,40 @@ import Testing
         #expect(failure(swapped, fixture) == .document)
     }
 
+    @Test func anOlderVersionProvesTheVersionAfterIt() throws {
+        let fixture = DIDFixture()
+        fixture.buildHistory()
+        let first = try provenAnswer(fixture, .init(versionId: "1"))
+        #expect(first.didDocumentMetadata.nextVersionId == "2")
+        #expect(first.didResolutionMetadata.proof?.nextStateProof != nil)
+        // Without the next version's proof, nextVersionId and nextUpdate are only claims.
+        var bare = first
+        bare.didResolutionMetadata.proof?.nextStateValue = nil
+        bare.didResolutionMetadata.proof?.nextStateProof = nil
+        #expect(failure(bare, fixture) == .stateProof)
+        // A changed nextUpdate or nextVersionId, or a changed byte of the next proof, fails.
+        var later = first
+        later.didDocumentMetadata.nextUpdate = "2100-01-01T00:00:00Z"
+        #expect(failure(later, fixture) == .document)
+        var skipped = first
+        skipped.didDocumentMetadata.nextVersionId = "3"
+        #expect(failure(skipped, fixture) == .document)
+        var flipped = first
+        flipped.didResolutionMetadata.proof?.nextStateProof = flip(first.didResolutionMetadata.proof!.nextStateProof!, at: 70)
+        #expect(failure(flipped, fixture) != nil)
+        // The latest version has no next: a claimed one is refused.
+        var current = try provenAnswer(fixture)
+        #expect(current.didResolutionMetadata.proof?.nextStateProof == nil)
+        #expect(try DIDProofVerifier.verify(current, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        current.didDocumentMetadata.nextVersionId = "5"
+        #expect(failure(current, fixture) == .document)
+        // A version chosen by time is proven with the version after it, so the choice holds:
+        // its update is at or before the time asked, the next one's after.
+        let byTime = try provenAnswer(fixture, .init(versionTime: first.didDocumentMetadata.updated))
+        #expect(byTime.didDocumentMetadata.versionId == "1")
+        #expect(try DIDProofVerifier.verify(byTime, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+    }
+
     @Test func validatorChangesMustBeVouchedForByThePreviousSet() throws {
         // The chain is committed by a set {validator, newcomer} that genesis does not list.
         let validator = DIDFixture.key("did validator")
