@@ -19,35 +19,26 @@ enum DIDDocumentJSON {
             out.append(UInt8(ascii: "\""))
             out.append(UInt8(ascii: ":"))
         }
+        /// A member holding a list of strings, left out when absent.
+        func strings(_ name: StaticString, _ value: [String]?) {
+            guard let value else { return }
+            key(name)
+            writeStrings(value, to: &out)
+        }
         // Sorted as JSONEncoder sorts: `@` before letters, then code-unit order.
         key("@context")
         writeStrings(document.context, to: &out)
-        if let value = document.assertionMethod {
-            key("assertionMethod")
-            writeStrings(value, to: &out)
-        }
-        if let value = document.authentication {
-            key("authentication")
-            writeStrings(value, to: &out)
-        }
-        if let value = document.capabilityDelegation {
-            key("capabilityDelegation")
-            writeStrings(value, to: &out)
-        }
-        if let value = document.capabilityInvocation {
-            key("capabilityInvocation")
-            writeStrings(value, to: &out)
-        }
+        strings("assertionMethod", document.assertionMethod)
+        strings("authentication", document.authentication)
+        strings("capabilityDelegation", document.capabilityDelegation)
+        strings("capabilityInvocation", document.capabilityInvocation)
         if let value = document.controller {
             key("controller")
             writeString(value, to: &out)
         }
         key("id")
         writeString(document.id, to: &out)
-        if let value = document.keyAgreement {
-            key("keyAgreement")
-            writeStrings(value, to: &out)
-        }
+        strings("keyAgreement", document.keyAgreement)
         if let services = document.service {
             key("service")
             out.append(UInt8(ascii: "["))

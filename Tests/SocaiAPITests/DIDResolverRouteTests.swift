@@ -26,24 +26,6 @@ import Testing
         return (Application(router: SocaiAPI.router(node: node)), chainID, genesis)
     }
 
-    func submit(_ client: some TestClientProtocol, _ envelope: TransactionEnvelope) async throws {
-        let body = try JSONSerialization.data(withJSONObject: ["transaction": Hex.encode(envelope.canonicalBytes)])
-        try await client.execute(uri: "/v1/tx?wait=commit", method: .post, body: ByteBuffer(bytes: Array(body))) {
-            response in
-            #expect(response.status == .ok)
-        }
-    }
-
-    func get(
-        _ client: some TestClientProtocol, _ path: String, accept: String? = nil
-    ) async throws -> (status: Int, contentType: String?, body: Data) {
-        var headers = HTTPFields()
-        if let accept { headers[.accept] = accept }
-        return try await client.execute(uri: path, method: .get, headers: headers) { response in
-            (Int(response.status.code), response.headers[.contentType], Data(response.body.readableBytesView))
-        }
-    }
-
     @Test func resolvesNegotiatesVersionsAndProves() async throws {
         let directory = APIRouteTests.TemporaryDirectory()
         let (app, chainID, genesis) = try makeApplication(directory)
@@ -51,14 +33,14 @@ import Testing
         let path = "/1.0/identifiers/" + did.value
         try await app.test(.router) { client in
             // Before creation: 404 with the error in the resolution result.
-            let missing = try await get(client, path)
+            let missing = try await getResponse(client, path)
             #expect(missing.status == 404)
             #expect(missing.contentType == "application/did-resolution")
             let missingResult = try JSONDecoder().decode(DIDResolutionResult.self, from: missing.body)
             #expect(missingResult.didResolutionMetadata.error == .notFound)
 
-            try await submit(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
-            try await submit(
+            try await submitCommitted(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
+            try await submitCommitted(
                 client,
                 try DIDUpdate(
                     did: did,
@@ -69,47 +51,47 @@ import Testing
 
             // Default and */*: the JSON-LD document alone.
             for accept in [nil, "*/*", "application/did+ld+json"] as [String?] {
-                let answer = try await get(client, path, accept: accept)
+                let answer = try await getResponse(client, path, accept: accept)
                 #expect(answer.status == 200)
                 #expect(answer.contentType == "application/did+ld+json")
                 let document = try JSONDecoder().decode(DIDDocument.self, from: answer.body)
                 #expect(document.verificationMethod?.map(\.id) == [did.value + "#key-2"])
             }
-            let plain = try await get(client, path, accept: "application/did+json")
+            let plain = try await getResponse(client, path, accept: "application/did+json")
             #expect(plain.status == 200)
             #expect(plain.contentType == "application/did+json")
             // The resolution result, in both spellings, with metadata.
             let profile = "application/ld+json;profile=\"https://w3id.org/did-resolution\""
             for accept in ["application/did-resolution", profile] {
-                let answer = try await get(client, path, accept: accept)
+                let answer = try await getResponse(client, path, accept: accept)
                 #expect(answer.status == 200)
                 #expect(answer.contentType == accept)
                 let result = try JSONDecoder().decode(DIDResolutionResult.self, from: answer.body)
                 #expect(result.didDocumentMetadata.versionId == "2")
                 #expect(result.didResolutionMetadata.contentType == "application/did+ld+json")
             }
-            let refused = try await get(client, path, accept: "text/html")
+            let refused = try await getResponse(client, path, accept: "text/html")
             #expect(refused.status == 406)
             let refusedResult = try JSONDecoder().decode(DIDResolutionResult.self, from: refused.body)
             #expect(refusedResult.didResolutionMetadata.error == .representationNotSupported)
 
             // The older version, by query parameter and percent-encoded in the DID URL.
-            let old = try await get(client, path + "?versionId=1", accept: "application/did-resolution")
+            let old = try await getResponse(client, path + "?versionId=1", accept: "application/did-resolution")
             let oldResult = try JSONDecoder().decode(DIDResolutionResult.self, from: old.body)
             #expect(oldResult.didDocument?.verificationMethod?.map(\.id) == [did.value + "#key-1"])
             #expect(oldResult.didDocumentMetadata.nextVersionId == "2")
-            let encoded = try await get(client, "/1.0/identifiers/" + did.value + "%3FversionId%3D1")
+            let encoded = try await getResponse(client, "/1.0/identifiers/" + did.value + "%3FversionId%3D1")
             #expect(encoded.status == 200)
             #expect(
                 try JSONDecoder().decode(DIDDocument.self, from: encoded.body).verificationMethod?.first?.id == did.value
                     + "#key-1")
 
             // A proof that verifies against the genesis file alone.
-            let proven = try await get(client, path + "?proof=true", accept: "application/did-resolution")
+            let proven = try await getResponse(client, path + "?proof=true", accept: "application/did-resolution")
             let provenResult = try JSONDecoder().decode(DIDResolutionResult.self, from: proven.body)
             #expect(provenResult.didResolutionMetadata.proof != nil)
             #expect(try DIDProofVerifier.verify(provenResult, did: did, genesis: genesis) == 2)
-            let provenOld = try await get(client, path + "?proof=true&versionId=1", accept: "application/did-resolution")
+            let provenOld = try await getResponse(client, path + "?proof=true&versionId=1", accept: "application/did-resolution")
             let provenOldResult = try JSONDecoder().decode(DIDResolutionResult.self, from: provenOld.body)
             #expect(try DIDProofVerifier.verify(provenOldResult, did: did, genesis: genesis) == 2)
 
@@ -124,27 +106,27 @@ import Testing
                 ("/1.0/identifiers/did:web:example.com", 501, .methodNotSupported),
             ]
             for (errorPath, status, code) in errorCases {
-                let answer = try await get(client, errorPath)
+                let answer = try await getResponse(client, errorPath)
                 #expect(answer.status == status, "\(errorPath)")
                 let result = try JSONDecoder().decode(DIDResolutionResult.self, from: answer.body)
                 #expect(result.didResolutionMetadata.error == code, "\(errorPath)")
             }
 
             // did:key resolves on every node without the ledger.
-            let key = try await get(client, "/1.0/identifiers/" + DIDKey.identifier(for: PublicKey(of: alice)))
+            let key = try await getResponse(client, "/1.0/identifiers/" + DIDKey.identifier(for: PublicKey(of: alice)))
             #expect(key.status == 200)
 
             // Deactivated: 410 with its metadata, whatever representation was asked for.
-            try await submit(client, try DIDDeactivate(did: did).envelope(chainID: chainID, key: aliceSecond, nonce: 1))
-            let gone = try await get(client, path, accept: "application/did+json")
+            try await submitCommitted(client, try DIDDeactivate(did: did).envelope(chainID: chainID, key: aliceSecond, nonce: 1))
+            let gone = try await getResponse(client, path, accept: "application/did+json")
             #expect(gone.status == 410)
             let goneResult = try JSONDecoder().decode(DIDResolutionResult.self, from: gone.body)
             #expect(goneResult.didDocumentMetadata.deactivated == true)
             #expect(goneResult.didDocumentMetadata.versionId == "3")
-            let before = try await get(client, path + "?versionId=2")
+            let before = try await getResponse(client, path + "?versionId=2")
             #expect(before.status == 200)
             // A proof after the chain grew (the node extends its scan of validator changes).
-            let provenGone = try await get(client, path + "?proof=true", accept: "application/did-resolution")
+            let provenGone = try await getResponse(client, path + "?proof=true", accept: "application/did-resolution")
             #expect(provenGone.status == 410)
             let provenGoneResult = try JSONDecoder().decode(DIDResolutionResult.self, from: provenGone.body)
             #expect(try DIDProofVerifier.verify(provenGoneResult, did: did, genesis: genesis) == 3)
@@ -175,7 +157,8 @@ import Testing
     @Test func internalErrorsDoNotLeak() async throws {
         let app = Application(router: SocaiAPI.router(node: FailingNode()))
         try await app.test(.router) { client in
-            let answer = try await get(client, "/1.0/identifiers/did:socai:" + Base58.encode(Array(repeating: 9, count: 16)))
+            let answer = try await getResponse(
+                client, "/1.0/identifiers/did:socai:" + Base58.encode(Array(repeating: 9, count: 16)))
             #expect(answer.status == 500)
             let text = String(decoding: answer.body, as: UTF8.self)
             #expect(!text.contains("secret") && !text.contains("sqlite"))

@@ -54,6 +54,9 @@ import Testing
         }
         func isReady() async -> Bool { true }
         func metricsText() async -> String { "" }
+        func validatorSet(inForceAt height: UInt64) async throws -> ValidatorSet? {
+            try await node.validatorSet(inForceAt: height)
+        }
         var committedHeightWatch: CommittedHeightWatch? { publishesHeight ? node.committedHeightWatch : nil }
     }
 
@@ -70,24 +73,6 @@ import Testing
         return (Application(router: SocaiAPI.router(node: counting)), chainID, counter, node)
     }
 
-    func submit(_ client: some TestClientProtocol, _ envelope: TransactionEnvelope) async throws {
-        let body = try JSONSerialization.data(withJSONObject: ["transaction": Hex.encode(envelope.canonicalBytes)])
-        try await client.execute(uri: "/v1/tx?wait=commit", method: .post, body: ByteBuffer(bytes: Array(body))) {
-            response in
-            #expect(response.status == .ok)
-        }
-    }
-
-    func get(
-        _ client: some TestClientProtocol, _ path: String, accept: String? = nil
-    ) async throws -> (status: Int, body: Data) {
-        var headers = HTTPFields()
-        if let accept { headers[.accept] = accept }
-        return try await client.execute(uri: path, method: .get, headers: headers) { response in
-            (Int(response.status.code), Data(response.body.readableBytesView))
-        }
-    }
-
     func keyIDs(_ body: Data) throws -> [String] {
         try JSONDecoder().decode(DIDDocument.self, from: body).verificationMethod?.map(\.id) ?? []
     }
@@ -99,27 +84,27 @@ import Testing
         let path = "/1.0/identifiers/" + did.value
         try await app.test(.router) { client in
             // Not found, and the 404 is cached for this height only.
-            #expect(try await get(client, path).status == 404)
-            #expect(try await get(client, path).status == 404)
+            #expect(try await getResponse(client, path).status == 404)
+            #expect(try await getResponse(client, path).status == 404)
             #expect(counter.value == 1)
 
-            try await submit(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
+            try await submitCommitted(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
             let queriesAfterCreate = counter.value
-            let created = try await get(client, path)
+            let created = try await getResponse(client, path)
             #expect(created.status == 200)
             #expect(try keyIDs(created.body) == [did.value + "#key-1"])
             #expect(counter.value == queriesAfterCreate + 1)
             // The same request again: served without a query, byte for byte the same.
-            let again = try await get(client, path)
+            let again = try await getResponse(client, path)
             #expect(again.body == created.body)
             #expect(counter.value == queriesAfterCreate + 1)
             // Another representation or version is another answer.
-            let result = try await get(client, path, accept: "application/did-resolution")
+            let result = try await getResponse(client, path, accept: "application/did-resolution")
             #expect(try JSONDecoder().decode(DIDResolutionResult.self, from: result.body).didDocumentMetadata.versionId == "1")
             #expect(counter.value == queriesAfterCreate + 2)
 
             // The rotation commits: the very next resolution shows the new key and not the old.
-            try await submit(
+            try await submitCommitted(
                 client,
                 try DIDUpdate(
                     did: did,
@@ -127,18 +112,18 @@ import Testing
                         .addKey(id: "key-2", publicKey: PublicKey(of: aliceSecond), relationships: .all), .removeKey(id: "key-1"),
                     ]
                 ).envelope(chainID: chainID, key: alice, nonce: 2))
-            let rotated = try await get(client, path)
+            let rotated = try await getResponse(client, path)
             #expect(rotated.status == 200)
             #expect(try keyIDs(rotated.body) == [did.value + "#key-2"])
-            let rotatedResult = try await get(client, path, accept: "application/did-resolution")
+            let rotatedResult = try await getResponse(client, path, accept: "application/did-resolution")
             #expect(
                 try JSONDecoder().decode(DIDResolutionResult.self, from: rotatedResult.body).didDocumentMetadata.versionId == "2")
             // The old version is still there by versionId.
-            #expect(try keyIDs(try await get(client, path + "?versionId=1").body) == [did.value + "#key-1"])
+            #expect(try keyIDs(try await getResponse(client, path + "?versionId=1").body) == [did.value + "#key-1"])
 
             // Deactivation: the cached 200 gives way to a 410.
-            try await submit(client, try DIDDeactivate(did: did).envelope(chainID: chainID, key: aliceSecond, nonce: 1))
-            #expect(try await get(client, path).status == 410)
+            try await submitCommitted(client, try DIDDeactivate(did: did).envelope(chainID: chainID, key: aliceSecond, nonce: 1))
+            #expect(try await getResponse(client, path).status == 410)
             #expect(node.committedHeightWatch?.value == 3)
         }
     }
@@ -148,9 +133,9 @@ import Testing
         let (app, chainID, counter, _) = try makeApplication(directory, publishesHeight: false)
         let did = DID(initialKey: PublicKey(of: alice))
         try await app.test(.router) { client in
-            try await submit(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
+            try await submitCommitted(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
             let before = counter.value
-            for _ in 0..<3 { #expect(try await get(client, "/1.0/identifiers/" + did.value).status == 200) }
+            for _ in 0..<3 { #expect(try await getResponse(client, "/1.0/identifiers/" + did.value).status == 200) }
             #expect(counter.value == before + 3)
         }
     }

@@ -204,23 +204,7 @@ final class LoopbackClient {
     private var buffer: [UInt8] = []
 
     init?(port: Int) {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
-            Glibc.close(descriptor)
-            return nil
-        }
-        var noDelay: Int32 = 1
-        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        guard let descriptor = connectLoopback(port: port) else { return nil }
         socketDescriptor = descriptor
     }
 
@@ -287,4 +271,7 @@ struct UnpublishedHeightNode<Node: NodeService>: NodeService {
     }
     func isReady() async -> Bool { await node.isReady() }
     func metricsText() async -> String { await node.metricsText() }
+    func validatorSet(inForceAt height: UInt64) async throws -> ValidatorSet? {
+        try await node.validatorSet(inForceAt: height)
+    }
 }
