@@ -112,19 +112,15 @@ enum DIDResolverRoutes {
         guard block.header.stateRoot == entry.proof.root else { return nil }
         let log = try await index.log(upTo: height)
         guard log.scannedHeight >= height else { return nil }
-        // Each change carries the set it introduced, as the node's store recorded it; a store
-        // without that record can still prove a chain whose only change introduced the
-        // current set.
+        // Each change carries the set it introduced, as the node's store recorded it, else the
+        // current set (a store without that record); `proofChanges` keeps only sets that hash
+        // to the change's header. A proof carries at most `validatorChangesMax` changes; one
+        // more is enough to know it cannot.
         var sets: [UInt64: ValidatorSet] = [:]
-        // A proof carries at most `validatorChangesMax`; one more is enough to know it cannot.
         for changeHeight in log.changeHeights(upTo: height).prefix(DIDResolutionProof.validatorChangesMax + 1) {
-            guard let set = try await node.validatorSet(inForceAt: changeHeight) else { break }
-            sets[changeHeight] = set
+            sets[changeHeight] = try await node.validatorSet(inForceAt: changeHeight)
         }
-        guard
-            let changes = log.proofChanges(upTo: height, setInForceAt: { sets[$0] })
-                ?? log.proofChanges(upTo: height, currentSet: currentSet)
-        else { return nil }
+        guard let changes = log.proofChanges(upTo: height, setInForceAt: { sets[$0] ?? currentSet }) else { return nil }
         return DIDResolutionProof(entry: entry, header: block.header, certificate: certificate, validatorChanges: changes)
     }
 

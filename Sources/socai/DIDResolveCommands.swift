@@ -61,16 +61,14 @@ struct ResolveOptions: ParsableArguments {
         let currentSet = try queries.proof(forKey: StateKey.validators).value.map {
             try ValidatorSetRecord(canonicalBytes: $0).set
         }
-        // Each change with the set the store recorded for it; a store without that record can
-        // still prove a chain whose only change introduced the current set.
+        // Each change with the set the store recorded for it, else the current set (as the
+        // node's route does; `proofChanges` keeps only sets that hash to the change's header).
         var sets: [UInt64: ValidatorSet] = [:]
         for height in log.changeHeights(upTo: store.height).prefix(DIDResolutionProof.validatorChangesMax + 1) {
-            guard let set = try store.validatorSet(inForceAt: height) else { break }
-            sets[height] = set
+            sets[height] = try store.validatorSet(inForceAt: height)
         }
         guard
-            let changes = log.proofChanges(upTo: store.height, setInForceAt: { sets[$0] })
-                ?? log.proofChanges(upTo: store.height, currentSet: currentSet),
+            let changes = log.proofChanges(upTo: store.height, setInForceAt: { sets[$0] ?? currentSet }),
             tip.block.header.stateRoot == entry.proof.root
         else { return result }
         result.didResolutionMetadata.proof = DIDResolutionProof(
