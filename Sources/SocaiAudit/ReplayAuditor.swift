@@ -93,7 +93,7 @@ public final class ReplayAuditor {
 
     private let genesis: Genesis
     private let executor: LedgerExecutor
-    /// The replayed state (replaceable by tests, to prune early).
+    /// The replayed state: the current tree only.
     var backend = ReplayStateBackend()
     private let workers: Int
     /// Called for every executed transaction, in chain order.

@@ -1,9 +1,9 @@
 import SocaiCore
 import SocaiState
 
-/// The replay's state: held in memory like `InMemoryStateBackend`, with dictionary keys that
-/// hash in bulk. Execution is the one part of a replay that cannot run in parallel, and hashing
-/// 32-byte node ids one byte at a time was a fifth of it.
+/// The replay's state: held in memory like `InMemoryStateBackend`, but keeping only the
+/// current tree (a replay never reads an old root), in a table built for node lookups.
+/// Execution is the one part of a replay that cannot run in parallel.
 final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
     /// A state key or node id that hashes its bytes in one call.
     struct BytesKey: Hashable {
@@ -12,8 +12,9 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
     }
 
     private var values: [BytesKey: [UInt8]] = [:]
-    /// Tree nodes, decoded: each was made by this replay's own updates.
-    private var nodes: [Hash: SparseMerkleNode] = [:]
+    /// The nodes of the current tree and no others, decoded: each was made by this replay's
+    /// own updates, and each update's stale nodes are removed as its new ones arrive.
+    private var nodes = SparseMerkleNodeTable()
     /// The current root.
     private(set) var stateRoot: Hash = .zero
 
@@ -36,56 +37,29 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
         return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!) }
     }
 
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { nodes[hash]?.canonicalBytes }
+    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { nodes.node(hash)?.canonicalBytes }
 
     /// Node `hash`: every node here came from a change set that this replay's tree made.
-    func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes[hash] }
+    func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes.node(hash) }
 
-    /// Applies a change set produced against this backend's current root.
+    /// Applies a change set produced against this backend's current root: the table then
+    /// holds exactly the new tree. Each stale node was read by the update that produced the
+    /// change set, and no new node was in the old tree, so both steps must succeed.
     func apply(_ changes: StateChanges) {
         for change in changes.values { values[BytesKey(bytes: change.key)] = change.value }
-        // A node already held is identical (content addressing), so the first copy stays.
-        for entry in changes.treeNodes where nodes[entry.hash] == nil { nodes[entry.hash] = entry.node }
+        let countBefore = nodes.count
+        for hash in changes.staleTreeNodes {
+            let removed = nodes.remove(hash)
+            precondition(removed, "replay: stale state-tree node \(hash) was not held")
+        }
+        for entry in changes.treeNodes {
+            let inserted = nodes.insert(entry.node, hash: entry.hash)
+            precondition(inserted, "replay: new state-tree node \(entry.hash) was already held")
+        }
+        precondition(nodes.count == countBefore - changes.staleTreeNodes.count + changes.treeNodes.count)
         stateRoot = changes.stateRoot
-        if nodes.count > max(pruneNodesMin, liveNodesAfterPrune * 4) { prune() }
     }
 
-    /// Node count below which nodes are never pruned, unless a test asks for less.
-    static let pruneNodesMinDefault = 1 << 16
-    /// Node count below which this backend never prunes.
-    let pruneNodesMin: Int
-    private var liveNodesAfterPrune = 0
-    /// Prunes so far.
-    private(set) var prunes = 0
     /// Tree nodes held.
     var nodeCount: Int { nodes.count }
-
-    init(pruneNodesMin: Int = ReplayStateBackend.pruneNodesMinDefault) {
-        precondition(pruneNodesMin >= 1)
-        self.pruneNodesMin = pruneNodesMin
-    }
-
-    /// Keeps only the nodes of the current tree. A node store for proofs keeps every old root
-    /// readable; a replay reads only the current one, and an unpruned store of 200,000
-    /// transactions held about ten million nodes. Pruning when the store has grown fourfold
-    /// since the last prune costs O(1) amortized per node.
-    private func prune() {
-        var live: [Hash: SparseMerkleNode] = [:]
-        live.reserveCapacity(liveNodesAfterPrune * 2)
-        var pending: [Hash] = stateRoot == .zero ? [] : [stateRoot]
-        // Each live node is pushed once (a tree: one parent each), so the loop runs at most
-        // `nodes.count` times.
-        while let hash = pending.popLast() {
-            guard let node = nodes[hash] else { continue }
-            live[hash] = node
-            guard case .internal(let left, let right) = node else { continue }
-            for child in [left, right] where child != .zero { pending.append(child) }
-        }
-        liveNodesAfterPrune = live.count
-        // Room for every node until the next prune, so the dictionary never grows (and
-        // rehashes millions of nodes) between prunes.
-        live.reserveCapacity(max(pruneNodesMin, liveNodesAfterPrune * 4) + 1)
-        nodes = live
-        prunes += 1
-    }
 }

@@ -55,6 +55,11 @@ public struct Bytes32: Hashable, Comparable, Sendable {
         return try Swift.withUnsafeBytes(of: &copy) { try body($0) }
     }
 
+    /// Bytes 0 to 7 as one word in memory order, with no hashing: a ready-made hash-table
+    /// index for values that are already uniformly distributed, such as digests.
+    @inlinable
+    public var firstWord: UInt64 { words.0 }
+
     /// Byte `index` (0 to 31).
     @inlinable
     public subscript(index: Int) -> UInt8 {

@@ -73,11 +73,16 @@ public struct SparseMerkleUpdate: Equatable, Sendable {
     /// readable. A node may equal one of an older version (a value set back to an earlier
     /// value): persisting is idempotent because nodes are stored under their own hash.
     public let createdNodes: [SparseMerkleNodeEntry]
+    /// Every node of the old tree that the new tree no longer has, each once, in the order
+    /// the update read them. A store that keeps only the latest tree (the auditor's replay)
+    /// deletes exactly these; a store that keeps old roots readable ignores them.
+    public let staleNodes: [Hash]
 
     /// Creates an update result.
-    public init(root: Hash, createdNodes: [SparseMerkleNodeEntry]) {
+    public init(root: Hash, createdNodes: [SparseMerkleNodeEntry], staleNodes: [Hash] = []) {
         self.root = root
         self.createdNodes = createdNodes
+        self.staleNodes = staleNodes
     }
 
     /// The created nodes by hash.
@@ -138,7 +143,7 @@ public struct SparseMerkleTree {
         }
         var updater = SparseMerkleUpdater(tree: self)
         let newRoot = try updater.apply(root, depth: 0, alone: false, sorted[...]).hash
-        return SparseMerkleUpdate(root: newRoot, createdNodes: updater.created)
+        return SparseMerkleUpdate(root: newRoot, createdNodes: updater.created, staleNodes: updater.stale)
     }
 
     /// Walks from the root along `key`'s path, appending each sibling hash, and returns
@@ -247,6 +252,11 @@ private struct SparseMerkleUpdater {
     /// Nodes created so far, in creation order, so a subtree that comes out unchanged can
     /// take its nodes back.
     var created: [SparseMerkleNodeEntry] = []
+    /// Old nodes the update replaced so far, with the same take-back rule as `created`.
+    /// Only a node `apply` read can go stale: an unread subtree is kept whole, and a node
+    /// read to lift it keeps its hash (a leaf's hash does not depend on its depth; an
+    /// internal node is never moved, only given a new parent).
+    var stale: [Hash] = []
 
     init(tree: SparseMerkleTree) { self.tree = tree }
 
@@ -259,6 +269,7 @@ private struct SparseMerkleUpdater {
             return existing == .zero ? .empty : .unread(existing)
         }
         let mark = created.count
+        let staleMark = stale.count
         let result: SparseMerkleSubtree
         if existing == .zero {
             let entries = changes.compactMap { change in
@@ -269,16 +280,23 @@ private struct SparseMerkleUpdater {
             switch try tree.readNode(existing, depth: depth, path: pathKey, alone: alone) {
             case .leaf(let key, let valueHash):
                 let entries = Self.merge(leafKey: key, leafValueHash: valueHash, changes)
+                // The old leaf survives, unchanged and perhaps deeper, only as a stored entry.
+                if !entries.contains(where: \.stored) { stale.append(existing) }
                 result = try build(entries[...], depth: depth, path: pathKey)
             case .internal(let left, let right):
                 let split = changes.firstIndex { SparseMerklePath.bit($0.key, depth) == 1 } ?? changes.endIndex
                 let newLeft = try apply(left, depth: depth + 1, alone: right == .zero, changes[..<split])
                 let newRight = try apply(right, depth: depth + 1, alone: left == .zero, changes[split...])
                 result = try combine(newLeft, newRight, depth: depth, path: pathKey)
+                if result.hash != existing { stale.append(existing) }
             }
         }
-        // An unchanged hash means an unchanged subtree: every node just made already exists.
-        if result.hash == existing { created.removeSubrange(mark...) }
+        // An unchanged hash means an unchanged subtree: every node just made already exists,
+        // and none went stale.
+        if result.hash == existing {
+            created.removeSubrange(mark...)
+            stale.removeSubrange(staleMark...)
+        }
         return result
     }
 

@@ -21,13 +21,19 @@ public struct StateChanges: Sendable, Equatable {
     /// Tree nodes created, in the deterministic order the update made them; old nodes are
     /// never removed.
     public let treeNodes: [SparseMerkleNodeEntry]
+    /// Tree nodes of the old root that the new root no longer reaches
+    /// (`SparseMerkleUpdate.staleNodes`): for a store that keeps only the latest tree.
+    public let staleTreeNodes: [Hash]
     /// The state root after the changes.
     public let stateRoot: Hash
 
     /// Creates a change set.
-    public init(values: [StateEntryChange], treeNodes: [SparseMerkleNodeEntry], stateRoot: Hash) {
+    public init(
+        values: [StateEntryChange], treeNodes: [SparseMerkleNodeEntry], staleTreeNodes: [Hash] = [], stateRoot: Hash
+    ) {
         self.values = values
         self.treeNodes = treeNodes
+        self.staleTreeNodes = staleTreeNodes
         self.stateRoot = stateRoot
     }
 }

@@ -65,6 +65,7 @@ final class StateOverlay {
         return StateChanges(
             values: values,
             treeNodes: update.createdNodes,
+            staleTreeNodes: update.staleNodes,
             stateRoot: update.root)
     }
 }

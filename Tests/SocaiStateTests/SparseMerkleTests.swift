@@ -176,6 +176,9 @@ struct SparseMerkleTests {
             store.insert(update.nodes)
             let after = smtReachable(update.root, store)
             #expect(Set(update.nodes.keys) == after.subtracting(before), "batch \(batches)")
+            // The stale nodes are exactly the nodes of the old tree the new tree lacks.
+            #expect(update.staleNodes.count == Set(update.staleNodes).count, "batch \(batches)")
+            #expect(Set(update.staleNodes) == before.subtracting(after), "batch \(batches)")
             tree = SparseMerkleTree(root: update.root, nodes: store)
             if batches % 10 == 0 { history.append((tree.root, model)) }
             batches += 1

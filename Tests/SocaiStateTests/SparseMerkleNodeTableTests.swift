@@ -1,0 +1,91 @@
+import SocaiCore
+import Testing
+
+@testable import SocaiState
+
+/// The replay's node table against a dictionary, including the cases linear probing gets
+/// wrong: runs that wrap past the last slot, deletions in the middle of a run, growth.
+@Suite("State-tree node table")
+struct SparseMerkleNodeTableTests {
+    @Test("random inserts and removals agree with a dictionary, through growth")
+    func agreesWithADictionary() {
+        var table = SparseMerkleNodeTable(seed: 7)
+        var model: [Hash: SparseMerkleNode] = [:]
+        var generator = TableRandom(seed: 99)
+        let pool = (0..<3000).map { Hash.sha256(Array("node \($0)".utf8)) }
+        for step in 0..<40_000 {
+            let hash = pool[Int(generator.next() % UInt64(pool.count))]
+            // More inserts than removals early, so the table grows past its first capacity.
+            if generator.next() % 5 < (step < 20_000 ? 4 : 2) {
+                let node = SparseMerkleNode.leaf(key: hash, valueHash: Hash.sha256(hash.bytes))
+                let inserted = table.insert(node, hash: hash)
+                #expect(inserted == (model[hash] == nil))
+                if model[hash] == nil { model[hash] = node }
+            } else {
+                let removed = table.remove(hash)
+                #expect(removed == (model.removeValue(forKey: hash) != nil))
+            }
+            #expect(table.count == model.count)
+        }
+        #expect(table.capacity > SparseMerkleNodeTable.capacityInitial)
+        for hash in pool { #expect(table.node(hash) == model[hash]) }
+        var seen: [Hash: SparseMerkleNode] = [:]
+        table.forEachUnordered { seen[$0] = $1 }
+        #expect(seen == model)
+    }
+
+    @Test("hashes that share a slot stay reachable when a run wraps and loses members")
+    func collidingRunsSurviveRemovals() {
+        // Equal first words give equal home slots for any seed: one long run.
+        let shared = Hash.sha256(Array("shared".utf8))
+        let colliding = (0..<40).map { index -> Hash in
+            var bytes = shared.bytes
+            bytes[31] = UInt8(index)
+            bytes[20] = 0xAA
+            return try! Hash(bytes)
+        }
+        for seed: UInt64 in [0, 1, 0xDEAD_BEEF] {
+            var table = SparseMerkleNodeTable(seed: seed)
+            var model = Set<Hash>()
+            for hash in colliding {
+                table.insert(.internal(left: hash, right: .zero), hash: hash)
+                model.insert(hash)
+            }
+            // Remove from the middle, the start and the end of the run, checking every
+            // survivor each time.
+            for index in [20, 0, 39, 1, 21, 38, 10, 11, 12] {
+                let removed = table.remove(colliding[index])
+                let removedAgain = table.remove(colliding[index])
+                #expect(removed && !removedAgain)
+                model.remove(colliding[index])
+                for hash in colliding { #expect((table.node(hash) != nil) == model.contains(hash)) }
+            }
+            #expect(table.count == model.count)
+        }
+    }
+
+    @Test("a removal of an absent hash changes nothing")
+    func absentRemoval() {
+        var table = SparseMerkleNodeTable(seed: 3)
+        let present = Hash.sha256([1])
+        table.insert(.leaf(key: present, valueHash: present), hash: present)
+        let removed = table.remove(Hash.sha256([2]))
+        #expect(!removed)
+        #expect(table.count == 1)
+        #expect(table.node(present) == .leaf(key: present, valueHash: present))
+        #expect(table.node(Hash.sha256([2])) == nil)
+    }
+}
+
+/// SplitMix64, for reproducible operation sequences.
+private struct TableRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+}
