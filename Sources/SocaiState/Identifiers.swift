@@ -44,7 +44,23 @@ public struct DID: Hashable, Comparable, Sendable, CanonicalCodable, CustomStrin
     /// The method prefix.
     public static let prefix = "did:socai:"
     static let derivationTag = Array("socai/did/v1".utf8) + [0]
-    private static let base58Alphabet = Set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8)
+    /// The base58btc alphabet as a 128-bit membership mask (bit b set when ASCII byte b is
+    /// in it): every transaction naming a DID validates it, and a `Set` lookup per character
+    /// ran a SipHash each.
+    private static let base58Mask: (low: UInt64, high: UInt64) = {
+        var mask: (low: UInt64, high: UInt64) = (0, 0)
+        for byte in "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8 {
+            if byte < 64 { mask.low |= 1 << UInt64(byte) } else { mask.high |= 1 << UInt64(byte - 64) }
+        }
+        return mask
+    }()
+
+    /// Whether `byte` is a base58btc character.
+    static func isBase58(_ byte: UInt8) -> Bool {
+        let mask = base58Mask
+        if byte < 64 { return mask.low >> UInt64(byte) & 1 == 1 }
+        return byte < 128 && mask.high >> UInt64(byte - 64) & 1 == 1
+    }
 
     /// The full identifier, `did:socai:…`.
     public let value: String
@@ -54,7 +70,7 @@ public struct DID: Hashable, Comparable, Sendable, CanonicalCodable, CustomStrin
     public init(_ value: String) throws(FormatError) {
         let suffix = value.utf8.dropFirst(Self.prefix.utf8.count)
         guard value.hasPrefix(Self.prefix), value.utf8.count <= LedgerLimits.didBytesMax, !suffix.isEmpty,
-            suffix.allSatisfy({ Self.base58Alphabet.contains($0) })
+            suffix.allSatisfy(Self.isBase58)
         else {
             throw FormatError(.invalidValue, "\"\(value)\" is not a did:socai identifier")
         }
@@ -72,7 +88,7 @@ public struct DID: Hashable, Comparable, Sendable, CanonicalCodable, CustomStrin
 
     /// Orders identifiers by their bytes.
     public static func < (left: DID, right: DID) -> Bool {
-        Array(left.value.utf8).lexicographicallyPrecedes(Array(right.value.utf8))
+        left.value.utf8.lexicographicallyPrecedes(right.value.utf8)
     }
 
     /// Writes a u8 length and the ASCII identifier.
@@ -110,7 +126,7 @@ public struct DataCategory: Hashable, Comparable, Sendable, CanonicalCodable, Cu
 
     /// Byte order of the names.
     public static func < (left: DataCategory, right: DataCategory) -> Bool {
-        Array(left.value.utf8).lexicographicallyPrecedes(Array(right.value.utf8))
+        left.value.utf8.lexicographicallyPrecedes(right.value.utf8)
     }
 
     /// Writes the name.

@@ -18,10 +18,15 @@ public struct SparseMerkleNodeTable {
     /// Slots of a new table.
     public static let capacityInitial = 1 << 10
 
-    /// Slot hashes; `Hash.zero` marks an empty slot (it is the empty subtree, never a node).
-    private var hashes: [Hash]
-    /// Slot nodes, meaningful only where `hashes` is not zero.
-    private var nodes: [SparseMerkleNode]
+    /// One slot: a hash and its node side by side, so a lookup in a table far larger than
+    /// the caches costs one memory access, not two. `Hash.zero` marks an empty slot (it is
+    /// the empty subtree, never a node); its node is then a placeholder.
+    private struct Slot {
+        var hash: Hash
+        var node: SparseMerkleNode
+    }
+
+    private var slots: [Slot]
     /// Right shift taking a mixed 64-bit word to a slot index: 64 − log2(capacity).
     private var shift: UInt64
     /// Mixed into every slot choice; see the type's summary.
@@ -32,28 +37,27 @@ public struct SparseMerkleNodeTable {
     /// An empty table. `seed` defaults to a random one; tests pass their own.
     public init(seed: UInt64 = UInt64.random(in: .min ... .max)) {
         self.seed = seed
-        hashes = Array(repeating: .zero, count: Self.capacityInitial)
-        nodes = Array(repeating: Self.placeholder, count: Self.capacityInitial)
+        slots = Array(repeating: Self.emptySlot, count: Self.capacityInitial)
         shift = UInt64(64 - Self.capacityInitial.trailingZeroBitCount)
     }
 
     /// Number of slots.
-    public var capacity: Int { hashes.count }
+    public var capacity: Int { slots.count }
 
-    /// Fills empty slots; never returned.
-    private static let placeholder = SparseMerkleNode.internal(left: .zero, right: .zero)
+    /// An empty slot; its node is never returned.
+    private static let emptySlot = Slot(hash: .zero, node: .internal(left: .zero, right: .zero))
 
     /// The node stored under `hash`, or nil.
     public func node(_ hash: Hash) -> SparseMerkleNode? {
         precondition(hash != .zero, "the empty subtree has no node")
-        let mask = hashes.count - 1
-        var slot = home(hash)
+        let mask = slots.count - 1
+        var index = home(hash)
         // At least a quarter of the slots are empty, so the probe ends within `capacity` steps.
-        for _ in 0..<hashes.count {
-            let stored = hashes[slot]
-            if stored == hash { return nodes[slot] }
+        for _ in 0..<slots.count {
+            let stored = slots[index].hash
+            if stored == hash { return slots[index].node }
             if stored == .zero { return nil }
-            slot = (slot + 1) & mask
+            index = (index + 1) & mask
         }
         preconditionFailure("node table has no empty slot")
     }
@@ -63,19 +67,18 @@ public struct SparseMerkleNodeTable {
     @discardableResult
     public mutating func insert(_ node: SparseMerkleNode, hash: Hash) -> Bool {
         precondition(hash != .zero, "the empty subtree has no node")
-        if (count + 1) * 4 > hashes.count * 3 { grow() }
-        let mask = hashes.count - 1
-        var slot = home(hash)
-        for _ in 0..<hashes.count {
-            let stored = hashes[slot]
+        if (count + 1) * 4 > slots.count * 3 { grow() }
+        let mask = slots.count - 1
+        var index = home(hash)
+        for _ in 0..<slots.count {
+            let stored = slots[index].hash
             if stored == hash { return false }
             if stored == .zero {
-                hashes[slot] = hash
-                nodes[slot] = node
+                slots[index] = Slot(hash: hash, node: node)
                 count += 1
                 return true
             }
-            slot = (slot + 1) & mask
+            index = (index + 1) & mask
         }
         preconditionFailure("node table has no empty slot")
     }
@@ -84,11 +87,11 @@ public struct SparseMerkleNodeTable {
     @discardableResult
     public mutating func remove(_ hash: Hash) -> Bool {
         precondition(hash != .zero, "the empty subtree has no node")
-        let mask = hashes.count - 1
+        let mask = slots.count - 1
         var hole = home(hash)
         var found = false
-        for _ in 0..<hashes.count {
-            let stored = hashes[hole]
+        for _ in 0..<slots.count {
+            let stored = slots[hole].hash
             if stored == .zero { return false }
             if stored == hash {
                 found = true
@@ -101,19 +104,17 @@ public struct SparseMerkleNodeTable {
         // does not lie cyclically in (hole, current], so every entry stays reachable from
         // its home without tombstones.
         var current = hole
-        for _ in 0..<hashes.count {
+        for _ in 0..<slots.count {
             current = (current + 1) & mask
-            let stored = hashes[current]
+            let stored = slots[current].hash
             if stored == .zero { break }
             let wanted = home(stored)
             let staysPut = hole <= current ? (hole < wanted && wanted <= current) : (hole < wanted || wanted <= current)
             if staysPut { continue }
-            hashes[hole] = stored
-            nodes[hole] = nodes[current]
+            slots[hole] = slots[current]
             hole = current
         }
-        hashes[hole] = .zero
-        nodes[hole] = Self.placeholder
+        slots[hole] = Self.emptySlot
         count -= 1
         return true
     }
@@ -121,7 +122,7 @@ public struct SparseMerkleNodeTable {
     /// Calls `body` with every node held, in no meaningful order (slot order depends on the
     /// seed): for checks and counts only, never for hashed or replicated data.
     public func forEachUnordered(_ body: (Hash, SparseMerkleNode) -> Void) {
-        for slot in hashes.indices where hashes[slot] != .zero { body(hashes[slot], nodes[slot]) }
+        for slot in slots where slot.hash != .zero { body(slot.hash, slot.node) }
     }
 
     /// The home slot of `hash`: its first word, mixed with the seed by a multiplicative
@@ -132,15 +133,14 @@ public struct SparseMerkleNodeTable {
 
     /// Doubles the slots and places every node again.
     private mutating func grow() {
-        let capacityNew = hashes.count * 2
+        let capacityNew = slots.count * 2
         precondition(capacityNew <= Self.capacityMax, "node table would exceed \(Self.capacityMax) slots")
-        let (oldHashes, oldNodes) = (hashes, nodes)
-        hashes = Array(repeating: .zero, count: capacityNew)
-        nodes = Array(repeating: Self.placeholder, count: capacityNew)
+        let old = slots
+        slots = Array(repeating: Self.emptySlot, count: capacityNew)
         shift = UInt64(64 - capacityNew.trailingZeroBitCount)
         count = 0
-        for slot in oldHashes.indices where oldHashes[slot] != .zero {
-            let inserted = insert(oldNodes[slot], hash: oldHashes[slot])
+        for slot in old where slot.hash != .zero {
+            let inserted = insert(slot.node, hash: slot.hash)
             precondition(inserted, "node table held one hash twice")
         }
     }
