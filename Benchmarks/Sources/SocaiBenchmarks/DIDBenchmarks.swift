@@ -19,12 +19,15 @@ import SocaiState
 ///
 /// The clients are 64 connections, each with one request in flight (closed loop), driven by
 /// `LoopbackLoad`'s poll loop so the generator shares the 2 cores with the server cheaply.
-/// Beside the resolver stand the `/health` floor (HTTP alone, same generator) and the
-/// resolver with every answer computed afresh (the node publishes no committed height, so
+/// A second run paces the same clients to the target rate and measures each latency from
+/// its scheduled send time. Beside the resolver stand the `/health` floor (HTTP alone, same
+/// generator) and the resolver with every answer computed afresh (the node publishes no committed height, so
 /// the route's per-height answer cache stays off): the cost of a cache miss.
 enum DIDBenchmarks {
     static let concurrentClients = 64
     static let httpSeconds = 5.0
+    /// The paced run's offered rate: the throughput target.
+    static let pacedRatePerSecond = 10_000.0
     static let port = 36_901
     /// The DIDs resolved over HTTP (client `i` asks for DID `i % didCount`).
     static let didCount = 64
@@ -136,6 +139,19 @@ enum DIDBenchmarks {
             return
         }
         report(resolve, "DID resolve over HTTP, " + label, "resolutions/s")
+        // The same clients offering the target rate on a schedule: the latency a caller sees
+        // when the node serves 10,000 resolutions a second, rather than at saturation.
+        var paced = load
+        paced.offeredRatePerSecond = pacedRatePerSecond
+        if let pacedFloor = paced.run(paths: ["/health"], accept: "application/json") {
+            report(pacedFloor, "GET /health, same clients and schedule (floor)", "requests/s")
+        }
+        if let pacedResolve = paced.run(paths: paths, accept: "application/did+ld+json") {
+            report(
+                pacedResolve,
+                "DID resolve over HTTP, \(concurrentClients) clients offering \(Int(pacedRatePerSecond))/s",
+                "resolutions/s")
+        }
         let uncachedLoad = LoopbackLoad(
             port: port + 1, connections: concurrentClients, threads: loadThreads, seconds: httpSeconds)
         if let uncached = uncachedLoad.run(paths: paths, accept: "application/did+ld+json") {

@@ -5,16 +5,17 @@ import Foundation
     import Glibc
 #endif
 
-/// A closed-loop HTTP/1.1 load generator for loopback: `connections` keep-alive connections,
-/// each with exactly one GET in flight, all driven by `threads` poll loops (one or two), so
-/// the generator costs a thread per core at most rather than a thread per connection and
-/// leaves the CPU to the server it measures.
+/// An HTTP/1.1 load generator for loopback: `connections` keep-alive connections, each with
+/// at most one GET in flight, all driven by `threads` poll loops (one or two), so the
+/// generator costs a thread per core at most rather than a thread per connection and leaves
+/// the CPU to the server it measures. Closed loop (each connection asks again as soon as it
+/// is answered: the saturated rate) or paced (`offeredRatePerSecond`: a fixed schedule).
 ///
-/// A request's latency runs from just before its bytes are written to just after the last
-/// byte of its response is parsed, on the generator's monotonic clock; it includes any time
-/// the response waited for the generator's loop, so a busy generator inflates it rather
-/// than hiding it. Every completed request is a sample; requests still in flight when the
-/// time is up are neither counted nor sampled.
+/// A request's latency ends just after the last byte of its response is parsed, on the
+/// generator's monotonic clock, and starts just before its bytes are written (closed loop)
+/// or at its scheduled time (paced). It includes any time the response waited for the
+/// generator's loop, so a busy generator inflates it rather than hiding it. Every request
+/// sent before the time is up is completed and sampled.
 struct LoopbackLoad {
     /// Most connections one generator drives (poll scans them all on every wakeup).
     static let connectionsMax = 1_024
@@ -44,6 +45,13 @@ struct LoopbackLoad {
     let connections: Int
     let threads: Int
     let seconds: Double
+    /// Nil: the closed loop, each connection sending its next request as soon as the last is
+    /// answered (the saturated rate). A rate: the same connections share that many requests
+    /// per second on a fixed schedule (connection `i` sends every `connections / rate`
+    /// seconds, staggered by `i / rate`), and each latency runs from the request's scheduled
+    /// time, not from when it was sent: a stalled server delays the requests queued behind
+    /// it, and that wait is counted (no coordinated omission, as in wrk2).
+    var offeredRatePerSecond: Double? = nil
 
     /// Sends GETs with `accept` in a closed loop for `seconds`, connection `i` always asking
     /// for `paths[i % paths.count]`; nil when a connection fails or a response is not 200.
@@ -57,14 +65,25 @@ struct LoopbackLoad {
         let processCPUBefore = Self.cpuMicroseconds(Self.processUsage)
         let start = DispatchTime.now().uptimeNanoseconds
         let deadline = start + UInt64(seconds * 1e9)
+        // Paced: the first request of connection i is due i / rate seconds after the start.
+        let intervalNanoseconds = offeredRatePerSecond.map { rate -> UInt64 in
+            precondition(rate > 0 && rate <= 1e6, "offered rate out of range")
+            return UInt64(Double(connections) / rate * 1e9)
+        }
         for thread in 0..<threads {
             // Connections spread evenly: thread t drives connections t, t + threads, ….
-            let mine = stride(from: thread, to: connections, by: threads).map { requests[$0 % requests.count] }
+            let indices = Array(stride(from: thread, to: connections, by: threads))
+            let mine = indices.map { requests[$0 % requests.count] }
+            let schedule = intervalNanoseconds.map { interval in
+                Schedule(
+                    intervalNanoseconds: interval,
+                    firstDueNanoseconds: indices.map { start + interval * UInt64($0) / UInt64(connections) })
+            }
             group.enter()
             let worker = Thread {
                 defer { group.leave() }
                 let cpuBefore = Self.cpuMicroseconds(Self.threadUsage)
-                let samples = Self.drive(port: port, requests: mine, deadline: deadline)
+                let samples = Self.drive(port: port, requests: mine, schedule: schedule, deadline: deadline)
                 collector.add(samples, cpuMicroseconds: Self.cpuMicroseconds(Self.threadUsage) - cpuBefore)
             }
             worker.stackSize = 1 << 20
@@ -100,9 +119,37 @@ struct LoopbackLoad {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
     }
 
+    /// When each connection of one poll loop sends, in paced mode.
+    struct Schedule {
+        /// Time between one connection's requests.
+        let intervalNanoseconds: UInt64
+        /// When each connection's first request is due, on the monotonic clock.
+        let firstDueNanoseconds: [UInt64]
+    }
+
+    /// `ppoll(2)`, for waits shorter than poll's millisecond: Glibc's Swift module hides it
+    /// behind _GNU_SOURCE, so it is looked up in the C library at run time.
+    typealias PPollFunction = @convention(c) (
+        UnsafeMutablePointer<pollfd>?, nfds_t, UnsafePointer<timespec>?, UnsafeRawPointer?
+    ) -> Int32
+    static let ppollFunction: PPollFunction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ppoll").map {
+        unsafeBitCast($0, to: PPollFunction.self)
+    }
+
+    /// Waits up to `nanoseconds` for `descriptors`: ppoll when the C library has it (it
+    /// does on Linux), else poll rounded up to a millisecond.
+    static func wait(_ descriptors: inout [pollfd], nanoseconds: UInt64) -> Int32 {
+        if let ppoll = ppollFunction {
+            var timeout = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+            return ppoll(&descriptors, nfds_t(descriptors.count), &timeout, nil)
+        }
+        return poll(&descriptors, nfds_t(descriptors.count), Int32((nanoseconds + 999_999) / 1_000_000))
+    }
+
     /// One poll loop over a fresh connection per request in `requests`, each sending its
-    /// request again and again until `deadline`: the latencies in nanoseconds, or nil on any failure.
-    static func drive(port: Int, requests: [[UInt8]], deadline: UInt64) -> [UInt64]? {
+    /// request again and again until `deadline`: back to back, or on `schedule` when there
+    /// is one. The latencies in nanoseconds, or nil on any failure.
+    static func drive(port: Int, requests: [[UInt8]], schedule: Schedule?, deadline: UInt64) -> [UInt64]? {
         let connections = requests.count
         var states: [ConnectionState] = []
         defer { for state in states { Glibc.close(state.descriptor) } }
@@ -114,15 +161,26 @@ struct LoopbackLoad {
         }
         var samples: [UInt64] = []
         samples.reserveCapacity(connections * 8_192)
-        for index in 0..<connections {
-            guard states[index].send(requests[index]) else { return nil }
-        }
+        // Closed loop: every request is due now. Paced: each is due on its schedule.
+        var due = schedule?.firstDueNanoseconds ?? Array(repeating: 0, count: connections)
+        precondition(due.count == connections, "one first due time per connection")
         var chunk = [UInt8](repeating: 0, count: 65_536)
         var open = connections
-        // poll(2) rather than epoll: Glibc's module does not export epoll, and scanning a few
-        // dozen descriptors per wakeup is cheap next to the requests each wakeup completes.
+        let waitNanosecondsMax: UInt64 = 100_000_000
         while open > 0 {
-            let ready = poll(&polled, nfds_t(connections), 100)
+            // Send every request that is due; note how long until the next one is.
+            var now = DispatchTime.now().uptimeNanoseconds
+            var waitNanoseconds = waitNanosecondsMax
+            for index in 0..<connections where !states[index].inFlight && polled[index].events != 0 {
+                if due[index] <= now {
+                    guard states[index].send(requests[index]) else { return nil }
+                    // Paced latency counts from the scheduled time.
+                    if schedule != nil { states[index].sentNanoseconds = due[index] }
+                } else {
+                    waitNanoseconds = min(waitNanoseconds, due[index] - now)
+                }
+            }
+            let ready = wait(&polled, nanoseconds: waitNanoseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 return nil
@@ -148,14 +206,13 @@ struct LoopbackLoad {
                 case .malformed: return nil
                 case .complete(let status):
                     guard status == 200 else { return nil }
-                    let now = DispatchTime.now().uptimeNanoseconds
+                    now = DispatchTime.now().uptimeNanoseconds
                     samples.append(now - states[index].sentNanoseconds)
                     states[index].completed += 1
-                    if now < deadline, states[index].completed < samplesPerConnectionMax {
-                        guard states[index].send(requests[index]) else { return nil }
-                    } else {
+                    due[index] = schedule.map { due[index] + $0.intervalNanoseconds } ?? now
+                    if due[index] >= deadline || states[index].completed >= samplesPerConnectionMax {
                         open -= 1
-                        // Done: stop watching it.
+                        // Done: stop watching it, and send it nothing more.
                         polled[index].events = 0
                     }
                 }

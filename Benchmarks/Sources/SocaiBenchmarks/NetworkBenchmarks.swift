@@ -61,7 +61,7 @@ enum NetworkBenchmarks {
             node.executableURL = URL(fileURLWithPath: binary)
             node.arguments = ["node", "start", "--home", "\(directory)/nodes/node\(index)"]
             let log = "\(directory)/node\(index).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             node.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             node.standardOutput = FileHandle.nullDevice
             try node.run()
