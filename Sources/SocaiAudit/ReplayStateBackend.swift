@@ -14,7 +14,7 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
     private var values: [BytesKey: [UInt8]] = [:]
     /// The nodes of the current tree and no others, decoded: each was made by this replay's
     /// own updates, and each update's stale nodes are removed as its new ones arrive.
-    private var nodes = SparseMerkleNodeTable()
+    private let nodes = SparseMerkleNodeTable()
     /// The current root.
     private(set) var stateRoot: Hash = .zero
 

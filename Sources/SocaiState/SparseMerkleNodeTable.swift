@@ -1,5 +1,9 @@
 import SocaiCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// State-tree nodes by hash in one open-addressing table: a node store for a process that
 /// keeps only the latest tree (the auditor's replay) and looks nodes up millions of times.
 ///
@@ -12,7 +16,11 @@ import SocaiCore
 ///
 /// Linear probing with backward-shift deletion, so removals leave no tombstones and a
 /// table that holds one tree at a time never degrades. The load stays at most 3/4.
-public struct SparseMerkleNodeTable {
+///
+/// A table of millions of nodes is far larger than the caches, so nearly every lookup
+/// misses them; on Linux its memory is asked for in huge pages (`MADV_HUGEPAGE`), so that
+/// such a lookup does not also miss the TLB.
+public final class SparseMerkleNodeTable {
     /// Most slots a table may have (2^32): far beyond any state this ledger holds in memory.
     public static let capacityMax = 1 << 32
     /// Slots of a new table.
@@ -26,7 +34,9 @@ public struct SparseMerkleNodeTable {
         var node: SparseMerkleNode
     }
 
-    private var slots: [Slot]
+    private var slots: UnsafeMutablePointer<Slot>
+    /// Number of slots: a power of two.
+    public private(set) var capacity: Int
     /// Right shift taking a mixed 64-bit word to a slot index: 64 − log2(capacity).
     private var shift: UInt64
     /// Mixed into every slot choice; see the type's summary.
@@ -37,12 +47,45 @@ public struct SparseMerkleNodeTable {
     /// An empty table. `seed` defaults to a random one; tests pass their own.
     public init(seed: UInt64 = UInt64.random(in: .min ... .max)) {
         self.seed = seed
-        slots = Array(repeating: Self.emptySlot, count: Self.capacityInitial)
+        capacity = Self.capacityInitial
+        slots = Self.allocate(Self.capacityInitial)
         shift = UInt64(64 - Self.capacityInitial.trailingZeroBitCount)
     }
 
-    /// Number of slots.
-    public var capacity: Int { slots.count }
+    deinit { Self.free(slots) }
+
+    /// Huge-page size on x86-64 and arm64 Linux; the alignment that lets the kernel back a
+    /// large table with huge pages.
+    private static let hugePageBytes = 2 << 20
+
+    /// `capacity` empty slots.
+    private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
+        // Slots are plain bytes (hashes and nodes hold no references), so they are copied
+        // and freed without running any deinitializer.
+        precondition(_isPOD(Slot.self), "a node table slot must be plain data")
+        let bytes = capacity * MemoryLayout<Slot>.stride
+        #if canImport(Glibc)
+            var raw: UnsafeMutableRawPointer?
+            let alignment = bytes >= hugePageBytes ? hugePageBytes : 64
+            precondition(posix_memalign(&raw, alignment, bytes) == 0 && raw != nil, "node table: out of memory")
+            // Advice only: a kernel without transparent huge pages ignores it.
+            if bytes >= hugePageBytes { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+            let slots = raw!.bindMemory(to: Slot.self, capacity: capacity)
+        #else
+            let slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
+        #endif
+        slots.initialize(repeating: emptySlot, count: capacity)
+        return slots
+    }
+
+    /// Frees what `allocate` returned.
+    private static func free(_ slots: UnsafeMutablePointer<Slot>) {
+        #if canImport(Glibc)
+            Glibc.free(slots)
+        #else
+            slots.deallocate()
+        #endif
+    }
 
     /// An empty slot; its node is never returned.
     private static let emptySlot = Slot(hash: .zero, node: .internal(left: .zero, right: .zero))
@@ -50,10 +93,10 @@ public struct SparseMerkleNodeTable {
     /// The node stored under `hash`, or nil.
     public func node(_ hash: Hash) -> SparseMerkleNode? {
         precondition(hash != .zero, "the empty subtree has no node")
-        let mask = slots.count - 1
+        let mask = capacity - 1
         var index = home(hash)
         // At least a quarter of the slots are empty, so the probe ends within `capacity` steps.
-        for _ in 0..<slots.count {
+        for _ in 0..<capacity {
             let stored = slots[index].hash
             if stored == hash { return slots[index].node }
             if stored == .zero { return nil }
@@ -65,12 +108,12 @@ public struct SparseMerkleNodeTable {
     /// Stores `node` under `hash` unless a node is already stored there (content addressing
     /// makes the two identical). Returns whether it was added.
     @discardableResult
-    public mutating func insert(_ node: SparseMerkleNode, hash: Hash) -> Bool {
+    public func insert(_ node: SparseMerkleNode, hash: Hash) -> Bool {
         precondition(hash != .zero, "the empty subtree has no node")
-        if (count + 1) * 4 > slots.count * 3 { grow() }
-        let mask = slots.count - 1
+        if (count + 1) * 4 > capacity * 3 { grow() }
+        let mask = capacity - 1
         var index = home(hash)
-        for _ in 0..<slots.count {
+        for _ in 0..<capacity {
             let stored = slots[index].hash
             if stored == hash { return false }
             if stored == .zero {
@@ -85,12 +128,12 @@ public struct SparseMerkleNodeTable {
 
     /// Removes the node stored under `hash`. Returns whether there was one.
     @discardableResult
-    public mutating func remove(_ hash: Hash) -> Bool {
+    public func remove(_ hash: Hash) -> Bool {
         precondition(hash != .zero, "the empty subtree has no node")
-        let mask = slots.count - 1
+        let mask = capacity - 1
         var hole = home(hash)
         var found = false
-        for _ in 0..<slots.count {
+        for _ in 0..<capacity {
             let stored = slots[hole].hash
             if stored == .zero { return false }
             if stored == hash {
@@ -104,7 +147,7 @@ public struct SparseMerkleNodeTable {
         // does not lie cyclically in (hole, current], so every entry stays reachable from
         // its home without tombstones.
         var current = hole
-        for _ in 0..<slots.count {
+        for _ in 0..<capacity {
             current = (current + 1) & mask
             let stored = slots[current].hash
             if stored == .zero { break }
@@ -122,7 +165,7 @@ public struct SparseMerkleNodeTable {
     /// Calls `body` with every node held, in no meaningful order (slot order depends on the
     /// seed): for checks and counts only, never for hashed or replicated data.
     public func forEachUnordered(_ body: (Hash, SparseMerkleNode) -> Void) {
-        for slot in slots where slot.hash != .zero { body(slot.hash, slot.node) }
+        for index in 0..<capacity where slots[index].hash != .zero { body(slots[index].hash, slots[index].node) }
     }
 
     /// The home slot of `hash`: its first word, mixed with the seed by a multiplicative
@@ -132,16 +175,18 @@ public struct SparseMerkleNodeTable {
     }
 
     /// Doubles the slots and places every node again.
-    private mutating func grow() {
-        let capacityNew = slots.count * 2
+    private func grow() {
+        let capacityNew = capacity * 2
         precondition(capacityNew <= Self.capacityMax, "node table would exceed \(Self.capacityMax) slots")
-        let old = slots
-        slots = Array(repeating: Self.emptySlot, count: capacityNew)
+        let (old, capacityOld) = (slots, capacity)
+        slots = Self.allocate(capacityNew)
+        capacity = capacityNew
         shift = UInt64(64 - capacityNew.trailingZeroBitCount)
         count = 0
-        for slot in old where slot.hash != .zero {
-            let inserted = insert(slot.node, hash: slot.hash)
+        for index in 0..<capacityOld where old[index].hash != .zero {
+            let inserted = insert(old[index].node, hash: old[index].hash)
             precondition(inserted, "node table held one hash twice")
         }
+        Self.free(old)
     }
 }

@@ -9,7 +9,7 @@ import Testing
 struct SparseMerkleNodeTableTests {
     @Test("random inserts and removals agree with a dictionary, through growth")
     func agreesWithADictionary() {
-        var table = SparseMerkleNodeTable(seed: 7)
+        let table = SparseMerkleNodeTable(seed: 7)
         var model: [Hash: SparseMerkleNode] = [:]
         var generator = TableRandom(seed: 99)
         let pool = (0..<3000).map { Hash.sha256(Array("node \($0)".utf8)) }
@@ -45,7 +45,7 @@ struct SparseMerkleNodeTableTests {
             return try! Hash(bytes)
         }
         for seed: UInt64 in [0, 1, 0xDEAD_BEEF] {
-            var table = SparseMerkleNodeTable(seed: seed)
+            let table = SparseMerkleNodeTable(seed: seed)
             var model = Set<Hash>()
             for hash in colliding {
                 table.insert(.internal(left: hash, right: .zero), hash: hash)
@@ -66,7 +66,7 @@ struct SparseMerkleNodeTableTests {
 
     @Test("a removal of an absent hash changes nothing")
     func absentRemoval() {
-        var table = SparseMerkleNodeTable(seed: 3)
+        let table = SparseMerkleNodeTable(seed: 3)
         let present = Hash.sha256([1])
         table.insert(.leaf(key: present, valueHash: present), hash: present)
         let removed = table.remove(Hash.sha256([2]))
