@@ -129,9 +129,10 @@ struct LoopbackLoad {
 
     /// `ppoll(2)`, for waits shorter than poll's millisecond: Glibc's Swift module hides it
     /// behind _GNU_SOURCE, so it is looked up in the C library at run time.
-    typealias PPollFunction = @convention(c) (
-        UnsafeMutablePointer<pollfd>?, nfds_t, UnsafePointer<timespec>?, UnsafeRawPointer?
-    ) -> Int32
+    typealias PPollFunction =
+        @convention(c) (
+            UnsafeMutablePointer<pollfd>?, nfds_t, UnsafePointer<timespec>?, UnsafeRawPointer?
+        ) -> Int32
     static let ppollFunction: PPollFunction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "ppoll").map {
         unsafeBitCast($0, to: PPollFunction.self)
     }
