@@ -17,9 +17,16 @@ public enum NodeMessage: Equatable, Sendable, CanonicalCodable {
     case blockRequest(fromHeight: UInt64, countMax: UInt16)
     /// A committed block with the certificate that committed it.
     case blockResponse(Block, CommitCertificate)
+    /// Transactions for the mempools, 1 to `transactionsPerMessageMax` in one frame: gossip
+    /// sends what a node accepted in the last few milliseconds together, so a busy network
+    /// pays the per-frame cost (a sealed frame, a write, a wakeup) once per batch.
+    case transactions([TransactionEnvelope])
 
     /// Most blocks one request may ask for.
     public static let blocksPerRequestMax: UInt16 = 32
+    /// Most transactions one `transactions` message may carry. With each transaction at most
+    /// `Limits.transactionBytesMax`, a full batch stays far below a frame's maximum.
+    public static let transactionsPerMessageMax: UInt16 = 256
 
     /// Writes the kind byte and fields.
     public func encode(to writer: inout ByteWriter) {
@@ -48,6 +55,13 @@ public enum NodeMessage: Equatable, Sendable, CanonicalCodable {
             writer.write(UInt8(7))
             writer.writeLongBytes(block.canonicalBytes)
             writer.write(commit)
+        case .transactions(let envelopes):
+            precondition(
+                !envelopes.isEmpty && envelopes.count <= Int(Self.transactionsPerMessageMax),
+                "a transactions message carries 1 to \(Self.transactionsPerMessageMax) transactions")
+            writer.write(UInt8(8))
+            writer.write(UInt16(envelopes.count))
+            for envelope in envelopes { writer.writeLongBytes(envelope.canonicalBytes) }
         }
     }
 
@@ -77,6 +91,20 @@ public enum NodeMessage: Equatable, Sendable, CanonicalCodable {
         case 7:
             let block = try Block(canonicalBytes: try reader.readLongBytes("block", maximum: Limits.blockBytesMax))
             self = .blockResponse(block, try reader.read(CommitCertificate.self))
+        case 8:
+            let count = try reader.readUInt16("transaction count")
+            guard count >= 1, count <= Self.transactionsPerMessageMax else {
+                throw FormatError(
+                    .invalidValue, "a transactions message carries 1 to \(Self.transactionsPerMessageMax) transactions, not \(count)")
+            }
+            var envelopes: [TransactionEnvelope] = []
+            envelopes.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                envelopes.append(
+                    try TransactionEnvelope(
+                        canonicalBytes: try reader.readLongBytes("transaction", maximum: Limits.transactionBytesMax)))
+            }
+            self = .transactions(envelopes)
         default:
             throw FormatError(.invalidValue, "peer message kind \(kind) is unknown")
         }
