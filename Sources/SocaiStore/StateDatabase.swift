@@ -133,8 +133,14 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
         let insertNode = try connection.cached("INSERT OR IGNORE INTO state_nodes(hash, node) VALUES (?, ?)")
         // Inserted in hash order, the primary-key order: SQLite then walks the B-tree forward
-        // instead of seeking a random page for every node.
-        for entry in changes.treeNodes.sorted(by: { $0.hash < $1.hash }) {
+        // instead of seeking a random page for every node. The sort moves 16-byte pairs (the
+        // hash's first 8 bytes as a number, and the entry's index) rather than the entries
+        // themselves, and compares whole hashes only on a tie.
+        let nodes = changes.treeNodes
+        var order = nodes.indices.map { (UInt64(bigEndian: nodes[$0].hash.storage.firstWord), $0) }
+        order.sort { $0.0 != $1.0 ? $0.0 < $1.0 : nodes[$0.1].hash < nodes[$1.1].hash }
+        for (_, index) in order {
+            let entry = nodes[index]
             // The entry's hash was computed from this very node value by the tree update, so
             // hashing it again here would repeat that computation on the same immutable
             // value, on every node of every block. The pairing check is on the
