@@ -95,7 +95,8 @@ public enum NodeMessage: Equatable, Sendable, CanonicalCodable {
             let count = try reader.readUInt16("transaction count")
             guard count >= 1, count <= Self.transactionsPerMessageMax else {
                 throw FormatError(
-                    .invalidValue, "a transactions message carries 1 to \(Self.transactionsPerMessageMax) transactions, not \(count)")
+                    .invalidValue,
+                    "a transactions message carries 1 to \(Self.transactionsPerMessageMax) transactions, not \(count)")
             }
             var envelopes: [TransactionEnvelope] = []
             envelopes.reserveCapacity(Int(count))
