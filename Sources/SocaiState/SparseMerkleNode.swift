@@ -20,18 +20,23 @@ public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
     public static let byteCount = 1 + 2 * Hash.byteCount
 
     /// The node's hash: SHA-256 of its 65 bytes, with no domain tag (the kind byte separates).
-    /// The bytes are laid out on the stack: this runs for every node an update creates.
     public var hash: Hash {
+        withCanonicalBytes { bytes in Hash(storage: Bytes32 { SHA256.hash(bytes, into: $0) }) }
+    }
+
+    /// Calls `body` with the node's 65 canonical bytes laid out on the stack, not in a new
+    /// array: this runs for every node an update creates and every node a commit stores.
+    public func withCanonicalBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         let (kind, first, second): (UInt8, Hash, Hash)
         switch self {
         case .leaf(let key, let valueHash): (kind, first, second) = (Self.leafKind, key, valueHash)
         case .internal(let left, let right): (kind, first, second) = (Self.internalKind, left, right)
         }
-        return withUnsafeTemporaryAllocation(byteCount: Self.byteCount, alignment: 8) { buffer in
+        return try withUnsafeTemporaryAllocation(byteCount: Self.byteCount, alignment: 8) { buffer in
             buffer[0] = kind
             first.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
             second.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
-            return Hash(storage: Bytes32 { SHA256.hash(UnsafeRawBufferPointer(buffer), into: $0) })
+            return try body(UnsafeRawBufferPointer(buffer))
         }
     }
 

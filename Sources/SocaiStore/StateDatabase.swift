@@ -145,9 +145,15 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             // hashing it again here would repeat that computation on the same immutable
             // value, on every node of every block. The pairing check is on the
             // other side: every node read back from SQLite is hashed and decoded before use.
-            let bytes = entry.bytes
-            precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
-            try insertNode.run([.blob(entry.hash.bytes), .blob(bytes)])
+            // The closures rethrow untyped errors, so the store's error is carried out by hand.
+            var failure: StoreError?
+            entry.node.withCanonicalBytes { bytes in
+                precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
+                entry.hash.storage.withUnsafeBytes { hash in
+                    do throws(StoreError) { try insertNode.run(blob: hash, blob: bytes) } catch { failure = error }
+                }
+            }
+            if let failure { throw failure }
         }
         // Cached only once checked above. Should the SQLite transaction roll back, these
         // nodes stay cached but unreferenced: content addressing makes that harmless.
