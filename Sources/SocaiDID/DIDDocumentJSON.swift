@@ -25,6 +25,20 @@ enum DIDDocumentJSON {
             key(name)
             writeStrings(value, to: &out)
         }
+        /// A member holding a list of objects, left out when absent; `members` writes one
+        /// object's members (in sorted order) between its braces.
+        func objects<Item>(_ name: StaticString, _ items: [Item]?, _ members: (Item, inout [UInt8]) -> Void) {
+            guard let items else { return }
+            key(name)
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "{"))
+                members(item, &out)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         // Sorted as JSONEncoder sorts: `@` before letters, then code-unit order.
         key("@context")
         writeStrings(document.context, to: &out)
@@ -39,32 +53,16 @@ enum DIDDocumentJSON {
         key("id")
         writeString(document.id, to: &out)
         strings("keyAgreement", document.keyAgreement)
-        if let services = document.service {
-            key("service")
-            out.append(UInt8(ascii: "["))
-            for (index, service) in services.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(UInt8(ascii: "{"))
-                writeMember("id", service.id, first: true, to: &out)
-                writeMember("serviceEndpoint", service.serviceEndpoint, first: false, to: &out)
-                writeMember("type", service.type, first: false, to: &out)
-                out.append(UInt8(ascii: "}"))
-            }
-            out.append(UInt8(ascii: "]"))
+        objects("service", document.service) { service, out in
+            writeMember("id", service.id, first: true, to: &out)
+            writeMember("serviceEndpoint", service.serviceEndpoint, first: false, to: &out)
+            writeMember("type", service.type, first: false, to: &out)
         }
-        if let methods = document.verificationMethod {
-            key("verificationMethod")
-            out.append(UInt8(ascii: "["))
-            for (index, method) in methods.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(UInt8(ascii: "{"))
-                writeMember("controller", method.controller, first: true, to: &out)
-                writeMember("id", method.id, first: false, to: &out)
-                writeMember("publicKeyMultibase", method.publicKeyMultibase, first: false, to: &out)
-                writeMember("type", method.type, first: false, to: &out)
-                out.append(UInt8(ascii: "}"))
-            }
-            out.append(UInt8(ascii: "]"))
+        objects("verificationMethod", document.verificationMethod) { method, out in
+            writeMember("controller", method.controller, first: true, to: &out)
+            writeMember("id", method.id, first: false, to: &out)
+            writeMember("publicKeyMultibase", method.publicKeyMultibase, first: false, to: &out)
+            writeMember("type", method.type, first: false, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return out

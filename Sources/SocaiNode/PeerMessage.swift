@@ -28,6 +28,16 @@ public enum NodeMessage: Equatable, Sendable, CanonicalCodable {
     /// `Limits.transactionBytesMax`, a full batch stays far below a frame's maximum.
     public static let transactionsPerMessageMax: UInt16 = 256
 
+    /// The transactions the message carries for the mempools, in order: one for
+    /// `transaction`, all of a `transactions` batch, none for any other kind.
+    public var carriedTransactions: [TransactionEnvelope] {
+        switch self {
+        case .transaction(let envelope): return [envelope]
+        case .transactions(let envelopes): return envelopes
+        default: return []
+        }
+    }
+
     /// Writes the kind byte and fields.
     public func encode(to writer: inout ByteWriter) {
         switch self {

@@ -641,14 +641,10 @@ public actor ValidatorNode {
     nonisolated static func decode(_ message: PeerMessage, verdicts: SignatureVerdicts? = nil) -> DecodedPeerMessage {
         do {
             let decoded = try NodeMessage(canonicalBytes: message.payload)
-            func verdict(_ envelope: TransactionEnvelope) -> Bool {
+            let signaturesValid = decoded.carriedTransactions.map { envelope in
                 verdicts?.isValid(envelope, hash: envelope.hash) ?? envelope.hasValidSignature
             }
-            switch decoded {
-            case .transaction(let envelope): return .message(decoded, transactionSignaturesValid: [verdict(envelope)])
-            case .transactions(let envelopes): return .message(decoded, transactionSignaturesValid: envelopes.map(verdict))
-            default: return .message(decoded, transactionSignaturesValid: [])
-            }
+            return .message(decoded, transactionSignaturesValid: signaturesValid)
         } catch {
             return .malformed("\(error)")
         }
@@ -684,11 +680,11 @@ public actor ValidatorNode {
             }
         case .vote(let vote):
             feed(.vote(vote))
-        case .transaction(let envelope):
+        case .transaction, .transactions:
             // Accepted transactions are gossiped on; duplicates are refused, so gossip ends. A
-            // bad signature is judged again by the state machine, which names the rule.
-            _ = try? submitLocally(envelope, signatureVerified: signaturesValid.first ?? false, receivedFrom: peer)
-        case .transactions(let envelopes):
+            // bad signature is judged again by the state machine, which names the rule. Each
+            // transaction of a batch is judged on its own.
+            let envelopes = decoded.carriedTransactions
             precondition(envelopes.count == signaturesValid.count, "one verdict per gossiped transaction")
             for (envelope, valid) in zip(envelopes, signaturesValid) {
                 _ = try? submitLocally(envelope, signatureVerified: valid, receivedFrom: peer)

@@ -40,14 +40,7 @@ import Testing
             #expect(missingResult.didResolutionMetadata.error == .notFound)
 
             try await submitCommitted(client, try DIDCreate(did: did).envelope(chainID: chainID, key: alice, nonce: 1))
-            try await submitCommitted(
-                client,
-                try DIDUpdate(
-                    did: did,
-                    operations: [
-                        .addKey(id: "key-2", publicKey: PublicKey(of: aliceSecond), relationships: .all), .removeKey(id: "key-1"),
-                    ]
-                ).envelope(chainID: chainID, key: alice, nonce: 2))
+            try await submitCommitted(client, try keyRotation(of: did, to: aliceSecond, signedBy: alice, chainID: chainID))
 
             // Default and */*: the JSON-LD document alone.
             for accept in [nil, "*/*", "application/did+ld+json"] as [String?] {

@@ -104,14 +104,7 @@ import Testing
             #expect(counter.value == queriesAfterCreate + 2)
 
             // The rotation commits: the very next resolution shows the new key and not the old.
-            try await submitCommitted(
-                client,
-                try DIDUpdate(
-                    did: did,
-                    operations: [
-                        .addKey(id: "key-2", publicKey: PublicKey(of: aliceSecond), relationships: .all), .removeKey(id: "key-1"),
-                    ]
-                ).envelope(chainID: chainID, key: alice, nonce: 2))
+            try await submitCommitted(client, try keyRotation(of: did, to: aliceSecond, signedBy: alice, chainID: chainID))
             let rotated = try await getResponse(client, path)
             #expect(rotated.status == 200)
             #expect(try keyIDs(rotated.body) == [did.value + "#key-2"])

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import SocaiCore
 import SocaiCrypto
+import SocaiState
 import Testing
 
 /// Submits `envelope` through `POST /v1/tx?wait=commit` and expects it committed.
@@ -25,4 +26,15 @@ func getResponse(
     return try await client.execute(uri: path, method: .get, headers: headers) { response in
         (Int(response.status.code), response.headers[.contentType], Data(response.body.readableBytesView))
     }
+}
+
+/// The rotation both DID route suites commit: `did` (created by `key`, at nonce 1) gains
+/// `newKey` as key-2 with every relationship and drops key-1.
+func keyRotation(of did: DID, to newKey: SigningKey, signedBy key: SigningKey, chainID: ChainID) throws
+    -> TransactionEnvelope
+{
+    try DIDUpdate(
+        did: did,
+        operations: [.addKey(id: "key-2", publicKey: PublicKey(of: newKey), relationships: .all), .removeKey(id: "key-1")]
+    ).envelope(chainID: chainID, key: key, nonce: 2)
 }

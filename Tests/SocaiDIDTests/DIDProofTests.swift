@@ -5,26 +5,25 @@ import Testing
 
 @testable import SocaiDID
 
+/// The answer a node gives for `options` at the fixture's tip, with its proof (and the
+/// validator changes `changes` a client needs to trust that tip's certificate).
+func provenAnswer(
+    _ fixture: DIDFixture, _ options: DIDResolutionOptions = .init(), changes: [DIDResolutionProof.ValidatorChange] = []
+) throws -> DIDResolutionResult {
+    let outcome = DIDResolver.resolve(fixture.aliceDID.value, options: options, ledger: fixture.queries, withProof: true)
+    guard case .resolved(var result, let entry?) = outcome else {
+        Issue.record("alice's DID did not resolve with a proof entry")
+        return outcome.result
+    }
+    let header = try #require(fixture.headers.last)
+    let certificate = try #require(fixture.certificates.last)
+    result.didResolutionMetadata.proof = DIDResolutionProof(
+        entry: entry, header: header, certificate: certificate, validatorChanges: changes)
+    return result
+}
+
 /// Proofs a client that trusts only the genesis file can check (docs/FORMAT.md §29).
 @Suite struct DIDProofTests {
-    /// The answer a node gives for `options` at the fixture's tip, with its proof.
-    func provenAnswer(
-        _ fixture: DIDFixture, _ options: DIDResolutionOptions = .init(), changes: [DIDResolutionProof.ValidatorChange] = []
-    )
-        throws -> DIDResolutionResult
-    {
-        let outcome = DIDResolver.resolve(fixture.aliceDID.value, options: options, ledger: fixture.queries, withProof: true)
-        guard case .resolved(var result, let entry?) = outcome else {
-            Issue.record("no entry")
-            return outcome.result
-        }
-        let header = try #require(fixture.headers.last)
-        let certificate = try #require(fixture.certificates.last)
-        result.didResolutionMetadata.proof = DIDResolutionProof(
-            entry: entry, header: header, certificate: certificate, validatorChanges: changes)
-        return result
-    }
-
     /// `text` with the hex digit at `index` changed.
     func flip(_ text: String, at index: Int) -> String {
         var characters = Array(text)
@@ -188,13 +187,8 @@ import Testing
         #expect(changes.first?.header == Hex.encode(fixture.headers[2].canonicalBytes))
         #expect(DIDResolutionProof.findValidatorChanges(headers: Array(headers.prefix(2)), currentSet: nil)?.isEmpty == true)
 
-        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries, withProof: true)
-        guard case .resolved(var result, let entry?) = outcome else {
-            Issue.record("alice's DID did not resolve")
-            return
-        }
-        result.didResolutionMetadata.proof = DIDResolutionProof(
-            entry: entry, header: fixture.headers[3], certificate: fixture.certificates[3], validatorChanges: changes)
+        #expect(fixture.headers.count == 4)
+        var result = try provenAnswer(fixture, changes: changes)
         #expect(try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
         // Without the change, block 4's set is unknown to a client that trusts genesis.
         result.didResolutionMetadata.proof?.validatorChanges = []
@@ -235,13 +229,8 @@ import Testing
         let changes = try #require(log.proofChanges(upTo: 4) { sets[$0] })
         #expect(changes.count == 2)
 
-        let outcome = DIDResolver.resolve(fixture.aliceDID.value, ledger: fixture.queries, withProof: true)
-        guard case .resolved(var result, let entry?) = outcome else {
-            Issue.record("alice's DID did not resolve")
-            return
-        }
-        result.didResolutionMetadata.proof = DIDResolutionProof(
-            entry: entry, header: fixture.headers[3], certificate: fixture.certificates[3], validatorChanges: changes)
+        #expect(fixture.headers.count == 4)
+        var result = try provenAnswer(fixture, changes: changes)
         #expect(try DIDProofVerifier.verify(result, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
         // Skipping the first change leaves the second vouched for by a set the client never
         // accepted: refused.

@@ -11,7 +11,7 @@ struct SparseMerkleNodeTableTests {
     func agreesWithADictionary() {
         let table = SparseMerkleNodeTable(seed: 7)
         var model: [Hash: SparseMerkleNode] = [:]
-        var generator = TableRandom(seed: 99)
+        var generator = SeededGenerator(seed: 99)
         let pool = (0..<3000).map { Hash.sha256(Array("node \($0)".utf8)) }
         for step in 0..<40_000 {
             let hash = pool[Int(generator.next() % UInt64(pool.count))]
@@ -74,18 +74,5 @@ struct SparseMerkleNodeTableTests {
         #expect(table.count == 1)
         #expect(table.node(present) == .leaf(key: present, valueHash: present))
         #expect(table.node(Hash.sha256([2])) == nil)
-    }
-}
-
-/// SplitMix64, for reproducible operation sequences.
-private struct TableRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }

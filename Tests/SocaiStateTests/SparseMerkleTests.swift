@@ -104,7 +104,7 @@ struct SparseMerkleTests {
         for index in 0..<80 { byKey[smtKey(10_000 + index)] = .some(smtValue(index)) }
         let changes = byKey.map { SparseMerkleChange(key: $0.key, valueHash: $0.value) }.sorted { $0.key < $1.key }
         let expected = try base.updating(changes)
-        var generator = SparseMerkleRandom(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         for _ in 0..<6 {
             let shuffled = changes.shuffled(using: &generator)
             #expect(try base.updating(shuffled) == expected)
@@ -118,7 +118,7 @@ struct SparseMerkleTests {
         var tree = try apply(
             keys.map { SparseMerkleChange(key: $0, valueHash: smtValue(1)) },
             to: SparseMerkleTree(nodes: store), store)
-        var generator = SparseMerkleRandom(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         var remaining = keys.shuffled(using: &generator)
         while !remaining.isEmpty {
             let count = min(remaining.count, Int.random(in: 1...60, using: &generator))
@@ -136,7 +136,7 @@ struct SparseMerkleTests {
 
     @Test("random operation sequences agree with the naive reference, and old roots stay readable")
     func referenceModel() throws {
-        var generator = SparseMerkleRandom(seed: 2024)
+        var generator = SeededGenerator(seed: 2024)
         let store = InMemorySparseMerkleNodes()
         var tree = SparseMerkleTree(nodes: store)
         var model: [Hash: Hash] = [:]
@@ -515,21 +515,6 @@ private enum SparseMerkleReference {
         let left = entries.filter { ($0.key.bytes[depth / 8] >> (7 - depth % 8)) & 1 == 0 }
         let right = entries.filter { ($0.key.bytes[depth / 8] >> (7 - depth % 8)) & 1 == 1 }
         return Hash.sha256([0x01] + root(left, depth: depth + 1).bytes + root(right, depth: depth + 1).bytes)
-    }
-}
-
-/// SplitMix64, a small seeded generator, so the random tests are reproducible.
-private struct SparseMerkleRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }
 
