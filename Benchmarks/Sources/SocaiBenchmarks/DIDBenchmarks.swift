@@ -20,12 +20,22 @@ import SocaiState
 /// The clients are 64 connections, each with one request in flight (closed loop), driven by
 /// `LoopbackLoad`'s poll loop so the generator shares the 2 cores with the server cheaply.
 /// A second run paces the same clients to the target rate and measures each latency from
-/// its scheduled send time. Beside the resolver stand the `/health` floor (HTTP alone, same
+/// its scheduled send time, for `pacedSeconds`, while a `MachineProbe` watches whether the
+/// machine itself withheld the CPU; each paced run also reports its p99 over the slices no
+/// such slowdown touched. Beside the resolver stand the `/health` floor (HTTP alone, same
 /// generator) and the resolver with every answer computed afresh (the node publishes no committed height, so
 /// the route's per-height answer cache stays off): the cost of a cache miss.
 enum DIDBenchmarks {
     static let concurrentClients = 64
     static let httpSeconds = 5.0
+    /// Length of each paced run: long enough to hold several slices the machine left alone.
+    static let pacedSeconds = 10.0
+    /// The paced runs' latency is also cut into slices of this length, to set apart the
+    /// slices in which the machine withheld the CPU (`MachineProbe`).
+    static let sliceNanoseconds: UInt64 = 250_000_000
+    /// A slice counts as clear only when no slowdown touched it or this long before it: the
+    /// backlog a slowdown leaves takes a while to drain.
+    static let drainNanoseconds: UInt64 = 100_000_000
     /// The paced run's offered rate: the throughput target.
     static let pacedRatePerSecond = 10_000.0
     static let port = 36_901
@@ -141,16 +151,21 @@ enum DIDBenchmarks {
         report(resolve, "DID resolve over HTTP, " + label, "resolutions/s")
         // The same clients offering the target rate on a schedule: the latency a caller sees
         // when the node serves 10,000 resolutions a second, rather than at saturation.
-        var paced = load
+        // A machine probe runs beside each paced run: see `MachineProbe` for why.
+        var paced = LoopbackLoad(port: port, connections: concurrentClients, threads: loadThreads, seconds: pacedSeconds)
         paced.offeredRatePerSecond = pacedRatePerSecond
+        let floorProbe = MachineProbe()
         if let pacedFloor = paced.run(paths: ["/health"], accept: "application/json") {
             report(pacedFloor, "GET /health, same clients and schedule (floor)", "requests/s")
+            report(pacedFloor, against: floorProbe.stop())
         }
+        let resolveProbe = MachineProbe()
         if let pacedResolve = paced.run(paths: paths, accept: "application/did+ld+json") {
             report(
                 pacedResolve,
                 "DID resolve over HTTP, \(concurrentClients) clients offering \(Int(pacedRatePerSecond))/s",
                 "resolutions/s")
+            report(pacedResolve, against: resolveProbe.stop())
         }
         let uncachedLoad = LoopbackLoad(
             port: port + 1, connections: concurrentClients, threads: loadThreads, seconds: httpSeconds)
@@ -173,6 +188,46 @@ enum DIDBenchmarks {
         print(SocaiBenchmarks.pad("  p50 / p99 latency", 44) + SocaiBenchmarks.pad(latencies, 20) + "ms")
         let cpu = String(format: "%.1f / %.1f", measurement.serverCPUMicroseconds, measurement.generatorCPUMicroseconds)
         print(SocaiBenchmarks.pad("  CPU per request, server / generator", 44) + SocaiBenchmarks.pad(cpu, 20) + "µs")
+        fflush(nil)
+    }
+
+    /// Reports what the machine probe saw during a paced run, and the run's p99 over the
+    /// slices that no slowdown of the machine touched.
+    static func report(_ measurement: LoopbackLoad.Measurement, against probe: MachineProbe.Report) {
+        let priority = probe.realTimePriority ? "real-time priority" : "ordinary priority"
+        let runNanoseconds = probe.lastNanoseconds - probe.firstNanoseconds
+        let seen = String(
+            format: "median %.2f ms; %d slowdowns ≥%d×, %.0f ms of %.1f s", Double(probe.medianWorkNanoseconds) / 1e6,
+            probe.episodes.count, Int(MachineProbe.slowdownFactor), Double(probe.episodeNanoseconds) / 1e6,
+            Double(runNanoseconds) / 1e9)
+        print(SocaiBenchmarks.pad("  machine probe (fixed work, \(priority))", 44) + seen)
+        guard let first = measurement.samples.first, let last = measurement.samples.last else { return }
+        var clear: [UInt64] = []
+        var slices = 0
+        var clearSlices = 0
+        var index = 0
+        var sliceStart = first.startNanoseconds
+        while sliceStart <= last.startNanoseconds {
+            let sliceEnd = sliceStart + sliceNanoseconds
+            let touched = probe.overlaps(
+                startNanoseconds: sliceStart - min(sliceStart, drainNanoseconds), endNanoseconds: sliceEnd)
+            slices += 1
+            if !touched { clearSlices += 1 }
+            while index < measurement.samples.count && measurement.samples[index].startNanoseconds < sliceEnd {
+                if !touched { clear.append(measurement.samples[index].latencyNanoseconds) }
+                index += 1
+            }
+            sliceStart = sliceEnd
+        }
+        guard !clear.isEmpty else {
+            print("  no slice of the run was clear of slowdowns")
+            return
+        }
+        clear.sort()
+        let p99 = Double(clear[min(clear.count - 1, Int(Double(clear.count) * 0.99))]) / 1e6
+        print(
+            SocaiBenchmarks.pad("  p99 in \(sliceNanoseconds / 1_000_000) ms slices clear of slowdowns", 44)
+                + SocaiBenchmarks.pad(String(format: "%.2f", p99), 20) + "ms (\(clearSlices) of \(slices) slices)")
         fflush(nil)
     }
 

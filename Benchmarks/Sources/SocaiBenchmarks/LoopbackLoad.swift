@@ -39,6 +39,19 @@ struct LoopbackLoad {
         let serverCPUMicroseconds: Double
         /// CPU time the generator's threads spent per request, microseconds.
         let generatorCPUMicroseconds: Double
+        /// Every request's start (its scheduled time when paced, else its send time) and
+        /// latency, in start order: for looking at latency over the run.
+        let samples: [LatencySample]
+    }
+
+    /// One completed request, on the generator's monotonic clock (`DispatchTime`).
+    struct LatencySample: Comparable {
+        let startNanoseconds: UInt64
+        let latencyNanoseconds: UInt64
+
+        static func < (left: LatencySample, right: LatencySample) -> Bool {
+            (left.startNanoseconds, left.latencyNanoseconds) < (right.startNanoseconds, right.latencyNanoseconds)
+        }
     }
 
     let port: Int
@@ -93,7 +106,8 @@ struct LoopbackLoad {
         let elapsedSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let processCPU = Self.cpuMicroseconds(Self.processUsage) - processCPUBefore
         guard !collector.failed else { return nil }
-        let sorted = collector.samples.sorted()
+        let samples = collector.samples.sorted()
+        let sorted = samples.map(\.latencyNanoseconds).sorted()
         guard !sorted.isEmpty else { return nil }
         func percentile(_ fraction: Double) -> Double {
             Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1e6
@@ -103,7 +117,7 @@ struct LoopbackLoad {
             rate: Double(sorted.count) / elapsedSeconds, p50Milliseconds: percentile(0.50),
             p99Milliseconds: percentile(0.99), requests: sorted.count,
             serverCPUMicroseconds: (processCPU - generatorCPU) / Double(sorted.count),
-            generatorCPUMicroseconds: generatorCPU / Double(sorted.count))
+            generatorCPUMicroseconds: generatorCPU / Double(sorted.count), samples: samples)
     }
 
     /// `RUSAGE_SELF`: the whole process.
@@ -150,7 +164,7 @@ struct LoopbackLoad {
     /// One poll loop over a fresh connection per request in `requests`, each sending its
     /// request again and again until `deadline`: back to back, or on `schedule` when there
     /// is one. The latencies in nanoseconds, or nil on any failure.
-    static func drive(port: Int, requests: [[UInt8]], schedule: Schedule?, deadline: UInt64) -> [UInt64]? {
+    static func drive(port: Int, requests: [[UInt8]], schedule: Schedule?, deadline: UInt64) -> [LatencySample]? {
         let connections = requests.count
         var states: [ConnectionState] = []
         defer { for state in states { Glibc.close(state.descriptor) } }
@@ -160,7 +174,7 @@ struct LoopbackLoad {
             states.append(ConnectionState(descriptor: descriptor))
             polled.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
-        var samples: [UInt64] = []
+        var samples: [LatencySample] = []
         samples.reserveCapacity(connections * 8_192)
         // Closed loop: every request is due now. Paced: each is due on its schedule.
         var due = schedule?.firstDueNanoseconds ?? Array(repeating: 0, count: connections)
@@ -208,7 +222,10 @@ struct LoopbackLoad {
                 case .complete(let status):
                     guard status == 200 else { return nil }
                     now = DispatchTime.now().uptimeNanoseconds
-                    samples.append(now - states[index].sentNanoseconds)
+                    samples.append(
+                        LatencySample(
+                            startNanoseconds: states[index].sentNanoseconds,
+                            latencyNanoseconds: now - states[index].sentNanoseconds))
                     states[index].completed += 1
                     due[index] = schedule.map { due[index] + $0.intervalNanoseconds } ?? now
                     if due[index] >= deadline || states[index].completed >= samplesPerConnectionMax {
@@ -352,11 +369,11 @@ struct ConnectionState {
 /// Latency samples from the generator's threads; a failed thread marks the run failed.
 final class SampleCollector: @unchecked Sendable {
     private let lock = NSLock()
-    private var collected: [UInt64] = []
+    private var collected: [LoopbackLoad.LatencySample] = []
     private var anyFailed = false
     private var cpu = 0.0
 
-    func add(_ more: [UInt64]?, cpuMicroseconds: Double) {
+    func add(_ more: [LoopbackLoad.LatencySample]?, cpuMicroseconds: Double) {
         lock.lock()
         defer { lock.unlock() }
         if let more { collected += more } else { anyFailed = true }
@@ -370,7 +387,7 @@ final class SampleCollector: @unchecked Sendable {
         return cpu
     }
 
-    var samples: [UInt64] {
+    var samples: [LoopbackLoad.LatencySample] {
         lock.lock()
         defer { lock.unlock() }
         return collected
