@@ -154,18 +154,20 @@ enum DIDBenchmarks {
         // A machine probe runs beside each paced run: see `MachineProbe` for why.
         var paced = LoopbackLoad(port: port, connections: concurrentClients, threads: loadThreads, seconds: pacedSeconds)
         paced.offeredRatePerSecond = pacedRatePerSecond
-        let floorProbe = MachineProbe()
-        if let pacedFloor = paced.run(paths: ["/health"], accept: "application/json") {
+        let (pacedFloor, floorMachine) = MachineProbe.watching { paced.run(paths: ["/health"], accept: "application/json") }
+        if let pacedFloor {
             report(pacedFloor, "GET /health, same clients and schedule (floor)", "requests/s")
-            report(pacedFloor, against: floorProbe.stop())
+            report(pacedFloor, against: floorMachine)
         }
-        let resolveProbe = MachineProbe()
-        if let pacedResolve = paced.run(paths: paths, accept: "application/did+ld+json") {
+        let (pacedResolve, resolveMachine) = MachineProbe.watching {
+            paced.run(paths: paths, accept: "application/did+ld+json")
+        }
+        if let pacedResolve {
             report(
                 pacedResolve,
                 "DID resolve over HTTP, \(concurrentClients) clients offering \(Int(pacedRatePerSecond))/s",
                 "resolutions/s")
-            report(pacedResolve, against: resolveProbe.stop())
+            report(pacedResolve, against: resolveMachine)
         }
         let uncachedLoad = LoopbackLoad(
             port: port + 1, connections: concurrentClients, threads: loadThreads, seconds: httpSeconds)
@@ -224,7 +226,7 @@ enum DIDBenchmarks {
             return
         }
         clear.sort()
-        let p99 = Double(clear[min(clear.count - 1, Int(Double(clear.count) * 0.99))]) / 1e6
+        let p99 = LoopbackLoad.percentileMilliseconds(clear, 0.99)
         print(
             SocaiBenchmarks.pad("  p99 in \(sliceNanoseconds / 1_000_000) ms slices clear of slowdowns", 44)
                 + SocaiBenchmarks.pad(String(format: "%.2f", p99), 20) + "ms (\(clearSlices) of \(slices) slices)")

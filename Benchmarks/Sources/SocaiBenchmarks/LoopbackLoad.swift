@@ -109,15 +109,19 @@ struct LoopbackLoad {
         let samples = collector.samples.sorted()
         let sorted = samples.map(\.latencyNanoseconds).sorted()
         guard !sorted.isEmpty else { return nil }
-        func percentile(_ fraction: Double) -> Double {
-            Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1e6
-        }
         let generatorCPU = collector.cpuMicroseconds
         return Measurement(
-            rate: Double(sorted.count) / elapsedSeconds, p50Milliseconds: percentile(0.50),
-            p99Milliseconds: percentile(0.99), requests: sorted.count,
+            rate: Double(sorted.count) / elapsedSeconds, p50Milliseconds: Self.percentileMilliseconds(sorted, 0.50),
+            p99Milliseconds: Self.percentileMilliseconds(sorted, 0.99), requests: sorted.count,
             serverCPUMicroseconds: (processCPU - generatorCPU) / Double(sorted.count),
             generatorCPUMicroseconds: generatorCPU / Double(sorted.count), samples: samples)
+    }
+
+    /// The `fraction` percentile of ascending latencies in nanoseconds, in milliseconds.
+    static func percentileMilliseconds(_ ascendingNanoseconds: [UInt64], _ fraction: Double) -> Double {
+        precondition(!ascendingNanoseconds.isEmpty, "a percentile of no samples")
+        let index = min(ascendingNanoseconds.count - 1, Int(Double(ascendingNanoseconds.count) * fraction))
+        return Double(ascendingNanoseconds[index]) / 1e6
     }
 
     /// `RUSAGE_SELF`: the whole process.
@@ -163,7 +167,7 @@ struct LoopbackLoad {
 
     /// One poll loop over a fresh connection per request in `requests`, each sending its
     /// request again and again until `deadline`: back to back, or on `schedule` when there
-    /// is one. The latencies in nanoseconds, or nil on any failure.
+    /// is one. Each request's start and latency, or nil on any failure.
     static func drive(port: Int, requests: [[UInt8]], schedule: Schedule?, deadline: UInt64) -> [LatencySample]? {
         let connections = requests.count
         var states: [ConnectionState] = []

@@ -69,7 +69,7 @@ final class MachineProbe: @unchecked Sendable {
     private let sink = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
 
     /// Starts the probe thread.
-    init() {
+    private init() {
         samples.reserveCapacity(Self.samplesMax)
         sink.initialize(to: 1)
         let thread = Thread { [self] in run() }
@@ -79,8 +79,15 @@ final class MachineProbe: @unchecked Sendable {
 
     deinit { sink.deallocate() }
 
+    /// Runs `body` with a probe beside it; what `body` returned and what the probe saw.
+    static func watching<Result>(_ body: () -> Result) -> (Result, Report) {
+        let probe = MachineProbe()
+        let result = body()
+        return (result, probe.stop())
+    }
+
     /// Stops the probe and summarizes its timings.
-    func stop() -> Report {
+    private func stop() -> Report {
         lock.lock()
         stopping = true
         lock.unlock()
