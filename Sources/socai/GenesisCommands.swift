@@ -15,8 +15,8 @@ struct GenesisCommand: ParsableCommand {
             commandName: "init",
             abstract: "Write a genesis file and a home directory for each local validator.",
             discussion: """
-                Generates a key per validator and a governance key. Unless --production-keys is given, the
-                keys are marked TEST ONLY (in their file names and contents): they are for the local network
+                Generates a key per validator and a governance key. Unless --production-keys is given, the \
+                keys are marked TEST ONLY (in their file names and contents): they are for the local network \
                 and are published in the repository.
                 """)
 

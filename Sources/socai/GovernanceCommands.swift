@@ -10,7 +10,7 @@ struct GovernanceCommand: ParsableCommand {
         commandName: "governance",
         abstract: "Register or suspend organizations, change validators and parameters (M-of-N governance keys).",
         discussion: """
-            Each other governance key first runs `socai governance approve` with the same action and sequence and
+            Each other governance key first runs `socai governance approve` with the same action and sequence and \
             hands over the printed approval; the submitter then passes every approval with --approval.
             """,
         subcommands: [Approve.self, Submit.self])

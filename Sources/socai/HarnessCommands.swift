@@ -13,12 +13,12 @@ struct HarnessCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a manifest and check the network's invariants.",
             discussion: """
-                MANIFEST is a file or the name of a shipped manifest in Nodes/manifests (smoke, crash,
-                partition, byzantine, catchup, validator-change). The run generates a fresh network in
-                RUNS/<manifest>-<seed>, prints the seed's plan, runs the workload and faults, stops every
-                node, and checks: identical block hashes and state roots, acknowledged transactions
-                committed exactly once, liveness after every heal, evidence for every equivocation, and
-                an audit of every store. Exits with status 1 on any violation and keeps the logs and
+                MANIFEST is a file or the name of a shipped manifest in Nodes/manifests (smoke, crash, \
+                partition, byzantine, catchup, validator-change). The run generates a fresh network in \
+                RUNS/<manifest>-<seed>, prints the seed's plan, runs the workload and faults, stops every \
+                node, and checks: identical block hashes and state roots, acknowledged transactions \
+                committed exactly once, liveness after every heal, evidence for every equivocation, and \
+                an audit of every store. Exits with status 1 on any violation and keeps the logs and \
                 data directories; the same --seed reruns the same plan. Format: docs/HARNESS.md.
                 """)
 

@@ -8,9 +8,9 @@ struct SimCommand: ParsableCommand {
         commandName: "sim",
         abstract: "Run the seeded consensus simulation over a range of seeds.",
         discussion: """
-            Each seed simulates real consensus machines on a simulated network and clock, with its own
-            fault mix: drops, delays, duplicates, a partition, a crash-restart, clock skew and, for
-            some validator sets, one equivocating validator. Prints a summary and the first failing
+            Each seed simulates real consensus machines on a simulated network and clock, with its own \
+            fault mix: drops, delays, duplicates, a partition, a crash-restart, clock skew and, for \
+            some validator sets, one equivocating validator. Prints a summary and the first failing \
             seed; `--seeds N-N` reruns that seed alone. Exits with status 1 if any seed fails.
             """)
 

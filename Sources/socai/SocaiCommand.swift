@@ -7,7 +7,7 @@ struct SocaiCommand: AsyncParsableCommand {
         commandName: "socai",
         abstract: "Socai: a permissioned ledger for consent, data access and data products.",
         discussion: """
-            Citizens and organizations keep their keys here; operators create genesis files and
+            Citizens and organizations keep their keys here; operators create genesis files and \
             run validators; auditors verify stored chains. Formats are specified in docs/FORMAT.md.
             """,
         version: "0.1.0",
