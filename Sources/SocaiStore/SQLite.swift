@@ -105,15 +105,29 @@ final class SQLiteConnection {
 
     var lastErrorMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if it throws.
+    /// Resets every cached statement. A statement left after returning a row (every lookup
+    /// of one row is) keeps its read transaction open, and SQLite can checkpoint the WAL
+    /// only up to the oldest open read transaction, including this connection's own: with
+    /// one always open, no checkpoint ever copied a page back and the WAL grew without bound
+    /// (350 MB after 24 blocks under load, with the database file still empty).
+    func resetCachedStatements() {
+        for statement in statementCache.values { statement.reset() }
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if it throws. No cached
+    /// statement is left mid-result at either end, so the commit's automatic checkpoint can
+    /// copy the whole WAL back (see `resetCachedStatements`).
     func inTransaction<Result>(_ body: () throws(StoreError) -> Result) throws(StoreError) -> Result {
+        resetCachedStatements()
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
+            resetCachedStatements()
             try execute("COMMIT")
             return result
         } catch {
             // The rollback can fail only if the transaction is already gone; the original error matters.
+            resetCachedStatements()
             try? execute("ROLLBACK")
             throw error
         }
@@ -173,6 +187,10 @@ final class SQLiteStatement {
         }
         while try step() {}
     }
+
+    /// Ends the statement's current run, closing the read transaction a run left mid-result
+    /// holds; its bindings stay.
+    func reset() { sqlite3_reset(statement) }
 
     /// Advances to the next row; returns false when the statement is done.
     func step() throws(StoreError) -> Bool {

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+@testable import SocaiStore
+
+/// The stores leave their cached lookup statements mid-result (a lookup reads one row and
+/// stops). Such a statement holds a read transaction open, and SQLite cannot checkpoint a
+/// WAL past one, so before the fix no checkpoint ever ran and the WAL grew without bound.
+@Suite struct SQLiteCheckpointTests {
+    /// Automatic checkpoint threshold for the test, in WAL pages (the stores use 16,384).
+    static let autocheckpointPages = 32
+    /// Transactions written, each with `rowsPerTransaction` rows of about 100 bytes.
+    static let transactions = 40
+    static let rowsPerTransaction = 200
+
+    @Test func aLookupLeftMidResultDoesNotStopTheWalFromBeingCheckpointed() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-wal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/test.sqlite"
+        let connection = try SQLiteConnection(path: path, create: true)
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=\(Self.autocheckpointPages);")
+        try connection.execute(
+            """
+            CREATE TABLE nodes(hash BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+            INSERT INTO meta(key, value) VALUES ('tip', x'00');
+            """)
+        var generator = SystemRandomNumberGenerator()
+        func randomBytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        for _ in 0..<Self.transactions {
+            // A lookup as the stores do one: one row read, the statement left where it stopped.
+            let lookup = try connection.cached("SELECT value FROM meta WHERE key = ?")
+            try lookup.bind([.text("tip")])
+            #expect(try lookup.step())
+            try connection.inTransaction { () throws(StoreError) in
+                let insert = try connection.cached("INSERT INTO nodes(hash, node) VALUES (?, ?)")
+                for _ in 0..<Self.rowsPerTransaction { try insert.run([.blob(randomBytes(32)), .blob(randomBytes(65))]) }
+                // A lookup inside the transaction, left mid-result at the commit.
+                try lookup.bind([.text("tip")])
+                #expect(try lookup.step())
+            }
+        }
+        let pageBytes = 4_096
+        let databaseBytes = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let walBytes = try #require(try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int)
+        // About 8,000 rows of ~100 bytes: checkpoints must have copied them into the database.
+        #expect(databaseBytes > 100 * pageBytes, "the database file holds \(databaseBytes) bytes: no checkpoint ran")
+        // The WAL restarts after each full checkpoint, so it stays near the threshold (one
+        // transaction can overshoot it by its own pages).
+        #expect(walBytes < 8 * Self.autocheckpointPages * (pageBytes + 24), "the WAL grew to \(walBytes) bytes")
+    }
+}
