@@ -185,15 +185,18 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 /// A bounded cache of checked state-tree nodes in two generations: when the young one
 /// fills, it becomes the old one and the former old one is dropped; a hit in the old one
 /// moves the node back to the young one. Recently used nodes (the top of the tree, which
-/// every update walks) stay; at most `2 × generationNodesMax` nodes are held.
+/// every update walks) stay; at most `2 × generationNodesMax` nodes are held. Each
+/// generation is a `SparseMerkleNodeTable`: a node hash needs no SipHash to pick a slot, and
+/// every node a block reads or writes passes through here.
 struct CheckedNodeCache {
-    /// Nodes per generation by default: two generations hold at most about 70 MB.
+    /// Nodes per generation by default: a full generation is a table of 2^19 slots of 104 bytes
+    /// (a hash beside its node), so the two hold at most about 110 MB.
     static let generationNodesMaxDefault = 1 << 18
 
     /// Nodes per generation.
     let generationNodesMax: Int
-    private var young: [Hash: SparseMerkleNode] = [:]
-    private var old: [Hash: SparseMerkleNode] = [:]
+    private var young = SparseMerkleNodeTable()
+    private var old = SparseMerkleNodeTable()
 
     init(generationNodesMax: Int = CheckedNodeCache.generationNodesMaxDefault) {
         precondition(generationNodesMax >= 1)
@@ -204,8 +207,8 @@ struct CheckedNodeCache {
     var count: Int { young.count + old.count }
 
     mutating func node(_ hash: Hash) -> SparseMerkleNode? {
-        if let node = young[hash] { return node }
-        guard let node = old[hash] else { return nil }
+        if let node = young.node(hash) { return node }
+        guard let node = old.node(hash) else { return nil }
         insert(node, hash: hash)
         return node
     }
@@ -213,10 +216,9 @@ struct CheckedNodeCache {
     mutating func insert(_ node: SparseMerkleNode, hash: Hash) {
         if young.count >= generationNodesMax {
             old = young
-            young = [:]
-            young.reserveCapacity(generationNodesMax)
+            young = SparseMerkleNodeTable()
         }
-        young[hash] = node
+        young.insert(node, hash: hash)
         precondition(young.count <= generationNodesMax, "checked node cache over its bound")
     }
 }
