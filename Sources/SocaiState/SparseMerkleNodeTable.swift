@@ -4,8 +4,9 @@ import SocaiCore
     import Glibc
 #endif
 
-/// State-tree nodes by hash in one open-addressing table: a node store for a process that
-/// keeps only the latest tree (the auditor's replay) and looks nodes up millions of times.
+/// State-tree nodes by hash in one open-addressing table, for code that looks nodes up
+/// millions of times: the auditor's replay keeps its whole current tree in one, and a
+/// validator's cache of checked nodes keeps its two generations in two.
 ///
 /// Swift's `Dictionary` runs SipHash over all 32 bytes of every key, with a fresh hasher per
 /// lookup; that was a third of executing a replayed block. A node's hash is already a

@@ -1,4 +1,5 @@
 import Foundation
+import SocaiCore
 import Testing
 
 @testable import SocaiStore
@@ -26,8 +27,13 @@ import Testing
             CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
             INSERT INTO meta(key, value) VALUES ('tip', x'00');
             """)
-        var generator = SystemRandomNumberGenerator()
-        func randomBytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        // Keys spread over the table as node hashes do, the same on every run.
+        var rowIndex: UInt64 = 0
+        func nextRow() -> (key: [UInt8], node: [UInt8]) {
+            rowIndex += 1
+            let key = Hash.sha256(withUnsafeBytes(of: rowIndex.bigEndian) { Array($0) }).bytes
+            return (key, key + Hash.sha256(key).bytes + [0])
+        }
         for _ in 0..<Self.transactions {
             // A lookup as the stores do one: one row read, the statement left where it stopped.
             let lookup = try connection.cached("SELECT value FROM meta WHERE key = ?")
@@ -35,7 +41,10 @@ import Testing
             #expect(try lookup.step())
             try connection.inTransaction { () throws(StoreError) in
                 let insert = try connection.cached("INSERT INTO nodes(hash, node) VALUES (?, ?)")
-                for _ in 0..<Self.rowsPerTransaction { try insert.run([.blob(randomBytes(32)), .blob(randomBytes(65))]) }
+                for _ in 0..<Self.rowsPerTransaction {
+                    let row = nextRow()
+                    try insert.run([.blob(row.key), .blob(row.node)])
+                }
                 // A lookup inside the transaction, left mid-result at the commit.
                 try lookup.bind([.text("tip")])
                 #expect(try lookup.step())
