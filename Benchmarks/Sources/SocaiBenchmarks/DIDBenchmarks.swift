@@ -20,9 +20,9 @@ import SocaiState
 /// The clients are 64 connections, each with one request in flight (closed loop), driven by
 /// `LoopbackLoad`'s poll loop so the generator shares the 2 cores with the server cheaply.
 /// A second run paces the same clients to the target rate and measures each latency from
-/// its scheduled send time, for `pacedSeconds`, while a `MachineProbe` watches whether the
-/// machine itself withheld the CPU; each paced run also reports its p99 over the slices no
-/// such slowdown touched. Beside the resolver stand the `/health` floor (HTTP alone, same
+/// its scheduled send time, for `pacedSeconds`. A `MachineProbe` watches whether the
+/// machine itself withheld the CPU during the saturated resolver run and each paced run,
+/// and each of these also reports its p99 over the slices no such slowdown touched. Beside the resolver stand the `/health` floor (HTTP alone, same
 /// generator) and the resolver with every answer computed afresh (the node publishes no committed height, so
 /// the route's per-height answer cache stays off): the cost of a cache miss.
 enum DIDBenchmarks {
@@ -144,11 +144,15 @@ enum DIDBenchmarks {
             report(floor, "GET /health over HTTP, " + label + " (floor)", "requests/s")
         }
         let paths = dids.map { "/1.0/identifiers/" + $0.value }
-        guard let resolve = load.run(paths: paths, accept: "application/did+ld+json") else {
+        let (saturated, saturatedMachine) = MachineProbe.watching {
+            load.run(paths: paths, accept: "application/did+ld+json")
+        }
+        guard let resolve = saturated else {
             print("DID HTTP benchmark: a resolution failed")
             return
         }
         report(resolve, "DID resolve over HTTP, " + label, "resolutions/s")
+        report(resolve, against: saturatedMachine)
         // The same clients offering the target rate on a schedule: the latency a caller sees
         // when the node serves 10,000 resolutions a second, rather than at saturation.
         // A machine probe runs beside each paced run: see `MachineProbe` for why.
