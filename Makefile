@@ -1,15 +1,16 @@
 # Socai — build, test, run and benchmark.
-# `make test` and `make run` work on a fresh machine: they install the two
+# `make test` and `make run` work on a fresh machine: they install the three
 # system libraries Socai links against when pkg-config cannot find them.
 
 SWIFT ?= swift
-SYSTEM_PACKAGES := libsodium-dev libsqlite3-dev pkg-config
+SYSTEM_PACKAGES := libsodium-dev libsqlite3-dev libssl-dev pkg-config
 
 .PHONY: deps build test run bench lint clean localnet localnet-reset
 
-# Install libsodium, SQLite headers and pkg-config only when they are missing.
+# Install libsodium, SQLite and OpenSSL (libcrypto, for SHA-256) headers and pkg-config
+# only when they are missing.
 deps:
-	@if ! pkg-config --exists libsodium sqlite3 2>/dev/null; then \
+	@if ! pkg-config --exists libsodium sqlite3 libcrypto 2>/dev/null; then \
 		echo "socai: installing $(SYSTEM_PACKAGES)"; \
 		SUDO=""; if [ "$$(id -u)" != "0" ]; then SUDO="sudo"; fi; \
 		$$SUDO apt-get update && \

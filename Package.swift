@@ -36,14 +36,21 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
         ),
+        // OpenSSL's libcrypto, for SHA-256 alone: its SHA-256 uses the CPU's SHA extensions
+        // (SHA-NI), libsodium's does not. Everything with a secret stays on libsodium.
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
 
-        // Bottom: cryptographic primitives (the only importer of CSodium).
-        .target(name: "SocaiCrypto", dependencies: ["CSodium"]),
+        // Bottom: cryptographic primitives (the only importer of CSodium and CLibcrypto).
+        .target(name: "SocaiCrypto", dependencies: ["CSodium", "CLibcrypto"]),
         // Core value types, canonical encoding, Merkle trees, genesis. No I/O.
         .target(name: "SocaiCore", dependencies: ["SocaiCrypto"]),
         // The application: DIDs, governance, consent, access, market; the authenticated state map.

@@ -15,6 +15,38 @@ import Testing
         let parts: [[UInt8]] = [Array("ab".utf8), [], Array("c".utf8)]
         #expect(SHA256.hash(parts: parts) == SHA256.hash(Array("abc".utf8)))
     }
+
+    // FIPS 180-2 appendix B.3: one million "a", fed in uneven pieces that straddle blocks.
+    @Test func matchesTheMillionByteExample() {
+        let piece = [UInt8](repeating: UInt8(ascii: "a"), count: 999)
+        var hasher = SHA256.Hasher()
+        var fed = 0
+        while fed < 1_000_000 {
+            let count = min(piece.count - fed % 7, 1_000_000 - fed)
+            hasher.update(Array(piece[..<count]))
+            fed += count
+        }
+        #expect(Hex.encode(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// libcrypto's digests against libsodium's, two implementations written apart: every
+    /// length from 0 to 300 bytes (each padding case: 55, 56, 63, 64 and 119 bytes among
+    /// them) with bytes from a fixed generator, one-shot and split at every third byte.
+    @Test func agreesWithLibsodiumAtEveryPaddingBoundary() {
+        var state: UInt64 = 0x5EED_0F5A_C0FF_EE00
+        func nextByte() -> UInt8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        for length in 0...300 {
+            let input = (0..<length).map { _ in nextByte() }
+            let expected = SHA256.referenceDigest(input)
+            #expect(SHA256.hash(input) == expected, "length \(length)")
+            var hasher = SHA256.Hasher()
+            for start in stride(from: 0, to: length, by: 3) { hasher.update(Array(input[start..<min(start + 3, length)])) }
+            #expect(hasher.finalize() == expected, "length \(length), fed in threes")
+        }
+    }
 }
 
 @Suite struct Ed25519Tests {
