@@ -163,6 +163,13 @@ public final class SparseMerkleNodeTable {
         return true
     }
 
+    /// Removes every node and keeps the slots, so the table can be filled again without
+    /// allocating: no new memory to fault in and zero, and no doubling on the way back up.
+    public func removeAll() {
+        slots.update(repeating: Self.emptySlot, count: capacity)
+        count = 0
+    }
+
     /// Calls `body` with every node held, in no meaningful order (slot order depends on the
     /// seed): for checks and counts only, never for hashed or replicated data.
     public func forEachUnordered(_ body: (Hash, SparseMerkleNode) -> Void) {

@@ -17,7 +17,6 @@ import Testing
         let directory = TemporaryDirectory()
         let keys = directory.file("keys")
         var publicKeys: [String: String] = [:]
-        var dids: [String: String] = [:]
         for name in ["citizen", "ministry", "bank", "board1", "board2"] {
             let created = try json(
                 try runSocai(["key", "new", "--name", name, "--home", keys, "--json"], environment: environment))

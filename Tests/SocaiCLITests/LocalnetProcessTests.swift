@@ -27,7 +27,9 @@ import Testing
             let process = Process()
             process.executableURL = URL(fileURLWithPath: socaiBinaryPath())
             process.arguments = ["node", "start", "--home", home]
-            FileManager.default.createFile(atPath: log, contents: nil)
+            if !FileManager.default.fileExists(atPath: log) {
+                #expect(FileManager.default.createFile(atPath: log, contents: nil), "cannot create \(log)")
+            }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             handle.seekToEndOfFile()
             process.standardOutput = handle

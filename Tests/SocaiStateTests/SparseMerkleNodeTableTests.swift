@@ -64,6 +64,31 @@ struct SparseMerkleNodeTableTests {
         }
     }
 
+    @Test("emptying a grown table keeps its slots, and it fills again like a new one")
+    func emptiedTableKeepsItsSlots() {
+        let table = SparseMerkleNodeTable(seed: 11)
+        let hashes = (0..<5000).map { Hash.sha256(Array("node \($0)".utf8)) }
+        for hash in hashes { table.insert(.leaf(key: hash, valueHash: hash), hash: hash) }
+        let capacity = table.capacity
+        #expect(capacity > SparseMerkleNodeTable.capacityInitial)
+        table.removeAll()
+        #expect(table.count == 0)
+        #expect(table.capacity == capacity)
+        for hash in hashes { #expect(table.node(hash) == nil) }
+        var seen = 0
+        table.forEachUnordered { _, _ in seen += 1 }
+        #expect(seen == 0)
+        // Refilled with every other hash: exactly those are held, and nothing grew.
+        for hash in hashes.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) {
+            #expect(table.insert(.internal(left: hash, right: .zero), hash: hash))
+        }
+        #expect(table.count == 2500)
+        #expect(table.capacity == capacity)
+        for (index, hash) in hashes.enumerated() {
+            #expect(table.node(hash) == (index % 2 == 0 ? .internal(left: hash, right: .zero) : nil))
+        }
+    }
+
     @Test("a removal of an absent hash changes nothing")
     func absentRemoval() {
         let table = SparseMerkleNodeTable(seed: 3)
