@@ -5,10 +5,13 @@ import SocaiCore
 
 /// The auditor's replay: transactions per second over an exported chain of 200,000 signed
 /// transfers, checked from genesis (signatures on all cores, execution, state roots), next to
-/// the all-cores Ed25519 verify rate. Signature checking should be the only real cost.
+/// the all-cores Ed25519 verify rate, each the best of its runs. Signature checking should be
+/// the only real cost.
 enum AuditBenchmarks {
     static let transactions = 200_000
     static let transactionsPerBlock = 500
+    /// Whole replays run; the best is reported.
+    static let replays = 3
 
     static func run(verifyRateAllCores: Double) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-audit-bench-\(UUID().uuidString)")
@@ -24,13 +27,19 @@ enum AuditBenchmarks {
         }
         try writer.finish()
 
-        let report = ReplayAuditor(genesis: sample.genesis).replay(try ExportBlockSource(path: path))
-        precondition(report.valid, "the benchmark chain must replay: \(report.failure?.message ?? "")")
-        precondition(report.finalStateRoot == sample.stateRoot.hex)
+        // The best of `replays` whole replays, as the verify rate it is compared with is the
+        // best of its runs: on a shared machine one slow stretch should not decide either.
+        var rates: [Double] = []
+        for _ in 0..<replays {
+            let report = ReplayAuditor(genesis: sample.genesis).replay(try ExportBlockSource(path: path))
+            precondition(report.valid, "the benchmark chain must replay: \(report.failure?.message ?? "")")
+            precondition(report.finalStateRoot == sample.stateRoot.hex)
+            rates.append(report.transactionsPerSecond)
+        }
+        let best = rates.max()!
         SocaiBenchmarks.report(
-            "audit replay (\(transactions / 1000)k tx, \(transactionsPerBlock)/block)", report.transactionsPerSecond,
-            "transactions/s")
-        SocaiBenchmarks.report(
-            "audit replay / all-cores verify rate", 100 * report.transactionsPerSecond / verifyRateAllCores, "% (target ≥ 70)")
+            "audit replay (\(transactions / 1000)k tx, \(transactionsPerBlock)/block)", best, "transactions/s")
+        print("  (the \(replays) replays: \(rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")) transactions/s)")
+        SocaiBenchmarks.report("audit replay / all-cores verify rate", 100 * best / verifyRateAllCores, "% (target ≥ 70)")
     }
 }

@@ -7,6 +7,10 @@ import SocaiStore
 /// `make bench`: the rates every later piece of Socai is compared against, measured in one
 /// run on this machine — Ed25519 sign and verify (one thread and all cores), SHA-256,
 /// transaction encode and decode, and durable block-store appends.
+///
+/// `SOCAI_BENCH_ONLY` runs one part after those rates: `network` (four validators), `audit`
+/// (the auditor's replay) or `did` (the resolver, alone); `ledger` runs the state machine
+/// alone, as a profiling aid.
 @main
 struct SocaiBenchmarks {
     /// Each measurement runs at least this long, so short timer noise does not dominate.
@@ -62,6 +66,10 @@ struct SocaiBenchmarks {
         for transactionsPerBlock in [1, 100] {
             let (blocks, seconds) = try storeAppends(transactionsPerBlock: transactionsPerBlock, chainID: chainID, signer: key)
             report("block store append, \(transactionsPerBlock) tx/block (fsync)", Double(blocks) / seconds, "blocks/s")
+        }
+        if only == "audit" {
+            // The auditor's replay alone, next to the verify rate just measured.
+            return try AuditBenchmarks.run(verifyRateAllCores: verifyAll)
         }
         if only != "network" {
             try StateTreeBenchmarks.run()
