@@ -83,7 +83,11 @@ public struct ReplayReport: Codable, Sendable, Equatable {
 /// thread executes batch N, worker threads verify the signatures of batch N + 1.
 public final class ReplayAuditor {
     /// Most signatures in one batch: enough to keep every core busy, small enough to bound memory.
-    public static let batchSignaturesMax = 16_384
+    /// Small batches also shorten the two stretches where a core can idle: at the start, while
+    /// the first batch's signatures are checked and nothing can execute, and at the end, while
+    /// the last batch executes and nothing is left to check. (At 16,384, a 200,000-transfer
+    /// replay kept the two cores 92% busy; at 4,096, 93–94%.)
+    public static let batchSignaturesMax = 4_096
     /// Most blocks in one batch.
     public static let batchBlocksMax = 512
     /// Batches read, decoded and being verified ahead of the one executing.
