@@ -2,24 +2,26 @@ import SocaiCore
 import SocaiState
 
 /// The replay's state: held in memory like `InMemoryStateBackend`, but keeping only the
-/// current tree (a replay never reads an old root), in a table built for node lookups.
-/// Execution is the one part of a replay that cannot run in parallel.
-final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
-    /// A state key or node id that hashes its bytes in one call.
+/// current tree, in `ReplayStateTree`, which computes each block's update itself (a replay
+/// never reads an old root and answers no proofs). Execution is the one part of a replay that
+/// cannot run in parallel.
+final class ReplayStateBackend: StateBackend {
+    /// A state key that hashes its bytes in one call.
     struct BytesKey: Hashable {
         let bytes: [UInt8]
         func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 
     private var values: [BytesKey: [UInt8]] = [:]
-    /// The nodes of the current tree and no others, decoded: each was made by this replay's
-    /// own updates, and each update's stale nodes are removed as its new ones arrive.
-    private let nodes = SparseMerkleNodeTable()
+    private var tree = ReplayStateTree()
+    /// The root of the tree after an update that `apply` has not yet taken: the tree is then
+    /// ahead of `stateRoot`, and no second update may start.
+    private var pendingRoot: Hash?
     /// The current root.
     private(set) var stateRoot: Hash = .zero
 
-    /// The tree nodes: this backend.
-    var treeNodes: any SparseMerkleNodeSource { self }
+    /// The replay answers no proofs and reads no node by hash; see `NoNodes`.
+    var treeNodes: any SparseMerkleNodeSource { NoNodes() }
 
     /// Number of state entries.
     var count: Int { values.count }
@@ -37,29 +39,35 @@ final class ReplayStateBackend: StateBackend, SparseMerkleNodeSource {
         return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!) }
     }
 
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { nodes.node(hash)?.canonicalBytes }
+    /// Applies a block's tree changes to the replay's own tree and returns the new root, with
+    /// no node lists: nothing persists them. `apply` must take the result before the next.
+    func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate? {
+        precondition(pendingRoot == nil, "replay: a state-tree update was computed and never applied")
+        let root = tree.apply(changes)
+        pendingRoot = root
+        return SparseMerkleUpdate(root: root, createdNodes: [])
+    }
 
-    /// Node `hash`: every node here came from a change set that this replay's tree made.
-    func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes.node(hash) }
-
-    /// Applies a change set produced against this backend's current root: the table then
-    /// holds exactly the new tree. Each stale node was read by the update that produced the
-    /// change set, and no new node was in the old tree, so both steps must succeed.
+    /// Applies a change set computed by `updatedTree` against this backend's current root.
     func apply(_ changes: StateChanges) {
+        precondition(pendingRoot == changes.stateRoot, "replay: the change set is not the tree's pending update")
         for change in changes.values { values[BytesKey(bytes: change.key)] = change.value }
-        let countBefore = nodes.count
-        for hash in changes.staleTreeNodes {
-            let removed = nodes.remove(hash)
-            precondition(removed, "replay: stale state-tree node \(hash) was not held")
-        }
-        for entry in changes.treeNodes {
-            let inserted = nodes.insert(entry.node, hash: entry.hash)
-            precondition(inserted, "replay: new state-tree node \(entry.hash) was already held")
-        }
-        precondition(nodes.count == countBefore - changes.staleTreeNodes.count + changes.treeNodes.count)
+        pendingRoot = nil
         stateRoot = changes.stateRoot
     }
 
     /// Tree nodes held.
-    var nodeCount: Int { nodes.count }
+    var nodeCount: Int { tree.nodeCount }
+
+    /// The tree's leaves in key order and the nodes its root reaches: for checks.
+    func walkTree() -> (leaves: [(key: Hash, valueHash: Hash)], reachable: Int) { tree.walk() }
+
+    /// The replay's node source: it holds nodes by position, not by hash, and nothing in a
+    /// replay asks for one by hash (updates go through `updatedTree`, and the replay proves
+    /// nothing), so a request is a programming error.
+    struct NoNodes: SparseMerkleNodeSource {
+        func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
+            preconditionFailure("the replay's state tree is not read by node hash")
+        }
+    }
 }

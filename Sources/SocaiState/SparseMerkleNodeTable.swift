@@ -5,11 +5,11 @@ import SocaiCore
 #endif
 
 /// State-tree nodes by hash in one open-addressing table, for code that looks nodes up
-/// millions of times: the auditor's replay keeps its whole current tree in one, and a
-/// validator's cache of checked nodes keeps its two generations in two.
+/// millions of times: a validator's cache of checked nodes keeps its two generations in two.
 ///
 /// Swift's `Dictionary` runs SipHash over all 32 bytes of every key, with a fresh hasher per
-/// lookup; that was a third of executing a replayed block. A node's hash is already a
+/// lookup; that was a third of executing a replayed block when the replay kept its tree by
+/// hash (it now keeps it by position, in `ReplayStateTree`). A node's hash is already a
 /// uniformly distributed SHA-256 digest, so one word of it, mixed with a per-table seed,
 /// picks the slot. The seed is what keeps a transaction author from grinding values whose
 /// leaf hashes share a slot and so turning each lookup into a long probe: it never reaches

@@ -74,8 +74,9 @@ public struct SparseMerkleUpdate: Equatable, Sendable {
     /// value): persisting is idempotent because nodes are stored under their own hash.
     public let createdNodes: [SparseMerkleNodeEntry]
     /// Every node of the old tree that the new tree no longer has, each once, in the order
-    /// the update read them. A store that keeps only the latest tree (the auditor's replay)
-    /// deletes exactly these; a store that keeps old roots readable ignores them.
+    /// the update read them. A store that keeps only the latest tree deletes exactly these
+    /// (what a validator that prunes old roots would do); a store that keeps old roots
+    /// readable, as `StateDatabase` does, ignores them.
     public let staleNodes: [Hash]
 
     /// Creates an update result.

@@ -12,6 +12,16 @@ public protocol StateBackend: AnyObject {
     var stateRoot: Hash { get }
     /// The state tree's nodes, for updates and proofs.
     var treeNodes: any SparseMerkleNodeSource { get }
+    /// The tree update for a block's `changes` (sorted by key, each key once), when the
+    /// backend keeps a tree of its own and computes the update itself (the auditor's replay
+    /// does); nil sends the caller to `SparseMerkleTree` over `treeNodes`. The root must be
+    /// the one docs/FORMAT.md defines; created and stale nodes may be left empty.
+    func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate?
+}
+
+extension StateBackend {
+    /// No tree of its own: updates go through `SparseMerkleTree` over `treeNodes`.
+    public func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate? { nil }
 }
 
 /// The effect of executing a block (or genesis): key changes, the new tree nodes, the new root.
@@ -19,10 +29,11 @@ public struct StateChanges: Sendable, Equatable {
     /// Every changed key with its new value (nil: deleted), ascending by key bytes.
     public let values: [StateEntryChange]
     /// Tree nodes created, in the deterministic order the update made them; old nodes are
-    /// never removed.
+    /// never removed. Empty when the backend computed the update itself (`updatedTree`).
     public let treeNodes: [SparseMerkleNodeEntry]
     /// Tree nodes of the old root that the new root no longer reaches
-    /// (`SparseMerkleUpdate.staleNodes`): for a store that keeps only the latest tree.
+    /// (`SparseMerkleUpdate.staleNodes`): for a store that keeps only the latest tree. Empty
+    /// when the backend computed the update itself (`updatedTree`).
     public let staleTreeNodes: [Hash]
     /// The state root after the changes.
     public let stateRoot: Hash

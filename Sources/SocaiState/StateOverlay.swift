@@ -59,9 +59,15 @@ final class StateOverlay {
     /// Applies the block's writes to the state tree.
     func finish() throws(StateError) -> StateChanges {
         let values = sortedChanges()
-        let tree = SparseMerkleTree(root: backend.stateRoot, nodes: backend.treeNodes)
-        let update = try tree.updating(
-            values.map { SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue)) })
+        let changes = values.map {
+            SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue))
+        }
+        let update: SparseMerkleUpdate
+        if let own = try backend.updatedTree(changes.sorted { $0.key < $1.key }) {
+            update = own
+        } else {
+            update = try SparseMerkleTree(root: backend.stateRoot, nodes: backend.treeNodes).updating(changes)
+        }
         return StateChanges(
             values: values,
             treeNodes: update.createdNodes,

@@ -37,17 +37,15 @@ import Testing
         let report = auditor.replay(try ExportBlockSource(path: path))
         #expect(report.failure == nil)
         #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
-        // Every stale node was dropped as its block was applied: what is held is exactly
-        // what the final root reaches.
-        var reachable = 0
-        var pending = [auditor.backend.stateRoot]
-        while let hash = pending.popLast(), hash != .zero {
-            let node = try #require(auditor.backend.checkedNode(hash))
-            reachable += 1
-            if case .internal(let left, let right) = node { pending += [left, right].filter { $0 != .zero } }
-        }
+        // Every node a block replaced was released as it went: what is held is exactly what
+        // the final root reaches, and its leaves are exactly the state's entries.
+        let (leaves, reachable) = auditor.backend.walkTree()
         #expect(reachable > 10)
         #expect(auditor.backend.nodeCount == reachable)
+        let entries = try auditor.backend.entries(withPrefix: [], after: nil, limit: Int.max)
+        let expected = entries.map { (StateKey.treeKey($0.key), StateKey.treeValue($0.value)) }.sorted { $0.0 < $1.0 }
+        #expect(leaves.map(\.key) == expected.map(\.0))
+        #expect(leaves.map(\.valueHash) == expected.map(\.1))
     }
 
     @Test func anHonestStoreReplaysAndMatchesTheNodesRecords() throws {
