@@ -93,7 +93,9 @@ struct ReplayStateTree {
     {
         guard !changes.isEmpty else { return reference }
         if reference == Self.empty {
-            let entries = changes.compactMap { change in change.valueHash.map { (change.key, $0, Self.empty) } }
+            let entries = changes.compactMap { change in
+                change.valueHash.map { (key: change.key, valueHash: $0, reuse: Self.empty) }
+            }
             return build(entries[...], depth: depth)
         }
         let node = nodes[Int(reference)]
