@@ -17,40 +17,42 @@ import SocaiState
 /// second implementation, it is also the auditor's own check of the validators' roots; a
 /// property test holds it to `SparseMerkleTree` over random batches of sets and deletions.
 struct ReplayStateTree {
-    /// Index of a node in `nodes`, or `empty`.
+    /// A subtree: `empty`, an internal node (its index in `internals`, from 0) or a leaf (its
+    /// index `i` in `leaves`, written as `-2 - i`).
     typealias Reference = Int32
 
     /// The empty subtree.
     static let empty: Reference = -1
-    /// Marks a leaf in `Node.left` (an internal node's children are `empty` or an index).
-    static let leafMark: Reference = -2
-    /// Most nodes the arena may hold: its indices are 32-bit.
-    static let nodesMax = Int(Int32.max)
+    /// Most nodes of each kind: indices are 32-bit.
+    static let nodesMax = Int(Int32.max) - 2
 
-    private struct Node {
+    /// An internal node: 40 bytes, so the nodes every path walks through sit densely in the
+    /// caches. Leaves, which carry two more hashes, are kept apart.
+    private struct Internal {
         /// The node's hash, kept up to date by every update that passes through it.
         var hash: Hash
-        /// The left child, or `leafMark` for a leaf.
         var left: Reference
-        /// The right child (internal nodes only).
         var right: Reference
-        /// The key and value hash (leaves only).
-        var key: Hash
-        var valueHash: Hash
-
-        var isLeaf: Bool { left == ReplayStateTree.leafMark }
     }
 
-    private var nodes: [Node] = []
-    /// Indices of released nodes, reused before the arena grows.
-    private var free: [Reference] = []
+    private struct Leaf {
+        var hash: Hash
+        var key: Hash
+        var valueHash: Hash
+    }
+
+    private var internals: [Internal] = []
+    private var leaves: [Leaf] = []
+    /// Released indices of each kind, reused before an array grows.
+    private var freeInternals: [Int32] = []
+    private var freeLeaves: [Int32] = []
     private var root: Reference = empty
 
     /// The root hash: 32 zero bytes for the empty tree.
     var rootHash: Hash { hash(of: root) }
 
     /// Nodes in the tree.
-    var nodeCount: Int { nodes.count - free.count }
+    var nodeCount: Int { internals.count - freeInternals.count + leaves.count - freeLeaves.count }
 
     /// Applies `changes` (sorted by key, each key once) as one batch and returns the new root.
     mutating func apply(_ changes: [SparseMerkleChange]) -> Hash {
@@ -64,27 +66,34 @@ struct ReplayStateTree {
     /// Every leaf's key and value hash in key order, and the number of nodes the root
     /// reaches: for checks (each node is visited once).
     func walk() -> (leaves: [(key: Hash, valueHash: Hash)], reachable: Int) {
-        var leaves: [(key: Hash, valueHash: Hash)] = []
+        var found: [(key: Hash, valueHash: Hash)] = []
         var reachable = 0
         var stack: [Reference] = root == Self.empty ? [] : [root]
         while let reference = stack.popLast() {
-            precondition(reachable < nodes.count, "replay tree: a node is reached twice")
+            precondition(reachable < internals.count + leaves.count, "replay tree: a node is reached twice")
             reachable += 1
-            let node = nodes[Int(reference)]
-            if node.isLeaf {
-                leaves.append((node.key, node.valueHash))
+            if let leaf = Self.leafIndex(reference) {
+                found.append((leaves[leaf].key, leaves[leaf].valueHash))
             } else {
+                let node = internals[Int(reference)]
                 if node.right != Self.empty { stack.append(node.right) }
                 if node.left != Self.empty { stack.append(node.left) }
             }
         }
-        return (leaves, reachable)
+        return (found, reachable)
     }
 
     // MARK: - Updates
 
+    /// The index in `leaves` of a leaf reference; nil for an internal node or `empty`.
+    private static func leafIndex(_ reference: Reference) -> Int? {
+        reference <= -2 ? Int(-2 - reference) : nil
+    }
+
     private func hash(of reference: Reference) -> Hash {
-        reference == Self.empty ? .zero : nodes[Int(reference)].hash
+        if reference == Self.empty { return .zero }
+        if let leaf = Self.leafIndex(reference) { return leaves[leaf].hash }
+        return internals[Int(reference)].hash
     }
 
     /// The subtree at `depth` that replaces `reference` after `changes`, all of which lie under it.
@@ -98,47 +107,47 @@ struct ReplayStateTree {
             }
             return build(entries[...], depth: depth)
         }
-        let node = nodes[Int(reference)]
-        if node.isLeaf {
-            // The leaf's key joins the changes unless a change names it; the leaf's node is
-            // reused when its key and value survive.
+        if let leafIndex = Self.leafIndex(reference) {
+            let leaf = leaves[leafIndex]
+            // The leaf's key joins the changes unless a change names it; the leaf is reused
+            // when its key and value survive.
             var entries: [(key: Hash, valueHash: Hash, reuse: Reference)] = []
             entries.reserveCapacity(changes.count + 1)
             var placed = false
             for change in changes {
-                if !placed && node.key < change.key {
-                    entries.append((node.key, node.valueHash, reference))
+                if !placed && leaf.key < change.key {
+                    entries.append((leaf.key, leaf.valueHash, reference))
                     placed = true
                 }
-                if change.key == node.key {
+                if change.key == leaf.key {
                     placed = true
                     if let valueHash = change.valueHash {
-                        entries.append((change.key, valueHash, valueHash == node.valueHash ? reference : Self.empty))
+                        entries.append((change.key, valueHash, valueHash == leaf.valueHash ? reference : Self.empty))
                     }
                 } else if let valueHash = change.valueHash {
                     entries.append((change.key, valueHash, Self.empty))
                 }
             }
-            if !placed { entries.append((node.key, node.valueHash, reference)) }
+            if !placed { entries.append((leaf.key, leaf.valueHash, reference)) }
             if !entries.contains(where: { $0.reuse == reference }) { release(reference) }
             return build(entries[...], depth: depth)
         }
         precondition(depth < SparseMerkleTree.depthMax, "replay tree: internal node below the last key bit")
+        let node = internals[Int(reference)]
         let split = changes.firstIndex { $0.key.storage.bit(depth) == 1 } ?? changes.endIndex
         let left = update(node.left, depth: depth + 1, changes[..<split])
         let right = update(node.right, depth: depth + 1, changes[split...])
-        if let lifted = lone(left, right) {
+        if let lifted = Self.lone(left, right) {
             release(reference)
             return lifted
         }
-        nodes[Int(reference)].left = left
-        nodes[Int(reference)].right = right
-        nodes[Int(reference)].hash = SparseMerkleNode.internalHash(left: hash(of: left), right: hash(of: right))
+        internals[Int(reference)] = Internal(
+            hash: SparseMerkleNode.internalHash(left: hash(of: left), right: hash(of: right)), left: left, right: right)
         return reference
     }
 
     /// The canonical subtree at `depth` holding exactly `entries` (sorted, distinct keys);
-    /// an entry whose `reuse` is a node is that existing leaf.
+    /// an entry whose `reuse` is a leaf is that existing leaf.
     private mutating func build(_ entries: ArraySlice<(key: Hash, valueHash: Hash, reuse: Reference)>, depth: Int)
         -> Reference
     {
@@ -146,9 +155,9 @@ struct ReplayStateTree {
         if entries.count == 1 {
             if first.reuse != Self.empty { return first.reuse }
             return allocate(
-                Node(
-                    hash: SparseMerkleNode.leafHash(key: first.key, valueHash: first.valueHash), left: Self.leafMark,
-                    right: Self.empty, key: first.key, valueHash: first.valueHash))
+                Leaf(
+                    hash: SparseMerkleNode.leafHash(key: first.key, valueHash: first.valueHash), key: first.key,
+                    valueHash: first.valueHash))
         }
         // Two distinct keys differ in some bit, so they part before the last one.
         precondition(depth < SparseMerkleTree.depthMax, "replay tree: two distinct keys agree on all 256 bits")
@@ -157,35 +166,48 @@ struct ReplayStateTree {
         let right = build(entries[split...], depth: depth + 1)
         // Two or more keys: never a lone leaf here, so always an internal node.
         return allocate(
-            Node(
-                hash: SparseMerkleNode.internalHash(left: hash(of: left), right: hash(of: right)), left: left, right: right,
-                key: .zero, valueHash: .zero))
+            Internal(hash: SparseMerkleNode.internalHash(left: hash(of: left), right: hash(of: right)), left: left, right: right))
     }
 
     /// What replaces an internal node whose children are now `left` and `right`, when that is
     /// not an internal node: nothing (both empty) or the one leaf, lifted. Nil otherwise: one
     /// key alone is a leaf at the top of its subtree, two or more need the internal node.
-    private func lone(_ left: Reference, _ right: Reference) -> Reference? {
-        switch (left == Self.empty, right == Self.empty) {
-        case (true, true): return Self.empty
-        case (true, false): return nodes[Int(right)].isLeaf ? right : nil
-        case (false, true): return nodes[Int(left)].isLeaf ? left : nil
+    private static func lone(_ left: Reference, _ right: Reference) -> Reference? {
+        switch (left == empty, right == empty) {
+        case (true, true): return empty
+        case (true, false): return leafIndex(right) != nil ? right : nil
+        case (false, true): return leafIndex(left) != nil ? left : nil
         case (false, false): return nil
         }
     }
 
-    private mutating func allocate(_ node: Node) -> Reference {
-        if let reused = free.popLast() {
-            nodes[Int(reused)] = node
+    private mutating func allocate(_ node: Internal) -> Reference {
+        if let reused = freeInternals.popLast() {
+            internals[Int(reused)] = node
             return reused
         }
-        precondition(nodes.count < Self.nodesMax, "replay tree over \(Self.nodesMax) nodes")
-        nodes.append(node)
-        return Reference(nodes.count - 1)
+        precondition(internals.count < Self.nodesMax, "replay tree over \(Self.nodesMax) internal nodes")
+        internals.append(node)
+        return Reference(internals.count - 1)
+    }
+
+    private mutating func allocate(_ leaf: Leaf) -> Reference {
+        if let reused = freeLeaves.popLast() {
+            leaves[Int(reused)] = leaf
+            return -2 - reused
+        }
+        precondition(leaves.count < Self.nodesMax, "replay tree over \(Self.nodesMax) leaves")
+        leaves.append(leaf)
+        return -2 - Reference(leaves.count - 1)
     }
 
     private mutating func release(_ reference: Reference) {
-        precondition(reference >= 0 && Int(reference) < nodes.count)
-        free.append(reference)
+        if let leaf = Self.leafIndex(reference) {
+            precondition(leaf < leaves.count)
+            freeLeaves.append(Int32(leaf))
+        } else {
+            precondition(reference >= 0 && Int(reference) < internals.count)
+            freeInternals.append(reference)
+        }
     }
 }
