@@ -65,6 +65,12 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     public var finalStateRoot: String
     /// Wall-clock seconds the replay took (reported, never hashed).
     public var elapsedSeconds: Double
+    /// Processor seconds the whole process spent during the replay, on all threads.
+    public var processorSeconds: Double
+    /// Processor seconds the signature threads spent checking signatures, summed over
+    /// threads: with `processorSeconds`, how much of the replay's cost signature checking is.
+    /// (A wall-clock ratio on a shared machine moves with the other load; this share much less.)
+    public var signatureCheckSeconds: Double
     /// Transactions per second over the whole replay.
     public var transactionsPerSecond: Double
     /// True when every check held.
@@ -121,20 +127,37 @@ public final class ReplayAuditor {
         var signatures: UInt64 = 0
         var validatorSetChanges: UInt64 = 0
         var height: UInt64 = 0
+        var signatureCheckNanoseconds: UInt64 = 0
+    }
+
+    /// User plus system processor seconds of this process so far (`getrusage`).
+    static func processorSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+            let who = __rusage_who_t(RUSAGE_SELF.rawValue)
+        #else
+            let who = RUSAGE_SELF
+        #endif
+        guard getrusage(who, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Replays every block of `source`; stops at the first failure. Never throws: failures are
     /// in the report.
     public func replay(_ source: any BlockSource) -> ReplayReport {
         let start = DispatchTime.now().uptimeNanoseconds
+        let processorStart = Self.processorSeconds()
         var counters = Counters()
         let failure = run(source, &counters, start: start)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let processor = Self.processorSeconds() - processorStart
         return ReplayReport(
             chainID: genesis.chainID.value, genesisHash: genesis.hash.hex, blocks: counters.blocks,
             transactions: counters.transactions, signaturesChecked: counters.signatures,
             validatorSetChanges: counters.validatorSetChanges, finalHeight: counters.height,
-            finalStateRoot: backend.stateRoot.hex, elapsedSeconds: seconds,
+            finalStateRoot: backend.stateRoot.hex, elapsedSeconds: seconds, processorSeconds: processor,
+            signatureCheckSeconds: Double(counters.signatureCheckNanoseconds) / 1e9,
             transactionsPerSecond: seconds > 0 ? Double(counters.transactions) / seconds : 0, valid: failure == nil,
             failure: failure.map {
                 .init(height: $0.height, transactionIndex: $0.transactionIndex, code: $0.code, message: $0.description)
@@ -188,6 +211,7 @@ public final class ReplayAuditor {
             slot.ready.wait()
             guard let current = slot.batch else { break }
             current.work.finished.wait()
+            counters.signatureCheckNanoseconds += current.work.checkNanoseconds()
             let valid = current.work.valid()
             for entry in current.entries {
                 switch entry {
@@ -447,6 +471,8 @@ final class SignatureWork: @unchecked Sendable {
     let chainID: ChainID
     /// One flag per item, written by the workers (each index by exactly one of them).
     private let results: UnsafeMutableBufferPointer<Bool>
+    /// Thread processor time each chunk took, written by the chunk's worker only.
+    private var chunkNanoseconds: UnsafeMutableBufferPointer<UInt64> = .init(start: nil, count: 0)
     let finished = DispatchGroup()
 
     init(items: [SignatureItem], chainID: ChainID) {
@@ -456,7 +482,17 @@ final class SignatureWork: @unchecked Sendable {
         results.initialize(repeating: false)
     }
 
-    deinit { results.deallocate() }
+    deinit {
+        results.deallocate()
+        chunkNanoseconds.deallocate()
+    }
+
+    /// The calling thread's processor time so far, in nanoseconds.
+    private static func threadNanoseconds() -> UInt64 {
+        var time = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return 0 }
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
 
     /// Checks every item on `threads` threads (1: one background thread; more: a
     /// concurrent loop over all cores, in a few chunks per thread so that a slow chunk does
@@ -467,13 +503,17 @@ final class SignatureWork: @unchecked Sendable {
         DispatchQueue.global().async { [self] in
             let count = items.count
             let chunks = threads == 1 ? 1 : max(1, min(count, threads * 4))
+            chunkNanoseconds = .allocate(capacity: chunks)
+            chunkNanoseconds.initialize(repeating: 0)
             let check: @Sendable (Int) -> Void = { [self] chunk in
+                let started = Self.threadNanoseconds()
                 for index in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
                     switch items[index] {
                     case .transaction(let envelope): results[index] = envelope.hasValidSignature
                     case .vote(let vote): results[index] = vote.hasValidSignature(chainID: chainID)
                     }
                 }
+                chunkNanoseconds[chunk] = Self.threadNanoseconds() &- started
             }
             if chunks == 1 { check(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: check) }
             finished.leave()
@@ -482,6 +522,9 @@ final class SignatureWork: @unchecked Sendable {
 
     /// The flags, once `finished` has been waited for.
     func valid() -> [Bool] { Array(results) }
+
+    /// Processor time the checks took on their threads, once `finished` has been waited for.
+    func checkNanoseconds() -> UInt64 { chunkNanoseconds.reduce(0, &+) }
 }
 
 /// The validator set in force at each height, kept as the heights where it changed.

@@ -75,6 +75,10 @@ struct AuditCommand: ParsableCommand {
                 print(
                     "elapsed               \(String(format: "%.2f", report.elapsedSeconds)) s, \(Int(report.transactionsPerSecond.rounded())) transactions/s"
                 )
+                let share = report.processorSeconds > 0 ? 100 * report.signatureCheckSeconds / report.processorSeconds : 0
+                print(
+                    "processor time        \(String(format: "%.2f", report.processorSeconds)) s, signature checks "
+                        + "\(String(format: "%.2f", report.signatureCheckSeconds)) s (\(String(format: "%.0f", share))%)")
             }
             if !report.valid { throw ExitCode(1) }
         }
