@@ -43,7 +43,7 @@ final class ReplayStateBackend: StateBackend {
     /// no node lists: nothing persists them. `apply` must take the result before the next.
     func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate? {
         precondition(pendingRoot == nil, "replay: a state-tree update was computed and never applied")
-        let root = tree.apply(changes)
+        let root = tree.apply(changes.sorted { $0.key < $1.key })
         pendingRoot = root
         return SparseMerkleUpdate(root: root, createdNodes: [])
     }

@@ -12,7 +12,7 @@ public protocol StateBackend: AnyObject {
     var stateRoot: Hash { get }
     /// The state tree's nodes, for updates and proofs.
     var treeNodes: any SparseMerkleNodeSource { get }
-    /// The tree update for a block's `changes` (sorted by key, each key once), when the
+    /// The tree update for a block's `changes` (each key once, in any order), when the
     /// backend keeps a tree of its own and computes the update itself (the auditor's replay
     /// does); nil sends the caller to `SparseMerkleTree` over `treeNodes`. The root must be
     /// the one docs/FORMAT.md defines; created and stale nodes may be left empty.

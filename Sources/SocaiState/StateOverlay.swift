@@ -63,7 +63,7 @@ final class StateOverlay {
             SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue))
         }
         let update: SparseMerkleUpdate
-        if let own = try backend.updatedTree(changes.sorted { $0.key < $1.key }) {
+        if let own = try backend.updatedTree(changes) {
             update = own
         } else {
             update = try SparseMerkleTree(root: backend.stateRoot, nodes: backend.treeNodes).updating(changes)
