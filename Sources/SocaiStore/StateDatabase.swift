@@ -184,14 +184,16 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
 /// A bounded cache of checked state-tree nodes in two generations: when the young one
 /// fills, it becomes the old one and the former old one is emptied to serve as the next
-/// young one (its slots are kept: a new table of 2^19 slots would grow through nine sizes,
-/// placing every node again at each, and fault in and zero its memory, inside the commit
-/// that filled the generation; the profile of a saturated validator had that at 2–3% of its
-/// processor time); a hit in the old one
-/// moves the node back to the young one. Recently used nodes (the top of the tree, which
-/// every update walks) stay; at most `2 × generationNodesMax` nodes are held. Each
-/// generation is a `SparseMerkleNodeTable`: a node hash needs no SipHash to pick a slot, and
-/// every node a block reads or writes passes through here.
+/// young one; a hit in the old one moves the node back to the young one. Recently used
+/// nodes (the top of the tree, which every update walks) stay; at most
+/// `2 × generationNodesMax` nodes are held. Each generation is a `SparseMerkleNodeTable`: a
+/// node hash needs no SipHash to pick a slot, and every node a block reads or writes passes
+/// through here.
+///
+/// The emptied generation keeps its slots. A new table would grow through nine sizes to
+/// 2^19 slots, placing every node again at each and faulting in and zeroing its memory,
+/// inside the commit that filled the generation; a saturated validator's profile had that
+/// at 2–3% of its processor time.
 struct CheckedNodeCache {
     /// Nodes per generation by default: a full generation is a table of 2^19 slots of 104 bytes
     /// (a hash beside its node), so the two hold at most about 110 MB.
