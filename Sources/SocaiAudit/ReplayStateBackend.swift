@@ -12,7 +12,15 @@ final class ReplayStateBackend: StateBackend {
         func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 
-    private var values: [BytesKey: [UInt8]] = [:]
+    /// A committed value, with the record it last decoded as. A new value is a new entry, so
+    /// a decoded record never outlives the bytes it came from.
+    final class Entry {
+        let bytes: [UInt8]
+        var decoded: (any StateRecord)?
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+    }
+
+    private var values: [BytesKey: Entry] = [:]
     private var tree = ReplayStateTree()
     /// The root of the tree after an update that `apply` has not yet taken: the tree is then
     /// ahead of `stateRoot`, and no second update may start.
@@ -26,7 +34,17 @@ final class ReplayStateBackend: StateBackend {
     /// Number of state entries.
     var count: Int { values.count }
 
-    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[BytesKey(bytes: key)] }
+    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[BytesKey(bytes: key)]?.bytes }
+
+    /// The record under `key`, decoded once while its value stands: in a replay most reads
+    /// are of DID documents and balances that the same signers read block after block.
+    func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
+        guard let entry = values[BytesKey(bytes: key)] else { return nil }
+        if let decoded = entry.decoded as? Record { return decoded }
+        let record = try StateRecordDecoding.decode(Record.self, entry.bytes, key: key)
+        entry.decoded = record
+        return record
+    }
 
     /// Entries under `prefix`, ascending, after `after` (a full scan: rules rarely list, and
     /// the final comparison lists once).
@@ -36,7 +54,7 @@ final class ReplayStateBackend: StateBackend {
         let matching = values.keys.lazy.map(\.bytes).filter { key in
             key.starts(with: prefix) && (after.map { $0.lexicographicallyPrecedes(key) } ?? true)
         }
-        return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!) }
+        return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!.bytes) }
     }
 
     /// Applies a block's tree changes to the replay's own tree and returns the new root, with
@@ -51,7 +69,7 @@ final class ReplayStateBackend: StateBackend {
     /// Applies a change set computed by `updatedTree` against this backend's current root.
     func apply(_ changes: StateChanges) {
         precondition(pendingRoot == changes.stateRoot, "replay: the change set is not the tree's pending update")
-        for change in changes.values { values[BytesKey(bytes: change.key)] = change.value }
+        for change in changes.values { values[BytesKey(bytes: change.key)] = change.value.map(Entry.init) }
         pendingRoot = nil
         stateRoot = changes.stateRoot
     }

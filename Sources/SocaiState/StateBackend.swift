@@ -17,9 +17,20 @@ public protocol StateBackend: AnyObject {
     /// does); nil sends the caller to `SparseMerkleTree` over `treeNodes`. The root must be
     /// the one docs/FORMAT.md defines; created and stale nodes may be left empty.
     func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate?
+    /// The committed value under `key` decoded as `Record`, or nil when there is none. A
+    /// backend may keep what it decoded beside the bytes, so that a record read by many
+    /// transactions (a DID document, read by every transaction its owner signs) is decoded
+    /// once; it must then return exactly what decoding its current bytes would.
+    func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record?
 }
 
 extension StateBackend {
+    /// Decodes the bytes `value(forKey:)` returns, every time.
+    public func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
+        guard let bytes = try value(forKey: key) else { return nil }
+        return try StateRecordDecoding.decode(Record.self, bytes, key: key)
+    }
+
     /// No tree of its own: updates go through `SparseMerkleTree` over `treeNodes`.
     public func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate? { nil }
 }
@@ -78,6 +89,23 @@ public struct SparseMerkleNodeEntry: Sendable, Equatable {
 
     /// The node's 65 bytes, as stored.
     public var bytes: [UInt8] { node.canonicalBytes }
+}
+
+/// Decoding of stored state values, shared by every reader so that a value that does not
+/// decode is reported the same way wherever it is read.
+public enum StateRecordDecoding {
+    /// `bytes`, stored under `key`, decoded as `Record`; a stored value that does not decode
+    /// means corrupt state, and the error names the key and the record type.
+    public static func decode<Record: StateRecord>(
+        _ type: Record.Type, _ bytes: [UInt8], key: [UInt8]
+    ) throws(StateError) -> Record {
+        do throws(FormatError) { return try Record(canonicalBytes: bytes) } catch {
+            throw StateError(
+                .corrupt,
+                "state entry \(String(decoding: key.prefix(24), as: UTF8.self))… does not decode as \(Record.self): \(error.message)"
+            )
+        }
+    }
 }
 
 /// State held in memory: for tests, tools and benchmarks.

@@ -29,14 +29,15 @@ final class StateOverlay {
     func delete(_ key: [UInt8]) { transactionWrites[Key(bytes: key)] = .some(nil) }
 
     /// Reads and decodes a record; a stored value that does not decode means corrupt state.
+    /// A value this block wrote is decoded here; a committed one comes from the backend,
+    /// which may hold it decoded already.
     func record<Record: StateRecord>(_ type: Record.Type, _ key: [UInt8]) throws(StateError) -> Record? {
-        guard let bytes = try value(forKey: key) else { return nil }
-        do throws(FormatError) { return try Record(canonicalBytes: bytes) } catch {
-            throw StateError(
-                .corrupt,
-                "state entry \(String(decoding: key.prefix(24), as: UTF8.self))… does not decode as \(Record.self): \(error.message)"
-            )
+        let wrapped = Key(bytes: key)
+        if let pending = transactionWrites[wrapped] ?? blockWrites[wrapped] {
+            guard let bytes = pending else { return nil }
+            return try StateRecordDecoding.decode(Record.self, bytes, key: key)
         }
+        return try backend.record(Record.self, forKey: key)
     }
 
     func put<Record: StateRecord>(_ key: [UInt8], _ record: Record) { set(key, record.canonicalBytes) }
