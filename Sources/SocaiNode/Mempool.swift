@@ -35,7 +35,15 @@ public final class Mempool {
         }
     }
 
-    private var pending: [TransactionEnvelope] = []
+    /// A held transaction with its hash and encoded size, computed once on admission: each
+    /// commit walks every held transaction, and a hash costs an encoding and a SHA-256.
+    private struct Entry {
+        let envelope: TransactionEnvelope
+        let hash: Hash
+        let size: Int
+    }
+
+    private var pending: [Entry] = []
     private var pendingHashes: Set<Hash> = []
     private var pendingPerSigner: [PublicKey: UInt64] = [:]
     /// Bytes of encoded transactions held.
@@ -62,7 +70,9 @@ public final class Mempool {
     ) throws -> Hash {
         let hash = envelope.hash
         guard !pendingHashes.contains(hash) else { throw Rejection.duplicate }
-        guard try LedgerQueries(backend: state).transaction(hash) == nil else { throw Rejection.duplicate }
+        // Committed already: its outcome is in the state. A plain read, not a proven query:
+        // every admission asks, and a proof walks the tree.
+        guard try state.value(forKey: StateKey.transaction(hash)) == nil else { throw Rejection.duplicate }
         let size = envelope.canonicalBytes.count
         guard pending.count < transactionsMax else {
             throw Rejection.full("the mempool holds its maximum of \(transactionsMax) transactions")
@@ -85,7 +95,7 @@ public final class Mempool {
             // still pending (a DID created a moment ago), it may pass once they apply: keep it.
             guard ahead > 0 else { throw Rejection.invalid(outcome.code, outcome.message) }
         }
-        pending.append(envelope)
+        pending.append(Entry(envelope: envelope, hash: hash, size: size))
         pendingHashes.insert(hash)
         pendingPerSigner[envelope.signer] = ahead + 1
         bytes += size
@@ -97,40 +107,50 @@ public final class Mempool {
         var selected: [TransactionEnvelope] = []
         var selectedBytes = 0
         var skippedSigners: Set<PublicKey> = []
-        for envelope in pending where selected.count < transactionsMax {
+        for entry in pending where selected.count < transactionsMax {
             // Once a signer's transaction is skipped, its later nonces cannot go before it.
-            if skippedSigners.contains(envelope.signer) { continue }
-            let size = envelope.canonicalBytes.count + 4
+            if skippedSigners.contains(entry.envelope.signer) { continue }
+            let size = entry.size + 4
             if selectedBytes + size > bytesMax {
-                skippedSigners.insert(envelope.signer)
+                skippedSigners.insert(entry.envelope.signer)
                 continue
             }
-            selected.append(envelope)
+            selected.append(entry.envelope)
             selectedBytes += size
         }
         return selected
     }
 
     /// Removes committed transactions and those whose nonce the committed state has passed.
+    /// Only the signers of `committed` can have a new committed nonce: their held runs are
+    /// checked against the state again, every other signer's run stands as it was admitted.
     public func update(committed: [TransactionEnvelope], state: any StateBackend) throws {
         let committedHashes = Set(committed.map(\.hash))
+        let committedSigners = Set(committed.map(\.signer))
         let queries = LedgerQueries(backend: state)
         var nextNonce: [PublicKey: UInt64] = [:]
-        var kept: [TransactionEnvelope] = []
-        for envelope in pending where !committedHashes.contains(envelope.hash) {
-            if nextNonce[envelope.signer] == nil { nextNonce[envelope.signer] = try queries.nextNonce(envelope.signer) }
-            // Keep only an unbroken run of nonces from the signer's next one.
-            guard envelope.nonce == nextNonce[envelope.signer] else { continue }
-            nextNonce[envelope.signer]! += 1
-            kept.append(envelope)
+        var kept: [Entry] = []
+        kept.reserveCapacity(pending.count)
+        for entry in pending {
+            let signer = entry.envelope.signer
+            var keep = !committedHashes.contains(entry.hash)
+            if keep, committedSigners.contains(signer) {
+                if nextNonce[signer] == nil { nextNonce[signer] = try queries.nextNonce(signer) }
+                // Keep only an unbroken run of nonces from the signer's next one.
+                keep = entry.envelope.nonce == nextNonce[signer]
+                if keep { nextNonce[signer]! += 1 }
+            }
+            if keep {
+                kept.append(entry)
+            } else {
+                pendingHashes.remove(entry.hash)
+                bytes -= entry.size
+                let ahead = pendingPerSigner[signer, default: 0]
+                precondition(ahead > 0, "mempool: a held transaction's signer had no count")
+                pendingPerSigner[signer] = ahead > 1 ? ahead - 1 : nil
+            }
         }
         pending = kept
-        pendingHashes = Set(kept.map(\.hash))
-        pendingPerSigner = [:]
-        bytes = 0
-        for envelope in kept {
-            pendingPerSigner[envelope.signer, default: 0] += 1
-            bytes += envelope.canonicalBytes.count
-        }
+        precondition(pendingHashes.count == pending.count && bytes >= 0, "mempool: the indexes disagree with the held transactions")
     }
 }

@@ -107,4 +107,38 @@ import Testing
             _ = try mempool.add(create, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
         }
     }
+
+    @Test("a commit drops what it passed and keeps every other signer's run, with counts and bytes that still agree")
+    func updateKeepsOtherSignersAndItsCounts() throws {
+        let backend = try state()
+        let mempool = Mempool()
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let service = try DIDService(id: "s", type: "T", endpoint: "https://x")
+        let create = try envelope(DIDCreate(did: did), citizen, nonce: 1)
+        let update = try envelope(DIDUpdate(did: did, operations: [.addService(service)]), citizen, nonce: 2)
+        let otherCreate = try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: other))), other, nonce: 1)
+        for held in [create, update, otherCreate] {
+            _ = try mempool.add(held, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        }
+        #expect(mempool.bytes == [create, update, otherCreate].map(\.canonicalBytes.count).reduce(0, +))
+        // Another node's block commits a different nonce-1 transaction of the citizen: the held
+        // create can never apply now; the held update is next in line.
+        let rival = try envelope(DIDCreate(did: did, services: [service]), citizen, nonce: 1)
+        let header = BlockHeader(
+            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
+            transactionsRoot: Block.transactionsRoot([rival]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
+            validatorsHash: .zero, proposer: PublicKey(of: citizen))
+        backend.apply(
+            try executor.execute(Block(header: header, lastCommit: nil, transactions: [rival], evidence: []), on: backend)
+                .changes)
+        try mempool.update(committed: [rival], state: backend)
+        #expect(mempool.count == 2)
+        #expect(mempool.contains(create.hash) == false)
+        #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [update, otherCreate])
+        #expect(mempool.bytes == update.canonicalBytes.count + otherCreate.canonicalBytes.count)
+        // The citizen has one transaction ahead now, so nonce 3 is the one that fits.
+        let third = try envelope(DIDUpdate(did: did, operations: [.removeService(id: "s")]), citizen, nonce: 3)
+        _ = try mempool.add(third, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+        #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [update, otherCreate, third])
+    }
 }

@@ -18,7 +18,10 @@ import SocaiState
 /// Four real validator processes (release build) on loopback: committed transactions per
 /// second at saturation, then commit latency p50/p99 at half that load.
 enum NetworkBenchmarks {
-    static let saturationTransactions = 6_000
+    /// Transactions of the saturation phase; `SOCAI_BENCH_SATURATION` asks for more, so that
+    /// a profiler attached to the nodes sees a longer saturated stretch.
+    static let saturationTransactions =
+        Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_SATURATION"] ?? "").map { min(max($0, 1_000), 200_000) } ?? 6_000
     static let concurrentClients = 64
     static let latencySeconds = 8.0
     static let observerPollMilliseconds = 10.0
