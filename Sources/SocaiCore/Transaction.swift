@@ -8,17 +8,17 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
     public static let formatVersion: UInt8 = 1
 
     /// The chain the transaction is for.
-    public var chainID: ChainID
+    public var chainID: ChainID { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
     /// The signer's public key.
-    public var signer: PublicKey
+    public var signer: PublicKey { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
     /// The signer's sequence number; the state machine accepts each nonce once, in order.
-    public var nonce: UInt64
+    public var nonce: UInt64 { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
     /// The operation kind (the state machine's registry gives the meaning); never 0.
-    public var kind: UInt16
+    public var kind: UInt16 { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
     /// The operation's canonical payload, at most `Limits.transactionPayloadBytesMax` bytes.
-    public var payload: [UInt8]
+    public var payload: [UInt8] { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
     /// The signer's Ed25519 signature of `signingBytes`.
-    public var signature: Signature
+    public var signature: Signature { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
 
     /// Creates an envelope; `validate()` checks the field limits.
     public init(
@@ -31,6 +31,8 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
         self.kind = kind
         self.payload = payload
         self.signature = signature
+        hash = .zero
+        hash = Hash.tagged(.hashTransaction, canonicalBytes)
     }
 
     /// Builds and signs an envelope with `key`, which becomes the signer.
@@ -62,7 +64,10 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
     }
 
     /// The transaction hash: SHA-256 of the hashing tag followed by the whole envelope.
-    public var hash: Hash { Hash.tagged(.hashTransaction, canonicalBytes) }
+    /// Computed when the envelope is made, decoded or changed, never on reading: a node asks
+    /// for it many times per transaction (gossip, mempool, block root, execution), and each
+    /// computation is an encoding and a SHA-256.
+    public private(set) var hash: Hash
 
     /// Returns whether the signature is the signer's signature of `signingBytes`.
     public var hasValidSignature: Bool { signer.isValidSignature(signature, of: signingBytes) }
@@ -94,6 +99,8 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
         kind = try reader.readUInt16("transaction kind")
         payload = try reader.readLongBytes("transaction payload", maximum: Limits.transactionPayloadBytesMax)
         signature = try reader.read(Signature.self)
+        hash = .zero
         try validate()
+        hash = Hash.tagged(.hashTransaction, canonicalBytes)
     }
 }
