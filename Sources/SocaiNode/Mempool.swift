@@ -151,6 +151,7 @@ public final class Mempool {
             }
         }
         pending = kept
-        precondition(pendingHashes.count == pending.count && bytes >= 0, "mempool: the indexes disagree with the held transactions")
+        precondition(
+            pendingHashes.count == pending.count && bytes >= 0, "mempool: the indexes disagree with the held transactions")
     }
 }
