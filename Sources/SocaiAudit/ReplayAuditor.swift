@@ -4,6 +4,7 @@ import SocaiCore
 import SocaiCrypto
 import SocaiState
 import SocaiStore
+import Synchronization
 
 /// One transaction as the replay executed it, for observers such as the consent audit.
 public struct ExecutedTransaction: Sendable {
@@ -210,7 +211,7 @@ public final class ReplayAuditor {
             let slot = pending.removeFirst()
             slot.ready.wait()
             guard let current = slot.batch else { break }
-            current.work.finished.wait()
+            current.work.waitHelpingCheck()
             counters.signatureCheckNanoseconds += current.work.checkNanoseconds()
             let valid = current.work.valid()
             for entry in current.entries {
@@ -465,21 +466,45 @@ enum SignatureItem: Sendable {
     case vote(Vote)
 }
 
-/// One batch's signatures, checked on worker threads; read `valid()` only after `finished`.
+/// One batch's signatures, checked in chunks that any thread may claim: the signature
+/// threads, and the execution thread when it reaches a batch that is not yet checked
+/// (`waitHelpingCheck`). Read `valid()` only after that returns.
+///
+/// Why the execution thread helps rather than waits: with one signature thread per core
+/// beside it, the threads outnumber the cores and take turns, each evicting the others'
+/// caches; with one fewer, the core execution leaves idle while it waits is lost. Helping
+/// keeps exactly one thread per core busy.
 final class SignatureWork: @unchecked Sendable {
+    /// Items a chunk holds at most: small enough that the last chunks of a batch spread
+    /// over every thread, large enough that claiming one costs nothing beside its checks.
+    static let chunkItemsMax = 64
+    /// Batches are checked one after another, so that a batch read ahead never takes turns
+    /// with the one execution needs next.
+    static let queue = DispatchQueue(label: "socai.audit.signatures")
+
     let items: [SignatureItem]
     let chainID: ChainID
-    /// One flag per item, written by the workers (each index by exactly one of them).
+    let chunks: Int
+    /// One flag per item, written by the thread that claimed its chunk.
     private let results: UnsafeMutableBufferPointer<Bool>
-    /// Thread processor time each chunk took, written by the chunk's worker only.
-    private var chunkNanoseconds: UnsafeMutableBufferPointer<UInt64> = .init(start: nil, count: 0)
-    let finished = DispatchGroup()
+    /// Thread processor time each chunk took, written by the thread that claimed it.
+    private let chunkNanoseconds: UnsafeMutableBufferPointer<UInt64>
+    /// The next chunk to claim; a value at or past `chunks` means none is left.
+    private let nextChunk = Atomic<Int>(0)
+    /// Chunks checked; the thread that checks the last one leaves `finished`.
+    private let checkedChunks = Atomic<Int>(0)
+    private let finished = DispatchGroup()
 
     init(items: [SignatureItem], chainID: ChainID) {
         self.items = items
         self.chainID = chainID
+        chunks = (items.count + Self.chunkItemsMax - 1) / Self.chunkItemsMax
         results = .allocate(capacity: items.count)
         results.initialize(repeating: false)
+        chunkNanoseconds = .allocate(capacity: chunks)
+        chunkNanoseconds.initialize(repeating: 0)
+        finished.enter()
+        if chunks == 0 { finished.leave() }
     }
 
     deinit {
@@ -494,36 +519,51 @@ final class SignatureWork: @unchecked Sendable {
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
-    /// Checks every item on `threads` threads (1: one background thread; more: a
-    /// concurrent loop over all cores, in a few chunks per thread so that a slow chunk does
-    /// not leave the other threads idle), then leaves `finished`.
+    /// Queues the batch for `threads` signature threads, after the batches queued before it.
     func start(threads: Int) {
         precondition(threads >= 1)
-        finished.enter()
-        DispatchQueue.global().async { [self] in
-            let count = items.count
-            let chunks = threads == 1 ? 1 : max(1, min(count, threads * 4))
-            chunkNanoseconds = .allocate(capacity: chunks)
-            chunkNanoseconds.initialize(repeating: 0)
-            let check: @Sendable (Int) -> Void = { [self] chunk in
-                let started = Self.threadNanoseconds()
-                for index in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
-                    switch items[index] {
-                    case .transaction(let envelope): results[index] = envelope.hasValidSignature
-                    case .vote(let vote): results[index] = vote.hasValidSignature(chainID: chainID)
-                    }
-                }
-                chunkNanoseconds[chunk] = Self.threadNanoseconds() &- started
+        Self.queue.async { [self] in
+            if threads == 1 {
+                claimChunks()
+            } else {
+                DispatchQueue.concurrentPerform(iterations: threads) { _ in self.claimChunks() }
             }
-            if chunks == 1 { check(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: check) }
-            finished.leave()
         }
     }
 
-    /// The flags, once `finished` has been waited for.
+    /// Checks chunks on the calling thread until none is left to claim.
+    private func claimChunks() {
+        // Each pass claims a chunk or ends, and there are `chunks` to claim.
+        while true {
+            let chunk = nextChunk.add(1, ordering: .relaxed).oldValue
+            guard chunk < chunks else { return }
+            let started = Self.threadNanoseconds()
+            for index in (chunk * Self.chunkItemsMax)..<min(items.count, (chunk + 1) * Self.chunkItemsMax) {
+                switch items[index] {
+                case .transaction(let envelope): results[index] = envelope.hasValidSignature
+                case .vote(let vote): results[index] = vote.hasValidSignature(chainID: chainID)
+                }
+            }
+            chunkNanoseconds[chunk] = Self.threadNanoseconds() &- started
+            // Releasing and acquiring: the thread that checks the last chunk sees every other
+            // chunk's flags, and leaving `finished` passes them on to the waiting thread.
+            let checked = checkedChunks.add(1, ordering: .acquiringAndReleasing).newValue
+            precondition(checked <= chunks, "a signature chunk was checked twice")
+            if checked == chunks { finished.leave() }
+        }
+    }
+
+    /// Checks the chunks no thread has claimed yet on the calling thread, then waits for the
+    /// ones other threads are still checking.
+    func waitHelpingCheck() {
+        claimChunks()
+        finished.wait()
+    }
+
+    /// The flags, once `waitHelpingCheck` has returned.
     func valid() -> [Bool] { Array(results) }
 
-    /// Processor time the checks took on their threads, once `finished` has been waited for.
+    /// Processor time the checks took on their threads, once `waitHelpingCheck` has returned.
     func checkNanoseconds() -> UInt64 { chunkNanoseconds.reduce(0, &+) }
 }
 
