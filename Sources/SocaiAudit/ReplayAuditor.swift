@@ -491,9 +491,12 @@ final class SignatureWork: @unchecked Sendable {
     private let chunkNanoseconds: UnsafeMutableBufferPointer<UInt64>
     /// The next chunk to claim; a value at or past `chunks` means none is left.
     private let nextChunk = Atomic<Int>(0)
-    /// Chunks checked; the thread that checks the last one leaves `finished`.
+    /// Chunks checked; the thread that checks the last one signals `finished`.
     private let checkedChunks = Atomic<Int>(0)
-    private let finished = DispatchGroup()
+    /// Signalled once, when every chunk is checked; waited on once, by the execution thread.
+    /// A semaphore rather than a group: a batch dropped unchecked, after a failure ended the
+    /// replay, may then be freed at any count without tripping libdispatch's balance check.
+    private let finished = DispatchSemaphore(value: 0)
 
     init(items: [SignatureItem], chainID: ChainID) {
         self.items = items
@@ -503,8 +506,7 @@ final class SignatureWork: @unchecked Sendable {
         results.initialize(repeating: false)
         chunkNanoseconds = .allocate(capacity: chunks)
         chunkNanoseconds.initialize(repeating: 0)
-        finished.enter()
-        if chunks == 0 { finished.leave() }
+        if chunks == 0 { finished.signal() }
     }
 
     deinit {
@@ -546,10 +548,10 @@ final class SignatureWork: @unchecked Sendable {
             }
             chunkNanoseconds[chunk] = Self.threadNanoseconds() &- started
             // Releasing and acquiring: the thread that checks the last chunk sees every other
-            // chunk's flags, and leaving `finished` passes them on to the waiting thread.
+            // chunk's flags, and signalling `finished` passes them on to the waiting thread.
             let checked = checkedChunks.add(1, ordering: .acquiringAndReleasing).newValue
             precondition(checked <= chunks, "a signature chunk was checked twice")
-            if checked == chunks { finished.leave() }
+            if checked == chunks { finished.signal() }
         }
     }
 

@@ -35,4 +35,21 @@ struct SignatureWorkTests {
         #expect(valid.indices.filter { !valid[$0] } == forged.sorted())
         if count > 0 { #expect(work.checkNanoseconds() > 0) }
     }
+
+    @Test("a batch dropped unchecked, or checked and never waited for, is freed without a trap")
+    func droppedWorkIsFreed() throws {
+        // A replay that fails leaves batches read ahead behind: never waited for, and the
+        // last perhaps never started.
+        do { _ = SignatureWork(items: try items(70, forged: []), chainID: try ChainID("socai-work")) }
+        do {
+            let started = SignatureWork(items: try items(70, forged: []), chainID: try ChainID("socai-work"))
+            started.start(threads: 1)
+        }
+        // The started batch above may still be on the signature queue, which holds it until
+        // its last chunk is checked; a batch queued after it must still be answered.
+        let last = SignatureWork(items: try items(1, forged: [0]), chainID: try ChainID("socai-work"))
+        last.start(threads: 1)
+        last.waitHelpingCheck()
+        #expect(last.valid() == [false])
+    }
 }
