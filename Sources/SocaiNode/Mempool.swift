@@ -128,17 +128,20 @@ public final class Mempool {
         let committedHashes = Set(committed.map(\.hash))
         let committedSigners = Set(committed.map(\.signer))
         let queries = LedgerQueries(backend: state)
+        // Every read first, so that a storage error leaves the mempool as it was.
         var nextNonce: [PublicKey: UInt64] = [:]
+        for signer in committedSigners where pendingPerSigner[signer] != nil {
+            nextNonce[signer] = try queries.nextNonce(signer)
+        }
         var kept: [Entry] = []
         kept.reserveCapacity(pending.count)
         for entry in pending {
             let signer = entry.envelope.signer
             var keep = !committedHashes.contains(entry.hash)
-            if keep, committedSigners.contains(signer) {
-                if nextNonce[signer] == nil { nextNonce[signer] = try queries.nextNonce(signer) }
+            if keep, let next = nextNonce[signer] {
                 // Keep only an unbroken run of nonces from the signer's next one.
-                keep = entry.envelope.nonce == nextNonce[signer]
-                if keep { nextNonce[signer]! += 1 }
+                keep = entry.envelope.nonce == next
+                if keep { nextNonce[signer] = next + 1 }
             }
             if keep {
                 kept.append(entry)
