@@ -46,6 +46,9 @@ public final class Mempool {
     private var pending: [Entry] = []
     private var pendingHashes: Set<Hash> = []
     private var pendingPerSigner: [PublicKey: UInt64] = [:]
+    /// Set while an `update` has not completed: a block was committed whose transactions the
+    /// mempool may still hold, so the next update checks every held signer, not only its own.
+    private var recheckEverySigner = false
     /// Bytes of encoded transactions held.
     public private(set) var bytes = 0
 
@@ -123,16 +126,21 @@ public final class Mempool {
 
     /// Removes committed transactions and those whose nonce the committed state has passed.
     /// Only the signers of `committed` can have a new committed nonce: their held runs are
-    /// checked against the state again, every other signer's run stands as it was admitted.
+    /// checked against the state again, every other signer's run stands as it was admitted
+    /// (after a failed update, every held signer's run is checked).
     public func update(committed: [TransactionEnvelope], state: any StateBackend) throws {
         let committedHashes = Set(committed.map(\.hash))
         let committedSigners = Set(committed.map(\.signer))
         let queries = LedgerQueries(backend: state)
-        // Every read first, so that a storage error leaves the mempool as it was.
+        // Every read first, so that a storage error leaves the mempool as it was; the block
+        // is committed all the same, so the next update then checks every held signer.
+        let signersToCheck = recheckEverySigner ? Set(pendingPerSigner.keys) : committedSigners
+        recheckEverySigner = true
         var nextNonce: [PublicKey: UInt64] = [:]
-        for signer in committedSigners where pendingPerSigner[signer] != nil {
+        for signer in signersToCheck where pendingPerSigner[signer] != nil {
             nextNonce[signer] = try queries.nextNonce(signer)
         }
+        recheckEverySigner = false
         var kept: [Entry] = []
         kept.reserveCapacity(pending.count)
         for entry in pending {

@@ -141,4 +141,49 @@ import Testing
         _ = try mempool.add(third, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
         #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [update, otherCreate, third])
     }
+
+    /// Reads through to `inner` until `failing` is set; then every value read throws.
+    final class FailingReads: StateBackend {
+        let inner: InMemoryStateBackend
+        var failing = false
+        init(_ inner: InMemoryStateBackend) { self.inner = inner }
+        func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
+            if failing { throw StateError(.storage, "the disk went away") }
+            return try inner.value(forKey: key)
+        }
+        func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
+            key: [UInt8], value: [UInt8]
+        )] { try inner.entries(withPrefix: prefix, after: after, limit: limit) }
+        var stateRoot: Hash { inner.stateRoot }
+        var treeNodes: any SparseMerkleNodeSource { inner.treeNodes }
+    }
+
+    @Test("an update that fails to read leaves the mempool whole, and the next one checks every held signer")
+    func failedUpdateIsMadeGoodByTheNext() throws {
+        let inner = try state()
+        let backend = FailingReads(inner)
+        let mempool = Mempool()
+        let create = try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: citizen))), citizen, nonce: 1)
+        let otherCreate = try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: other))), other, nonce: 1)
+        for held in [create, otherCreate] {
+            _ = try mempool.add(held, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
+        }
+        let header = BlockHeader(
+            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
+            transactionsRoot: Block.transactionsRoot([create]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
+            validatorsHash: .zero, proposer: PublicKey(of: citizen))
+        inner.apply(
+            try executor.execute(Block(header: header, lastCommit: nil, transactions: [create], evidence: []), on: inner)
+                .changes)
+        backend.failing = true
+        #expect(throws: StateError.self) { try mempool.update(committed: [create], state: backend) }
+        #expect(mempool.count == 2)
+        #expect(mempool.bytes == create.canonicalBytes.count + otherCreate.canonicalBytes.count)
+        // The next block holds neither signer; the committed create must go all the same.
+        backend.failing = false
+        try mempool.update(committed: [], state: backend)
+        #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [otherCreate])
+        #expect(mempool.bytes == otherCreate.canonicalBytes.count)
+        #expect(mempool.contains(create.hash) == false)
+    }
 }
