@@ -27,6 +27,17 @@ import Testing
         try payload.envelope(chainID: Self.chainID, key: key, nonce: nonce)
     }
 
+    /// Executes a height-1 block of `transactions` on `backend` and applies its changes, as a
+    /// commit would (header fields the executor does not read are left zero).
+    func commitBlock(_ transactions: [TransactionEnvelope], on backend: InMemoryStateBackend) throws {
+        let header = BlockHeader(
+            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
+            transactionsRoot: Block.transactionsRoot(transactions), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
+            validatorsHash: .zero, proposer: PublicKey(of: citizen))
+        let block = Block(header: header, lastCommit: nil, transactions: transactions, evidence: [])
+        backend.apply(try executor.execute(block, on: backend).changes)
+    }
+
     @Test func acceptsInNonceOrderAndRejectsWhatCanNeverApply() throws {
         let backend = try state()
         let mempool = Mempool()
@@ -92,14 +103,7 @@ import Testing
         _ = try mempool.add(create, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
         _ = try mempool.add(update, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
         // A block commits only the first.
-        let header = BlockHeader(
-            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
-            transactionsRoot: Block.transactionsRoot([create]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
-            validatorsHash: .zero,
-            proposer: PublicKey(of: citizen))
-        backend.apply(
-            try executor.execute(Block(header: header, lastCommit: nil, transactions: [create], evidence: []), on: backend)
-                .changes)
+        try commitBlock([create], on: backend)
         try mempool.update(committed: [create], state: backend)
         #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [update])
         // Committed transactions are duplicates from now on.
@@ -124,13 +128,7 @@ import Testing
         // Another node's block commits a different nonce-1 transaction of the citizen: the held
         // create can never apply now; the held update is next in line.
         let rival = try envelope(DIDCreate(did: did, services: [service]), citizen, nonce: 1)
-        let header = BlockHeader(
-            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
-            transactionsRoot: Block.transactionsRoot([rival]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
-            validatorsHash: .zero, proposer: PublicKey(of: citizen))
-        backend.apply(
-            try executor.execute(Block(header: header, lastCommit: nil, transactions: [rival], evidence: []), on: backend)
-                .changes)
+        try commitBlock([rival], on: backend)
         try mempool.update(committed: [rival], state: backend)
         #expect(mempool.count == 2)
         #expect(mempool.contains(create.hash) == false)
@@ -168,13 +166,7 @@ import Testing
         for held in [create, otherCreate] {
             _ = try mempool.add(held, executor: executor, state: backend, height: 1, timeMilliseconds: 1)
         }
-        let header = BlockHeader(
-            chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
-            transactionsRoot: Block.transactionsRoot([create]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
-            validatorsHash: .zero, proposer: PublicKey(of: citizen))
-        inner.apply(
-            try executor.execute(Block(header: header, lastCommit: nil, transactions: [create], evidence: []), on: inner)
-                .changes)
+        try commitBlock([create], on: inner)
         backend.failing = true
         #expect(throws: StateError.self) { try mempool.update(committed: [create], state: backend) }
         #expect(mempool.count == 2)
