@@ -35,11 +35,11 @@ public final class Mempool {
         }
     }
 
-    /// A held transaction with its hash and encoded size, computed once on admission: each
-    /// commit walks every held transaction, and a hash costs an encoding and a SHA-256.
+    /// A held transaction with its encoded size, computed once on admission: each commit
+    /// walks every held transaction, and a size costs an encoding. (The envelope keeps its
+    /// own hash.)
     private struct Entry {
         let envelope: TransactionEnvelope
-        let hash: Hash
         let size: Int
     }
 
@@ -98,7 +98,7 @@ public final class Mempool {
             // still pending (a DID created a moment ago), it may pass once they apply: keep it.
             guard ahead > 0 else { throw Rejection.invalid(outcome.code, outcome.message) }
         }
-        pending.append(Entry(envelope: envelope, hash: hash, size: size))
+        pending.append(Entry(envelope: envelope, size: size))
         pendingHashes.insert(hash)
         pendingPerSigner[envelope.signer] = ahead + 1
         bytes += size
@@ -145,7 +145,7 @@ public final class Mempool {
         kept.reserveCapacity(pending.count)
         for entry in pending {
             let signer = entry.envelope.signer
-            var keep = !committedHashes.contains(entry.hash)
+            var keep = !committedHashes.contains(entry.envelope.hash)
             if keep, let next = nextNonce[signer] {
                 // Keep only an unbroken run of nonces from the signer's next one.
                 keep = entry.envelope.nonce == next
@@ -154,7 +154,7 @@ public final class Mempool {
             if keep {
                 kept.append(entry)
             } else {
-                pendingHashes.remove(entry.hash)
+                pendingHashes.remove(entry.envelope.hash)
                 bytes -= entry.size
                 let ahead = pendingPerSigner[signer, default: 0]
                 precondition(ahead > 0, "mempool: a held transaction's signer had no count")

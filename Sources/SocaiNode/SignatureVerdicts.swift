@@ -34,9 +34,10 @@ final class SignatureVerdicts: Sendable {
         self.capacity = capacity
     }
 
-    /// Whether `envelope` (whose hash is `hash`) carries a valid signature: the recorded
-    /// verdict if there is one, else checked now and recorded.
-    func isValid(_ envelope: TransactionEnvelope, hash: Hash) -> Bool {
+    /// Whether `envelope` carries a valid signature: the recorded verdict if there is one,
+    /// else checked now and recorded.
+    func isValid(_ envelope: TransactionEnvelope) -> Bool {
+        let hash = envelope.hash
         if let verdict = state.withLock({ $0.verdicts[hash] }) { return verdict }
         // Verified outside the lock: two threads may both verify one transaction the first
         // time, which is harmless, but no thread waits behind another's verification.

@@ -642,7 +642,7 @@ public actor ValidatorNode {
         do {
             let decoded = try NodeMessage(canonicalBytes: message.payload)
             let signaturesValid = decoded.carriedTransactions.map { envelope in
-                verdicts?.isValid(envelope, hash: envelope.hash) ?? envelope.hasValidSignature
+                verdicts?.isValid(envelope) ?? envelope.hasValidSignature
             }
             return .message(decoded, transactionSignaturesValid: signaturesValid)
         } catch {
@@ -769,7 +769,7 @@ extension ValidatorNode: NodeService {
     public nonisolated func submit(_ envelope: TransactionEnvelope) async throws -> Hash {
         // The signature is checked on the caller's thread, so HTTP submissions verify in
         // parallel; a failure is left to the state machine, which names the rule.
-        let signatureValid = signatureVerdicts.isValid(envelope, hash: envelope.hash)
+        let signatureValid = signatureVerdicts.isValid(envelope)
         return try await submitLocally(envelope, signatureVerified: signatureValid)
     }
 

@@ -34,25 +34,25 @@ import Testing
         let verdicts = SignatureVerdicts(capacity: 8)
         let valid = try Self.transfer(1)
         let forged = try Self.transfer(2, forged: true)
-        #expect(verdicts.isValid(valid, hash: valid.hash))
-        #expect(!verdicts.isValid(forged, hash: forged.hash))
+        #expect(verdicts.isValid(valid))
+        #expect(!verdicts.isValid(forged))
         #expect(verdicts.count == 2)
         let copies = SignatureVerdicts(capacity: 8)
-        #expect(copies.isValid(validCopy, hash: validCopy.hash))
-        #expect(!copies.isValid(forgedCopy, hash: forgedCopy.hash))
+        #expect(copies.isValid(validCopy))
+        #expect(!copies.isValid(forgedCopy))
         // A copy is answered from the record: the count does not grow and the verdict holds.
-        #expect(verdicts.isValid(valid, hash: valid.hash))
-        #expect(!verdicts.isValid(forged, hash: forged.hash))
+        #expect(verdicts.isValid(valid))
+        #expect(!verdicts.isValid(forged))
         #expect(verdicts.count == 2)
     }
 
     @Test func holdsAtMostItsCapacity() throws {
         let verdicts = SignatureVerdicts(capacity: 3)
         let envelopes = try (0..<5).map { try Self.transfer(10 + $0) }
-        for envelope in envelopes { #expect(verdicts.isValid(envelope, hash: envelope.hash)) }
+        for envelope in envelopes { #expect(verdicts.isValid(envelope)) }
         #expect(verdicts.count == 3)
         // Asking about a forgotten one records it anew, still within bounds and still valid.
-        #expect(verdicts.isValid(envelopes[0], hash: envelopes[0].hash))
+        #expect(verdicts.isValid(envelopes[0]))
         #expect(verdicts.count == 3)
     }
 }
