@@ -12,12 +12,20 @@ final class ReplayStateBackend: StateBackend {
         func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 
-    /// A committed value, with the record it last decoded as. A new value is a new entry, so
-    /// a decoded record never outlives the bytes it came from.
+    /// A committed value, with the record it last decoded as. A new value replaces both at
+    /// once, so a decoded record never outlives the bytes it came from.
     final class Entry {
-        let bytes: [UInt8]
+        private(set) var bytes: [UInt8]
         var decoded: (any StateRecord)?
         init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        /// Takes a new value and forgets the record decoded from the old one. A key's entry is
+        /// kept, not reallocated: most keys a block writes (balances, nonces) are rewritten
+        /// block after block.
+        func replace(with bytes: [UInt8]) {
+            self.bytes = bytes
+            decoded = nil
+        }
     }
 
     private var values: [BytesKey: Entry] = [:]
@@ -54,7 +62,7 @@ final class ReplayStateBackend: StateBackend {
         let matching = values.keys.lazy.map(\.bytes).filter { key in
             key.starts(with: prefix) && (after.map { $0.lexicographicallyPrecedes(key) } ?? true)
         }
-        return matching.sorted { $0.lexicographicallyPrecedes($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!.bytes) }
+        return matching.sorted { $0.precedesInByteOrder($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!.bytes) }
     }
 
     /// Applies a block's tree changes to the replay's own tree and returns the new root, with
@@ -69,7 +77,14 @@ final class ReplayStateBackend: StateBackend {
     /// Applies a change set computed by `updatedTree` against this backend's current root.
     func apply(_ changes: StateChanges) {
         precondition(pendingRoot == changes.stateRoot, "replay: the change set is not the tree's pending update")
-        for change in changes.values { values[BytesKey(bytes: change.key)] = change.value.map(Entry.init) }
+        for change in changes.values {
+            let key = BytesKey(bytes: change.key)
+            if let value = change.value {
+                if let entry = values[key] { entry.replace(with: value) } else { values[key] = Entry(value) }
+            } else {
+                values[key] = nil
+            }
+        }
         pendingRoot = nil
         stateRoot = changes.stateRoot
     }

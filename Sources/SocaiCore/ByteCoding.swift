@@ -203,3 +203,31 @@ extension CanonicalDecodable {
         try reader.expectEnd(String(describing: Self.self))
     }
 }
+
+extension Array where Element == UInt8 {
+    /// Whether these bytes sort before `other` in byte order: unsigned bytes compared from the
+    /// first, and a proper prefix first. That is `lexicographicallyPrecedes` and SQLite's BLOB
+    /// order, compared eight bytes at a time: state keys are sorted in every block (the change
+    /// set goes to the tree and the store in key order), and the generic comparison, a byte
+    /// and a bounds check per step, was about 1% of a validator's processor time.
+    @inlinable
+    public func precedesInByteOrder(_ other: [UInt8]) -> Bool {
+        let common = Swift.min(count, other.count)
+        return withUnsafeBytes { left in
+            other.withUnsafeBytes { right in
+                var offset = 0
+                while offset + 8 <= common {
+                    let a = UInt64(bigEndian: left.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                    let b = UInt64(bigEndian: right.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                    if a != b { return a < b }
+                    offset += 8
+                }
+                while offset < common {
+                    if left[offset] != right[offset] { return left[offset] < right[offset] }
+                    offset += 1
+                }
+                return count < other.count
+            }
+        }
+    }
+}

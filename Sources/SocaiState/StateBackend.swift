@@ -139,7 +139,7 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
             let key = entry.key.bytes
             return key.starts(with: prefix) && (after.map { key.lexicographicallyPrecedes($0) == false && key != $0 } ?? true)
         }
-        return matching.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.prefix(limit).map {
+        return matching.sorted { $0.key.bytes.precedesInByteOrder($1.key.bytes) }.prefix(limit).map {
             ($0.key.bytes, $0.value)
         }
     }

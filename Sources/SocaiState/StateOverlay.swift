@@ -52,7 +52,7 @@ final class StateOverlay {
     /// The block's writes, ascending by key: dictionary order never reaches hashed data.
     func sortedChanges() -> [StateEntryChange] {
         precondition(transactionWrites.isEmpty, "a transaction was neither committed nor discarded")
-        return blockWrites.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.map {
+        return blockWrites.sorted { $0.key.bytes.precedesInByteOrder($1.key.bytes) }.map {
             StateEntryChange(key: $0.key.bytes, value: $0.value)
         }
     }
