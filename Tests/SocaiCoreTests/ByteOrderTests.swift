@@ -24,7 +24,8 @@ struct ByteOrderTests {
         var keys: [[UInt8]] = []
         for _ in 0..<400 {
             var key = stems[Int(generator.next() % UInt64(stems.count))]
-            for _ in 0..<Int(generator.next() % 20) { key.append([0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff][Int(generator.next() % 6)]) }
+            let alphabet: [UInt8] = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff]
+            for _ in 0..<Int(generator.next() % 20) { key.append(alphabet[Int(generator.next() % 6)]) }
             keys.append(key)
         }
         var compared = 0
