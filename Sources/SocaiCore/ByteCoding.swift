@@ -66,6 +66,13 @@ public struct ByteReader {
     /// Bytes not yet read.
     public var remaining: Int { bytes.count - offset }
 
+    /// Calls `body` with the bytes read since `start`, an earlier `offset`: a structure just
+    /// decoded can hash the bytes it came from instead of encoding itself again.
+    public func withBytesRead<Result>(since start: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        precondition(start >= 0 && start <= offset, "withBytesRead: \(start) is not an offset already read")
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<offset])) }
+    }
+
     /// Reads `count` raw bytes; `field` names what is being read, for the error message.
     public mutating func readRaw(_ count: Int, _ field: String) throws(FormatError) -> [UInt8] {
         precondition(count >= 0)

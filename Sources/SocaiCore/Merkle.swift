@@ -1,3 +1,5 @@
+import SocaiCrypto
+
 /// The binary Merkle tree of RFC 6962 §2.1 (Certificate Transparency), over SHA-256.
 ///
 /// leaf hash = SHA-256(0x00 ‖ leaf), node hash = SHA-256(0x01 ‖ left ‖ right); the root of
@@ -5,12 +7,24 @@
 /// first k leaves, k the largest power of two smaller than n. The prefixes keep a leaf from
 /// ever being mistaken for an interior node (second-preimage resistance).
 public enum Merkle {
-    /// Hash of one leaf.
-    public static func leafHash(_ leaf: [UInt8]) -> Hash { Hash.sha256([0x00] + leaf) }
+    /// Hash of one leaf. The prefix and the leaf go to the hash one after the other, not
+    /// joined in a new array first: every block hashes each of its transactions this way on
+    /// every validator and in every replay.
+    public static func leafHash(_ leaf: [UInt8]) -> Hash {
+        var hasher = SHA256.Hasher()
+        withUnsafeBytes(of: UInt8(0x00)) { hasher.update($0) }
+        leaf.withUnsafeBytes { hasher.update($0) }
+        return Hash(storage: Bytes32 { hasher.finalize(into: $0) })
+    }
 
-    /// Hash of an interior node.
+    /// Hash of an interior node: its 65 bytes laid out on the stack, not in new arrays.
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        Hash.sha256([0x01] + left.bytes + right.bytes)
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
+            buffer[0] = 0x01
+            left.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
+            right.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
+            return Hash(storage: Bytes32 { SHA256.hash(UnsafeRawBufferPointer(buffer), into: $0) })
+        }
     }
 
     /// The root over `leaves`, in order.

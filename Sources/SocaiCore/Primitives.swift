@@ -33,6 +33,11 @@ public struct Hash: Hashable, Comparable, Sendable, CanonicalCodable, CustomStri
 
     /// SHA-256 of the domain tag followed by `data`: the hash of a tagged object (docs/FORMAT.md §2).
     public static func tagged(_ tag: DomainTag, _ data: [UInt8]) -> Hash {
+        data.withUnsafeBytes { tagged(tag, $0) }
+    }
+
+    /// SHA-256 of the domain tag followed by the bytes `data` points at.
+    public static func tagged(_ tag: DomainTag, _ data: UnsafeRawBufferPointer) -> Hash {
         var hasher = SHA256.Hasher()
         hasher.update(tag.bytes)
         hasher.update(data)

@@ -89,6 +89,7 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
 
     /// Reads an envelope, rejecting unknown versions, kind 0 and oversize payloads.
     public init(from reader: inout ByteReader) throws(FormatError) {
+        let start = reader.offset
         let version = try reader.readUInt8("transaction version")
         guard version == Self.formatVersion else {
             throw FormatError(.unknownVersion, "transaction version \(version) is unknown (expected \(Self.formatVersion))")
@@ -101,6 +102,11 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
         signature = try reader.read(Signature.self)
         hash = .zero
         try validate()
-        hash = Hash.tagged(.hashTransaction, canonicalBytes)
+        // The bytes just read are the envelope's canonical encoding: every field has one
+        // encoding and the reader accepts no other (fixed-width integers, length-prefixed
+        // bytes, validated strings). So they are hashed as they are, rather than encoded again;
+        // a node decodes each transaction several times (gossip copies, proposals, sync).
+        hash = reader.withBytesRead(since: start) { Hash.tagged(.hashTransaction, $0) }
+        assert(hash == Hash.tagged(.hashTransaction, canonicalBytes), "a decoded envelope's bytes are not its encoding")
     }
 }
