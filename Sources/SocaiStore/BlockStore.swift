@@ -12,7 +12,7 @@ public final class BlockStore {
     /// The schema version written to `PRAGMA user_version`.
     public static let schemaVersion: Int64 = 1
 
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     /// The chain this store holds.
     public let chainID: ChainID
     /// The genesis hash this chain starts from (block 1's previous-block hash).

@@ -16,6 +16,11 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// update walks the top of the tree, so most of its reads hit here instead of SQLite
     /// and SHA-256. Locked because queries may read while a block executes.
     private let checkedNodes = Mutex(CheckedNodeCache())
+    /// Committed values recently read (see `StateValueCache`).
+    private var cachedValues = StateValueCache()
+    /// The changes `write` put in the open SQLite transaction, for the cache to take once
+    /// `didCommit` reports that transaction committed.
+    private var uncommittedChanges: (height: UInt64, values: [StateEntryChange])?
 
     init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
@@ -44,8 +49,27 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// The tree nodes: this database.
     public var treeNodes: any SparseMerkleNodeSource { self }
 
-    /// The value under `key`.
+    /// The value under `key`: from the cache of committed values, or else read from SQLite
+    /// and cached.
     public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
+        if let entry = cachedValues.entry(key) { return entry.bytes }
+        return cachedValues.insert(key, try storedValue(forKey: key)).bytes
+    }
+
+    /// The record under `key`, decoded once while its value stands: the DID documents and
+    /// accounts a transaction's rules read were often read, and decoded, by its admission.
+    public func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
+        let entry: StateValueCache.Entry
+        if let cached = cachedValues.entry(key) { entry = cached } else { entry = cachedValues.insert(key, try storedValue(forKey: key)) }
+        guard let bytes = entry.bytes else { return nil }
+        if let decoded = entry.decoded as? Record { return decoded }
+        let record = try StateRecordDecoding.decode(Record.self, bytes, key: key)
+        entry.decoded = record
+        return record
+    }
+
+    /// The value under `key` in SQLite.
+    private func storedValue(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
         do throws(StoreError) {
             let select = try connection.cached("SELECT value FROM state WHERE key = ?")
             try select.bind([.blob(key)])
@@ -121,6 +145,8 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
     /// Writes a change set for `height` inside the caller's SQLite transaction.
     func write(_ changes: StateChanges, height: UInt64, outcomes: [TransactionOutcome]) throws(StoreError) {
+        // Held until `didCommit`: should this transaction roll back, the next write replaces it.
+        uncommittedChanges = (height, changes.values)
         let upsert = try connection.cached(
             "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
         let delete = try connection.cached("DELETE FROM state WHERE key = ?")
@@ -179,6 +205,13 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     func didCommit(height: UInt64, root: Hash) {
         self.height = height
         stateRoot = root
+        if let changes = uncommittedChanges, changes.height == height {
+            cachedValues.committed(changes.values)
+        } else {
+            // Not the write this commit reports: trust nothing cached.
+            cachedValues.removeAll()
+        }
+        uncommittedChanges = nil
     }
 }
 

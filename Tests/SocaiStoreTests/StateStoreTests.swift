@@ -182,4 +182,84 @@ import Testing
             #expect(cache.count <= 8)
         }
     }
+
+    @Test func cachedValuesFollowCommitsAndNeverARolledBackWrite() throws {
+        let directory = TemporaryDirectory()
+        let genesis = try genesis()
+        let builder = InMemoryStateBackend()
+        builder.apply(try LedgerExecutor.genesisChanges(genesis, on: builder))
+        let blocks = try buildChain(genesis, count: 2, reference: builder)
+        let reference = InMemoryStateBackend()
+        reference.apply(try LedgerExecutor.genesisChanges(genesis, on: reference))
+        let executor = LedgerExecutor(chainID: Self.chainID)
+        let store = try BlockStore(path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash)
+        try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let account = StateKey.account(PublicKey(of: citizen))
+        // Read once so both are cached: the DID document as a record, the account as absent.
+        let genesisDocument = try #require(try store.state.record(DIDRecord.self, forKey: StateKey.did(did)))
+        #expect(try store.state.value(forKey: account) == nil)
+
+        // Block 1's changes written in a transaction that then fails: nothing cached moves.
+        let execution = try executor.execute(blocks[0].0, on: store.state)
+        #expect(throws: StoreError.self) {
+            try store.connection.inTransaction { () throws(StoreError) in
+                try store.state.write(execution.changes, height: 1, outcomes: execution.outcomes)
+                throw StoreError(.database, "injected failure after the state was written")
+            }
+        }
+        #expect(try store.state.record(DIDRecord.self, forKey: StateKey.did(did)) == genesisDocument)
+        #expect(try store.state.value(forKey: account) == nil)
+
+        // Committed for real, block after block: every changed key reads as the reference has it,
+        // held keys and keys never read alike, in bytes and as records.
+        for (block, commit) in blocks {
+            let committed = try store.appendExecuting(block, commit: commit, executor: executor)
+            reference.apply(committed.changes)
+            for change in committed.changes.values {
+                #expect(try store.state.value(forKey: change.key) == reference.value(forKey: change.key))
+            }
+            let document = try #require(try store.state.record(DIDRecord.self, forKey: StateKey.did(did)))
+            #expect(document.canonicalBytes == (try reference.value(forKey: StateKey.did(did))))
+            #expect(try store.state.record(AccountRecord.self, forKey: account)?.nonce == block.header.height)
+        }
+        #expect(try store.state.record(DIDRecord.self, forKey: StateKey.did(did))?.services.count == 2)
+    }
+
+    @Test func theStateValueCacheIsBoundedAndTakesOnlyHeldKeysFromACommit() {
+        var cache = StateValueCache(generationEntriesMax: 4, generationBytesMax: 8_192)
+        func key(_ index: Int) -> [UInt8] { Array("key/\(index)".utf8) }
+        for index in 0..<4 { cache.insert(key(index), [UInt8(index)]) }
+        #expect(cache.count == 4)
+        cache.insert(key(4), nil)
+        #expect(cache.count == 5)
+        // Key 0, read now, moves to the young generation and survives the next turnover.
+        #expect(cache.entry(key(0))?.bytes == [0])
+        for index in 5..<8 { cache.insert(key(index), [UInt8(index)]) }
+        #expect(cache.entry(key(0))?.bytes == [0])
+        #expect(cache.entry(key(1)) == nil)
+        for index in 8..<60 {
+            cache.insert(key(index), [UInt8(index)])
+            #expect(cache.count <= 8)
+            #expect(cache.bytes <= 2 * 8_192)
+        }
+        // A commit changes held keys (to a value or to absent) and leaves others out.
+        cache.committed([
+            StateEntryChange(key: key(59), value: [9, 9]), StateEntryChange(key: key(58), value: nil),
+            StateEntryChange(key: key(1_000), value: [1]),
+        ])
+        #expect(cache.entry(key(59))?.bytes == [9, 9])
+        #expect(cache.entry(key(58)).map { $0.bytes == nil } == true)
+        #expect(cache.entry(key(1_000)) == nil)
+        // A value over the largest held is returned but not kept; the byte bound holds too.
+        let large = [UInt8](repeating: 7, count: StateValueCache.valueBytesMax + 1)
+        #expect(cache.insert(key(2_000), large).bytes == large)
+        #expect(cache.entry(key(2_000)) == nil)
+        var byBytes = StateValueCache(generationEntriesMax: 1_000, generationBytesMax: 8_192)
+        for index in 0..<20 {
+            byBytes.insert(key(index), [UInt8](repeating: 1, count: 4_000))
+            #expect(byBytes.bytes <= 2 * 8_192)
+        }
+        #expect(byBytes.count <= 4)
+    }
 }
