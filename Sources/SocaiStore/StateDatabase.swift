@@ -60,7 +60,11 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// accounts a transaction's rules read were often read, and decoded, by its admission.
     public func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
         let entry: StateValueCache.Entry
-        if let cached = cachedValues.entry(key) { entry = cached } else { entry = cachedValues.insert(key, try storedValue(forKey: key)) }
+        if let cached = cachedValues.entry(key) {
+            entry = cached
+        } else {
+            entry = cachedValues.insert(key, try storedValue(forKey: key))
+        }
         guard let bytes = entry.bytes else { return nil }
         if let decoded = entry.decoded as? Record { return decoded }
         let record = try StateRecordDecoding.decode(Record.self, bytes, key: key)
