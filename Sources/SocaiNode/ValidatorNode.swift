@@ -74,6 +74,9 @@ public actor ValidatorNode {
     /// once — when this node builds or validates it — and commit persists that result; the
     /// state changes only by commit, which empties this. At most one per proposed block.
     private var executions: [Hash: BlockExecution] = [:]
+    /// Where the current height's time went, for the commit's log line: an operator reading
+    /// why blocks are slow sees whether it is execution, the store, or waiting for votes.
+    private var heightTiming = HeightTiming()
     /// The latest committed block and its certificate (nil before block 1): read on every
     /// proposal and validation, so kept rather than decoded from the store each time.
     private var tip: (block: Block, commit: CommitCertificate)?
@@ -457,6 +460,7 @@ public actor ValidatorNode {
     /// Starts consensus at the height after `committedHeight`, unless sync already moved on.
     private func startHeight(after committedHeight: UInt64) {
         guard running, store.height == committedHeight, machine.height <= committedHeight else { return }
+        heightTiming = HeightTiming()
         do {
             try perform(
                 machine.handle(
@@ -479,6 +483,7 @@ public actor ValidatorNode {
     /// Builds this validator's proposal for `height` from the mempool and pending evidence.
     private func buildBlock(height: UInt64) throws -> Block {
         precondition(height == store.height + 1)
+        heightTiming.proposalAtHand()
         let previous = tip
         let previousTime = previous?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
         let parameters = try blockParameters()
@@ -494,7 +499,9 @@ public actor ValidatorNode {
         var block = Block(header: header, lastCommit: previous?.commit, transactions: transactions, evidence: Array(evidence))
         // Every mempool transaction's signature was verified on admission. Execution does not
         // read the header's state root, so the result holds for the finished block too.
+        let executionStart = monotonicNanoseconds()
         let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
+        heightTiming.executionNanoseconds += monotonicNanoseconds() - executionStart
         header.stateRoot = execution.stateRoot
         block.header = header
         remember(execution, of: block)
@@ -541,7 +548,9 @@ public actor ValidatorNode {
                 log("block \(block.hash) at height \(height) holds a transaction whose signature does not verify")
                 return false
             }
+            let executionStart = monotonicNanoseconds()
             let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
+            heightTiming.executionNanoseconds += monotonicNanoseconds() - executionStart
             guard execution.stateRoot == header.stateRoot else { return false }
             remember(execution, of: block)
             return true
@@ -553,6 +562,8 @@ public actor ValidatorNode {
 
     private func commit(_ block: Block, certificate: CommitCertificate) throws {
         let previousTime = tip?.block.header.timeMilliseconds
+        let storeStart = monotonicNanoseconds()
+        let storeProcessorStart = threadProcessorNanoseconds()
         let execution: BlockExecution
         if let executed = executions[block.hash] {
             try store.append(block, commit: certificate, execution: executed)
@@ -564,6 +575,8 @@ public actor ValidatorNode {
             }
             execution = try store.appendExecuting(block, commit: certificate, executor: executor, signaturesVerified: true)
         }
+        let storeNanoseconds = monotonicNanoseconds() - storeStart
+        let storeProcessorNanoseconds = threadProcessorNanoseconds() - storeProcessorStart
         tip = (block, certificate)
         committedHeightWatch?.publish(store.height)
         executions.removeAll()
@@ -592,8 +605,8 @@ public actor ValidatorNode {
             }
         }
         log(
-            "committed height \(block.header.height) with \(block.transactions.count) transaction(s), state root \(execution.stateRoot)"
-        )
+            "committed height \(block.header.height) with \(block.transactions.count) transaction(s), state root \(execution.stateRoot); "
+                + heightTiming.summary(storeNanoseconds: storeNanoseconds, storeProcessorNanoseconds: storeProcessorNanoseconds))
         broadcastStatus()
     }
 
@@ -667,6 +680,7 @@ public actor ValidatorNode {
         switch decoded {
         case .proposal(let proposal, let block):
             guard block.hash == proposal.blockID, block.header.height == proposal.height else { return }
+            if block.header.height == store.height + 1 { heightTiming.proposalAtHand() }
             let sameHeight = proposedBlocks.values.filter { $0.header.height == block.header.height }.count
             if proposedBlocks[block.hash] == nil, sameHeight < Self.proposedBlocksPerHeightMax, block.header.height > store.height
             {
@@ -763,6 +777,42 @@ public actor ValidatorNode {
 
 /// The wall clock in Unix milliseconds: only for proposing block times and checking drift.
 func nowMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+/// A monotonic clock, for durations only: it never goes back, and it never reaches a block.
+func monotonicNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// Processor time of the calling thread.
+func threadProcessorNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}
+
+/// What the current height's time went to, for the log line of its commit.
+struct HeightTiming {
+    /// When the height started (or the node did).
+    var startedNanoseconds = monotonicNanoseconds()
+    /// Time spent executing candidate blocks of this height (built or received).
+    var executionNanoseconds: UInt64 = 0
+    /// When the first proposed block of this height was at hand (built here or received).
+    var proposalNanoseconds: UInt64?
+
+    /// Notes that a proposed block is at hand now, unless one already was.
+    mutating func proposalAtHand() {
+        if proposalNanoseconds == nil { proposalNanoseconds = monotonicNanoseconds() }
+    }
+
+    /// "N ms after the height started (proposal at hand after …, executing …, storing …)",
+    /// given the commit's store time, in wall and in the committing thread's processor time
+    /// (on a busy machine the two differ by the time other work held the processor).
+    func summary(storeNanoseconds: UInt64, storeProcessorNanoseconds: UInt64) -> String {
+        func milliseconds(_ nanoseconds: UInt64) -> String { "\((nanoseconds + 500_000) / 1_000_000) ms" }
+        let proposal = proposalNanoseconds.map { milliseconds($0 - startedNanoseconds) } ?? "none"
+        return "\(milliseconds(monotonicNanoseconds() - startedNanoseconds)) after the height started "
+            + "(proposal at hand after \(proposal), executing \(milliseconds(executionNanoseconds)), "
+            + "storing \(milliseconds(storeNanoseconds)), \(milliseconds(storeProcessorNanoseconds)) of it processor)"
+    }
+}
 
 extension ValidatorNode: NodeService {
     /// Submits to the mempool.
