@@ -3,41 +3,33 @@ import Testing
 
 @Suite("byte order of state keys")
 struct ByteOrderTests {
-    /// A small deterministic generator (SplitMix64), so a failure reproduces.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+    /// Every key of up to five bytes from a small alphabet after each of a few stems: equal
+    /// keys, keys that are prefixes of others, and keys that differ only past the first
+    /// eight-byte word (where a word-wise comparison could go wrong) all occur.
+    static func keys() -> [[UInt8]] {
+        let stems: [[UInt8]] = [[], Array("did/".utf8), Array("did/did:socai:".utf8), [0xff, 0x00, 0x80]]
+        let alphabet: [UInt8] = [0x00, 0x7f, 0xff]
+        var suffixes: [[UInt8]] = [[]]
+        var frontier: [[UInt8]] = [[]]
+        for _ in 0..<5 {
+            frontier = frontier.flatMap { suffix in alphabet.map { suffix + [$0] } }
+            suffixes += frontier
         }
+        return stems.flatMap { stem in suffixes.map { stem + $0 } }
     }
 
     @Test("agrees with lexicographicallyPrecedes on keys that share prefixes, differ late or are prefixes")
     func agreesWithGenericOrder() {
-        var generator = Generator(state: 7)
-        // A small alphabet and shared stems make equal prefixes, equal keys and ties in the
-        // first eight-byte word common, which is where a word-wise comparison could go wrong.
-        let stems: [[UInt8]] = [[], Array("did/".utf8), Array("did/did:socai:".utf8), [0xff, 0x00, 0x80]]
-        var keys: [[UInt8]] = []
-        for _ in 0..<400 {
-            var key = stems[Int(generator.next() % UInt64(stems.count))]
-            let alphabet: [UInt8] = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff]
-            for _ in 0..<Int(generator.next() % 20) { key.append(alphabet[Int(generator.next() % 6)]) }
-            keys.append(key)
-        }
+        let keys = Self.keys()
+        #expect(keys.count == 4 * 364)
         var compared = 0
         for left in keys {
-            for right in keys.prefix(120) {
-                #expect(
-                    left.precedesInByteOrder(right) == left.lexicographicallyPrecedes(right),
-                    "\(left) vs \(right)")
+            for right in stride(from: 0, to: keys.count, by: 5).map({ keys[$0] }) {
+                #expect(left.precedesInByteOrder(right) == left.lexicographicallyPrecedes(right), "\(left) vs \(right)")
                 compared += 1
             }
         }
-        #expect(compared == 400 * 120)
+        #expect(compared == keys.count * ((keys.count + 4) / 5))
         #expect(![UInt8]().precedesInByteOrder([]))
         #expect([UInt8]().precedesInByteOrder([0]))
         #expect(Array("did/abcdefgh".utf8).precedesInByteOrder(Array("did/abcdefgh\u{0}".utf8)))

@@ -21,6 +21,20 @@ import Testing
                 accounts: [Genesis.AccountEntry(publicKey: Hex.encode(citizen.publicKey), balance: 100)]))
     }
 
+    /// A backend holding the genesis state.
+    func genesisState(_ genesis: Genesis) throws -> InMemoryStateBackend {
+        let backend = InMemoryStateBackend()
+        backend.apply(try LedgerExecutor.genesisChanges(genesis, on: backend))
+        return backend
+    }
+
+    /// A new store in `directory` with the genesis state written.
+    func genesisStore(_ genesis: Genesis, in directory: TemporaryDirectory) throws -> BlockStore {
+        let store = try BlockStore(path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash)
+        try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+        return store
+    }
+
     /// Builds `count` blocks, each creating or updating the citizen's DID, executed on `reference`.
     func buildChain(_ genesis: Genesis, count: Int, reference: InMemoryStateBackend) throws -> [(Block, CommitCertificate)] {
         let executor = LedgerExecutor(chainID: Self.chainID)
@@ -95,11 +109,8 @@ import Testing
     @Test func aBlockWithAWrongStateRootIsRefusedAndChangesNothing() throws {
         let directory = TemporaryDirectory()
         let genesis = try genesis()
-        let reference = InMemoryStateBackend()
-        reference.apply(try LedgerExecutor.genesisChanges(genesis, on: reference))
-        let blocks = try buildChain(genesis, count: 2, reference: reference)
-        let store = try BlockStore(path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash)
-        try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+        let blocks = try buildChain(genesis, count: 2, reference: try genesisState(genesis))
+        let store = try genesisStore(genesis, in: directory)
         let rootBefore = store.state.stateRoot
         // Block 1 signed with a state root that is not what execution gives.
         var chain = try DevelopmentChain(
@@ -186,14 +197,10 @@ import Testing
     @Test func cachedValuesFollowCommitsAndNeverARolledBackWrite() throws {
         let directory = TemporaryDirectory()
         let genesis = try genesis()
-        let builder = InMemoryStateBackend()
-        builder.apply(try LedgerExecutor.genesisChanges(genesis, on: builder))
-        let blocks = try buildChain(genesis, count: 2, reference: builder)
-        let reference = InMemoryStateBackend()
-        reference.apply(try LedgerExecutor.genesisChanges(genesis, on: reference))
+        let blocks = try buildChain(genesis, count: 2, reference: try genesisState(genesis))
+        let reference = try genesisState(genesis)
         let executor = LedgerExecutor(chainID: Self.chainID)
-        let store = try BlockStore(path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash)
-        try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+        let store = try genesisStore(genesis, in: directory)
         let did = DID(initialKey: PublicKey(of: citizen))
         let account = StateKey.account(PublicKey(of: citizen))
         // Read once so both are cached: the DID document as a record, the account as absent.
