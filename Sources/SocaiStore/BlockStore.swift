@@ -12,6 +12,8 @@ public final class BlockStore {
     /// The schema version written to `PRAGMA user_version`.
     public static let schemaVersion: Int64 = 1
 
+    /// The store's one SQLite connection. Internal, not private, so that a test can run a
+    /// transaction that writes state and then fails.
     let connection: SQLiteConnection
     /// The chain this store holds.
     public let chainID: ChainID

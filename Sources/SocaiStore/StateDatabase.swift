@@ -16,7 +16,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// update walks the top of the tree, so most of its reads hit here instead of SQLite
     /// and SHA-256. Locked because queries may read while a block executes.
     private let checkedNodes = Mutex(CheckedNodeCache())
-    /// Committed values recently read (see `StateValueCache`).
+    /// Committed values recently read (see `StateValueCache`). Not locked: this class is not
+    /// `Sendable`, so the compiler keeps each instance within one isolation domain (a node's
+    /// actor, or a command's one thread).
     private var cachedValues = StateValueCache()
     /// The changes `write` put in the open SQLite transaction, for the cache to take once
     /// `didCommit` reports that transaction committed.
