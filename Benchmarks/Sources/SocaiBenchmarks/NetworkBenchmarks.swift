@@ -123,6 +123,11 @@ enum NetworkBenchmarks {
 
         // Latency, open loop: first at half the throughput just measured (a load this network
         // sustains), then at half the target load (the figure).
+        if let fixed = Double(ProcessInfo.processInfo.environment["SOCAI_BENCH_LATENCY_RATE"] ?? ""), fixed >= 1 {
+            // One fixed offered load instead, so that two builds can be compared at the same load.
+            try openLoopLatency(offeredRate: min(fixed, 100_000), label: "the given load", apis: apis)
+            return
+        }
         try openLoopLatency(offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis)
         try openLoopLatency(offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis)
     }
