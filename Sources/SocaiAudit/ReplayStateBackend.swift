@@ -6,29 +6,9 @@ import SocaiState
 /// never reads an old root and answers no proofs). Execution is the one part of a replay that
 /// cannot run in parallel.
 final class ReplayStateBackend: StateBackend {
-    /// A state key that hashes its bytes in one call.
-    struct BytesKey: Hashable {
-        let bytes: [UInt8]
-        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-    }
-
-    /// A committed value, with the record it last decoded as. A new value replaces both at
-    /// once, so a decoded record never outlives the bytes it came from.
-    final class Entry {
-        private(set) var bytes: [UInt8]
-        var decoded: (any StateRecord)?
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-        /// Takes a new value and forgets the record decoded from the old one. A key's entry is
-        /// kept, not reallocated: most keys a block writes (balances, nonces) are rewritten
-        /// block after block.
-        func replace(with bytes: [UInt8]) {
-            self.bytes = bytes
-            decoded = nil
-        }
-    }
-
-    private var values: [BytesKey: Entry] = [:]
+    /// Each key's value with its decoded record. A rewritten key keeps its entry (most keys
+    /// a block writes, balances and nonces, are rewritten block after block).
+    private var values: [StateKeyBytes: DecodedStateValue] = [:]
     private var tree = ReplayStateTree()
     /// The root of the tree after an update that `apply` has not yet taken: the tree is then
     /// ahead of `stateRoot`, and no second update may start.
@@ -42,16 +22,12 @@ final class ReplayStateBackend: StateBackend {
     /// Number of state entries.
     var count: Int { values.count }
 
-    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[BytesKey(bytes: key)]?.bytes }
+    func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[StateKeyBytes(key)]?.bytes }
 
     /// The record under `key`, decoded once while its value stands: in a replay most reads
     /// are of DID documents and balances that the same signers read block after block.
     func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
-        guard let entry = values[BytesKey(bytes: key)] else { return nil }
-        if let decoded = entry.decoded as? Record { return decoded }
-        let record = try StateRecordDecoding.decode(Record.self, entry.bytes, key: key)
-        entry.decoded = record
-        return record
+        try values[StateKeyBytes(key)]?.record(Record.self, key: key)
     }
 
     /// Entries under `prefix`, ascending, after `after` (a full scan: rules rarely list, and
@@ -59,10 +35,13 @@ final class ReplayStateBackend: StateBackend {
     func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
         key: [UInt8], value: [UInt8]
     )] {
-        let matching = values.keys.lazy.map(\.bytes).filter { key in
-            key.starts(with: prefix) && (after.map { $0.lexicographicallyPrecedes(key) } ?? true)
+        let matching = values.compactMap { key, entry -> (key: [UInt8], value: [UInt8])? in
+            guard key.bytes.starts(with: prefix), after.map({ $0.precedesInByteOrder(key.bytes) }) ?? true,
+                let value = entry.bytes
+            else { return nil }
+            return (key.bytes, value)
         }
-        return matching.sorted { $0.precedesInByteOrder($1) }.prefix(limit).map { ($0, values[BytesKey(bytes: $0)]!.bytes) }
+        return Array(matching.sorted { $0.key.precedesInByteOrder($1.key) }.prefix(limit))
     }
 
     /// Applies a block's tree changes to the replay's own tree and returns the new root, with
@@ -78,9 +57,9 @@ final class ReplayStateBackend: StateBackend {
     func apply(_ changes: StateChanges) {
         precondition(pendingRoot == changes.stateRoot, "replay: the change set is not the tree's pending update")
         for change in changes.values {
-            let key = BytesKey(bytes: change.key)
+            let key = StateKeyBytes(change.key)
             if let value = change.value {
-                if let entry = values[key] { entry.replace(with: value) } else { values[key] = Entry(value) }
+                if let entry = values[key] { entry.replace(with: value) } else { values[key] = DecodedStateValue(value) }
             } else {
                 values[key] = nil
             }

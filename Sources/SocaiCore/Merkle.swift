@@ -19,12 +19,7 @@ public enum Merkle {
 
     /// Hash of an interior node: its 65 bytes laid out on the stack, not in new arrays.
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
-            buffer[0] = 0x01
-            left.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
-            right.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
-            return Hash(storage: Bytes32 { SHA256.hash(UnsafeRawBufferPointer(buffer), into: $0) })
-        }
+        Hash.withPrefixedPair(0x01, left, right, Hash.sha256)
     }
 
     /// The root over `leaves`, in order.

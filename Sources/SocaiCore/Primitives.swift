@@ -31,6 +31,23 @@ public struct Hash: Hashable, Comparable, Sendable, CanonicalCodable, CustomStri
         data.withUnsafeBytes { input in Hash(storage: Bytes32 { SHA256.hash(input, into: $0) }) }
     }
 
+    /// Calls `body` with the 65 bytes `prefix ‖ first ‖ second` laid out on the stack, not in a
+    /// new array: the shape of every Merkle node, hashed (and, for the state tree, stored)
+    /// once for each node a block makes.
+    public static func withPrefixedPair<Result>(
+        _ prefix: UInt8, _ first: Hash, _ second: Hash, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
+            buffer[0] = prefix
+            first.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
+            second.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// SHA-256 of the bytes `data` points at.
+    public static func sha256(_ data: UnsafeRawBufferPointer) -> Hash { Hash(storage: Bytes32 { SHA256.hash(data, into: $0) }) }
+
     /// SHA-256 of the domain tag followed by `data`: the hash of a tagged object (docs/FORMAT.md §2).
     public static func tagged(_ tag: DomainTag, _ data: [UInt8]) -> Hash {
         data.withUnsafeBytes { tagged(tag, $0) }

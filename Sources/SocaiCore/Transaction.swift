@@ -8,17 +8,17 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
     public static let formatVersion: UInt8 = 1
 
     /// The chain the transaction is for.
-    public var chainID: ChainID { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
+    public var chainID: ChainID { didSet { hash = definedHash } }
     /// The signer's public key.
-    public var signer: PublicKey { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
+    public var signer: PublicKey { didSet { hash = definedHash } }
     /// The signer's sequence number; the state machine accepts each nonce once, in order.
-    public var nonce: UInt64 { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
+    public var nonce: UInt64 { didSet { hash = definedHash } }
     /// The operation kind (the state machine's registry gives the meaning); never 0.
-    public var kind: UInt16 { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
+    public var kind: UInt16 { didSet { hash = definedHash } }
     /// The operation's canonical payload, at most `Limits.transactionPayloadBytesMax` bytes.
-    public var payload: [UInt8] { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
+    public var payload: [UInt8] { didSet { hash = definedHash } }
     /// The signer's Ed25519 signature of `signingBytes`.
-    public var signature: Signature { didSet { hash = Hash.tagged(.hashTransaction, canonicalBytes) } }
+    public var signature: Signature { didSet { hash = definedHash } }
 
     /// Creates an envelope; `validate()` checks the field limits.
     public init(
@@ -32,7 +32,7 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
         self.payload = payload
         self.signature = signature
         hash = .zero
-        hash = Hash.tagged(.hashTransaction, canonicalBytes)
+        hash = definedHash
     }
 
     /// Builds and signs an envelope with `key`, which becomes the signer.
@@ -68,6 +68,9 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
     /// for it many times per transaction (gossip, mempool, block root, execution), and each
     /// computation is an encoding and a SHA-256.
     public private(set) var hash: Hash
+
+    /// The hash as docs/FORMAT.md §4 defines it, computed from the fields now.
+    private var definedHash: Hash { Hash.tagged(.hashTransaction, canonicalBytes) }
 
     /// Returns whether the signature is the signer's signature of `signingBytes`.
     public var hasValidSignature: Bool { signer.isValidSignature(signature, of: signingBytes) }
@@ -107,6 +110,6 @@ public struct TransactionEnvelope: Hashable, Sendable, CanonicalCodable {
         // bytes, validated strings). So they are hashed as they are, rather than encoded again;
         // a node decodes each transaction several times (gossip copies, proposals, sync).
         hash = reader.withBytesRead(since: start) { Hash.tagged(.hashTransaction, $0) }
-        assert(hash == Hash.tagged(.hashTransaction, canonicalBytes), "a decoded envelope's bytes are not its encoding")
+        assert(hash == definedHash, "a decoded envelope's bytes are not its encoding")
     }
 }

@@ -1,5 +1,4 @@
 import SocaiCore
-import SocaiCrypto
 
 /// One stored node of the state tree (docs/FORMAT.md, "State tree (sparse Merkle tree)"): a leaf binding a key hash to a
 /// value hash, or an internal node over two child hashes. Every node is 65 bytes and is
@@ -20,9 +19,7 @@ public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
     public static let byteCount = 1 + 2 * Hash.byteCount
 
     /// The node's hash: SHA-256 of its 65 bytes, with no domain tag (the kind byte separates).
-    public var hash: Hash {
-        withCanonicalBytes { bytes in Hash(storage: Bytes32 { SHA256.hash(bytes, into: $0) }) }
-    }
+    public var hash: Hash { withCanonicalBytes(Hash.sha256) }
 
     /// Calls `body` with the node's 65 canonical bytes laid out on the stack, not in a new
     /// array: this runs for every node an update creates and every node a commit stores.
@@ -32,12 +29,7 @@ public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
         case .leaf(let key, let valueHash): (kind, first, second) = (Self.leafKind, key, valueHash)
         case .internal(let left, let right): (kind, first, second) = (Self.internalKind, left, right)
         }
-        return try withUnsafeTemporaryAllocation(byteCount: Self.byteCount, alignment: 8) { buffer in
-            buffer[0] = kind
-            first.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
-            second.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
-            return try body(UnsafeRawBufferPointer(buffer))
-        }
+        return try Hash.withPrefixedPair(kind, first, second, body)
     }
 
     /// Writes the kind byte and the two hashes.

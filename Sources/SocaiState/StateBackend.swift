@@ -108,9 +108,50 @@ public enum StateRecordDecoding {
     }
 }
 
+/// A state key as a dictionary key that hashes its bytes in one call: `[UInt8]`'s own
+/// conformance feeds the hasher one byte at a time, and every backend and every block's
+/// overlay looks keys up by it.
+public struct StateKeyBytes: Hashable, Sendable {
+    /// The key.
+    public let bytes: [UInt8]
+    /// Wraps a key.
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// Feeds the key's bytes to the hasher in one call.
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+}
+
+/// A committed state value (nil: the key is absent) beside the record it last decoded as,
+/// for a backend that keeps values in memory: the DID documents and accounts that
+/// transactions read again and again are then decoded once while they stand. A new value
+/// replaces both at once, so a decoded record never outlives the bytes it came from.
+public final class DecodedStateValue {
+    /// The value's bytes; nil when the key is absent.
+    public private(set) var bytes: [UInt8]?
+    private var decoded: (any StateRecord)?
+
+    /// Holds `bytes`, not yet decoded.
+    public init(_ bytes: [UInt8]?) { self.bytes = bytes }
+
+    /// Takes a new value and forgets the record decoded from the old one.
+    public func replace(with bytes: [UInt8]?) {
+        self.bytes = bytes
+        decoded = nil
+    }
+
+    /// The value as a `Record` (stored under `key`, for the error), decoded on the first
+    /// read of that type; nil when the key is absent.
+    public func record<Record: StateRecord>(_ type: Record.Type, key: [UInt8]) throws(StateError) -> Record? {
+        guard let bytes else { return nil }
+        if let record = decoded as? Record { return record }
+        let record = try StateRecordDecoding.decode(Record.self, bytes, key: key)
+        decoded = record
+        return record
+    }
+}
+
 /// State held in memory: for tests, tools and benchmarks.
 public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
-    private var values: [StateOverlay.Key: [UInt8]] = [:]
+    private var values: [StateKeyBytes: [UInt8]] = [:]
     /// Nodes made by this process's updates, kept decoded (see `checkedNode`).
     private var nodes: [Hash: SparseMerkleNode] = [:]
     /// The current root.
@@ -129,7 +170,7 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     public func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes[hash] }
 
     /// The value under `key`.
-    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[StateOverlay.Key(bytes: key)] }
+    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[StateKeyBytes(key)] }
 
     /// Entries under `prefix`, ascending.
     public func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
@@ -150,7 +191,7 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     /// Applies a change set produced against this backend's current root.
     public func apply(_ changes: StateChanges) {
         for change in changes.values {
-            values[StateOverlay.Key(bytes: change.key)] = change.value
+            values[StateKeyBytes(change.key)] = change.value
         }
         for entry in changes.treeNodes where nodes[entry.hash] == nil {
             nodes[entry.hash] = entry.node

@@ -4,35 +4,27 @@ import SocaiCore
 /// each transaction's writes are kept apart until it succeeds, so a failed transaction
 /// leaves no trace but its nonce.
 final class StateOverlay {
-    /// A state key as a dictionary key that hashes its bytes in one call: `[UInt8]`'s own
-    /// conformance feeds the hasher one byte at a time, and every read and write of a block
-    /// looks keys up here.
-    struct Key: Hashable {
-        let bytes: [UInt8]
-        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-    }
-
     private let backend: any StateBackend
-    private var blockWrites: [Key: [UInt8]?] = [:]
-    private var transactionWrites: [Key: [UInt8]?] = [:]
+    private var blockWrites: [StateKeyBytes: [UInt8]?] = [:]
+    private var transactionWrites: [StateKeyBytes: [UInt8]?] = [:]
 
     init(backend: any StateBackend) { self.backend = backend }
 
     func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
-        let wrapped = Key(bytes: key)
+        let wrapped = StateKeyBytes(key)
         if let pending = transactionWrites[wrapped] { return pending }
         if let pending = blockWrites[wrapped] { return pending }
         return try backend.value(forKey: key)
     }
 
-    func set(_ key: [UInt8], _ value: [UInt8]) { transactionWrites[Key(bytes: key)] = .some(value) }
-    func delete(_ key: [UInt8]) { transactionWrites[Key(bytes: key)] = .some(nil) }
+    func set(_ key: [UInt8], _ value: [UInt8]) { transactionWrites[StateKeyBytes(key)] = .some(value) }
+    func delete(_ key: [UInt8]) { transactionWrites[StateKeyBytes(key)] = .some(nil) }
 
     /// Reads and decodes a record; a stored value that does not decode means corrupt state.
     /// A value this block wrote is decoded here; a committed one comes from the backend,
     /// which may hold it decoded already.
     func record<Record: StateRecord>(_ type: Record.Type, _ key: [UInt8]) throws(StateError) -> Record? {
-        let wrapped = Key(bytes: key)
+        let wrapped = StateKeyBytes(key)
         if let pending = transactionWrites[wrapped] ?? blockWrites[wrapped] {
             guard let bytes = pending else { return nil }
             return try StateRecordDecoding.decode(Record.self, bytes, key: key)

@@ -53,25 +53,18 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
     /// The value under `key`: from the cache of committed values, or else read from SQLite
     /// and cached.
-    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
-        if let entry = cachedValues.entry(key) { return entry.bytes }
-        return cachedValues.insert(key, try storedValue(forKey: key)).bytes
-    }
+    public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { try cachedEntry(key).bytes }
 
     /// The record under `key`, decoded once while its value stands: the DID documents and
     /// accounts a transaction's rules read were often read, and decoded, by its admission.
     public func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
-        let entry: StateValueCache.Entry
-        if let cached = cachedValues.entry(key) {
-            entry = cached
-        } else {
-            entry = cachedValues.insert(key, try storedValue(forKey: key))
-        }
-        guard let bytes = entry.bytes else { return nil }
-        if let decoded = entry.decoded as? Record { return decoded }
-        let record = try StateRecordDecoding.decode(Record.self, bytes, key: key)
-        entry.decoded = record
-        return record
+        try cachedEntry(key).record(Record.self, key: key)
+    }
+
+    /// The cached entry of `key`, read from SQLite and cached first if need be.
+    private func cachedEntry(_ key: [UInt8]) throws(StateError) -> StateValueCache.Entry {
+        if let entry = cachedValues.entry(key) { return entry }
+        return cachedValues.insert(key, try storedValue(forKey: key))
     }
 
     /// The value under `key` in SQLite.

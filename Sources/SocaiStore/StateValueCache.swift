@@ -29,25 +29,12 @@ struct StateValueCache {
     static let valueBytesMax = 4096
 
     /// A committed value (nil: the key is absent) and the record it decoded as.
-    final class Entry {
-        let bytes: [UInt8]?
-        /// Set once by the first typed read; replaced only together with the entry.
-        var decoded: (any StateRecord)?
-        init(_ bytes: [UInt8]?) { self.bytes = bytes }
-        /// Bytes the entry counts against its generation's bound (keys are small and bounded).
-        var weight: Int { 64 + (bytes?.count ?? 0) }
-    }
-
-    /// A state key as a dictionary key that hashes its bytes in one call.
-    private struct Key: Hashable {
-        let bytes: [UInt8]
-        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-    }
+    typealias Entry = DecodedStateValue
 
     let generationEntriesMax: Int
     let generationBytesMax: Int
-    private var young: [Key: Entry] = [:]
-    private var old: [Key: Entry] = [:]
+    private var young: [StateKeyBytes: Entry] = [:]
+    private var old: [StateKeyBytes: Entry] = [:]
     private var youngBytes = 0
     private var oldBytes = 0
 
@@ -67,10 +54,10 @@ struct StateValueCache {
 
     /// The cached entry of `key`, if any.
     mutating func entry(_ key: [UInt8]) -> Entry? {
-        let wrapped = Key(bytes: key)
+        let wrapped = StateKeyBytes(key)
         if let entry = young[wrapped] { return entry }
         guard let entry = old.removeValue(forKey: wrapped) else { return nil }
-        oldBytes -= entry.weight
+        oldBytes -= Self.weight(entry)
         place(wrapped, entry)
         return entry
     }
@@ -81,7 +68,7 @@ struct StateValueCache {
     mutating func insert(_ key: [UInt8], _ bytes: [UInt8]?) -> Entry {
         let entry = Entry(bytes)
         guard (bytes?.count ?? 0) <= Self.valueBytesMax else { return entry }
-        let wrapped = Key(bytes: key)
+        let wrapped = StateKeyBytes(key)
         precondition(young[wrapped] == nil && old[wrapped] == nil, "state value cache: a key is inserted twice")
         place(wrapped, entry)
         return entry
@@ -91,13 +78,13 @@ struct StateValueCache {
     /// its new absence). Keys not held stay out; they enter when first read.
     mutating func committed(_ changes: [StateEntryChange]) {
         for change in changes {
-            let wrapped = Key(bytes: change.key)
+            let wrapped = StateKeyBytes(change.key)
             let held: Entry?
             if let entry = young.removeValue(forKey: wrapped) {
-                youngBytes -= entry.weight
+                youngBytes -= Self.weight(entry)
                 held = entry
             } else if let entry = old.removeValue(forKey: wrapped) {
-                oldBytes -= entry.weight
+                oldBytes -= Self.weight(entry)
                 held = entry
             } else {
                 held = nil
@@ -107,6 +94,9 @@ struct StateValueCache {
         }
     }
 
+    /// Bytes an entry counts against its generation's bound (keys are small and bounded).
+    private static func weight(_ entry: Entry) -> Int { 64 + (entry.bytes?.count ?? 0) }
+
     /// Forgets everything.
     mutating func removeAll() {
         young.removeAll()
@@ -115,15 +105,15 @@ struct StateValueCache {
         oldBytes = 0
     }
 
-    private mutating func place(_ key: Key, _ entry: Entry) {
-        if young.count >= generationEntriesMax || youngBytes + entry.weight > generationBytesMax {
+    private mutating func place(_ key: StateKeyBytes, _ entry: Entry) {
+        if young.count >= generationEntriesMax || youngBytes + Self.weight(entry) > generationBytesMax {
             old = young
             oldBytes = youngBytes
             young = [:]
             youngBytes = 0
         }
         young[key] = entry
-        youngBytes += entry.weight
+        youngBytes += Self.weight(entry)
         precondition(young.count <= generationEntriesMax && youngBytes <= generationBytesMax, "state value cache over its bound")
     }
 }
