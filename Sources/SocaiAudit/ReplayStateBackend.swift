@@ -15,6 +15,8 @@ final class ReplayStateBackend: StateBackend {
     private var pendingRoot: Hash?
     /// The current root.
     private(set) var stateRoot: Hash = .zero
+    /// The replay stores no node, so no root has a place to be read from.
+    var stateRootVersion: UInt64 { 0 }
 
     /// The replay answers no proofs and reads no node by hash; see `NoNodes`.
     var treeNodes: any SparseMerkleNodeSource { NoNodes() }
@@ -46,11 +48,11 @@ final class ReplayStateBackend: StateBackend {
 
     /// Applies a block's tree changes to the replay's own tree and returns the new root, with
     /// no node lists: nothing persists them. `apply` must take the result before the next.
-    func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate? {
+    func updatedTree(_ changes: [SparseMerkleChange], version: UInt64) throws(StateError) -> SparseMerkleUpdate? {
         precondition(pendingRoot == nil, "replay: a state-tree update was computed and never applied")
         let root = tree.apply(changes.sorted { $0.key < $1.key })
         pendingRoot = root
-        return SparseMerkleUpdate(root: root, createdNodes: [])
+        return SparseMerkleUpdate(root: root, rootVersion: 0, version: version, createdNodes: [])
     }
 
     /// Applies a change set computed by `updatedTree` against this backend's current root.
@@ -78,7 +80,7 @@ final class ReplayStateBackend: StateBackend {
     /// replay asks for one by hash (updates go through `updatedTree`, and the replay proves
     /// nothing), so a request is a programming error.
     struct NoNodes: SparseMerkleNodeSource {
-        func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
+        func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
             preconditionFailure("the replay's state tree is not read by node hash")
         }
     }

@@ -68,7 +68,8 @@ public struct LedgerExecutor: Sendable {
             if account.balance > 0 { state.put(StateKey.balance(did), AmountRecord(account.balance)) }
         }
         state.commitTransaction()
-        return try state.finish()
+        // Genesis is the state at height 0.
+        return try state.finish(version: 0)
     }
 
     /// The validator set in force at `height`, given the state after block `height - 1`.
@@ -101,7 +102,7 @@ public struct LedgerExecutor: Sendable {
             outcomes.append(try apply(context, state: state, signatureVerified: signaturesVerified))
         }
         return BlockExecution(
-            outcomes: outcomes, changes: try state.finish(), validatorSet: validatorSet, baseStateRoot: baseStateRoot)
+            outcomes: outcomes, changes: try state.finish(version: header.height), validatorSet: validatorSet, baseStateRoot: baseStateRoot)
     }
 
     /// Checks a transaction for admission to a mempool, without changing state: its outcome if

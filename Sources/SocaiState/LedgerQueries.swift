@@ -46,16 +46,18 @@ public struct LedgerQueries {
     /// Queries over `backend`.
     public init(backend: any StateBackend) { self.backend = backend }
 
-    /// The proof of `key` against `root` (default: the current root).
+    /// The proof of `key` against the tree whose root `root` names (default: the current root).
     ///
     /// Against an older root, `valueAtRoot` must be supplied by the caller (the current value
     /// may have changed since); the proof then shows whether that value was there.
-    public func proof(forKey key: [UInt8], root: Hash? = nil, valueAtRoot: [UInt8]?? = nil) throws(StateError) -> StateProof {
-        let root = root ?? backend.stateRoot
+    public func proof(
+        forKey key: [UInt8], root: SparseMerkleNodeReference? = nil, valueAtRoot: [UInt8]?? = nil
+    ) throws(StateError) -> StateProof {
+        let root = root ?? SparseMerkleNodeReference(hash: backend.stateRoot, version: backend.stateRootVersion)
         let value: [UInt8]?
         if let valueAtRoot { value = valueAtRoot } else { value = try backend.value(forKey: key) }
         let tree = SparseMerkleTree(root: root, nodes: backend.treeNodes)
-        return StateProof(key: key, value: value, root: root, proof: try tree.proof(for: StateKey.treeKey(key)))
+        return StateProof(key: key, value: value, root: root.hash, proof: try tree.proof(for: StateKey.treeKey(key)))
     }
 
     private func proven<Record: StateRecord>(_ type: Record.Type, _ key: [UInt8]) throws(StateError) -> Proven<Record>? {

@@ -97,3 +97,43 @@ enum SparseMerklePath {
         return first.storage.commonPrefixBits(with: second.storage) >= count
     }
 }
+
+/// Where a store keeps a state-tree node: its hash and the version of the tree update that
+/// wrote it (a validator's store uses the block height). A store keyed by version writes each
+/// block's nodes side by side, instead of at random places as hash-ordered storage would.
+/// Versions are storage only: nothing hashed or signed contains one.
+public struct SparseMerkleNodeReference: Hashable, Sendable {
+    /// The node's hash, which the tree checks the stored bytes against.
+    public let hash: Hash
+    /// The version of the update that wrote the node.
+    public let version: UInt64
+
+    /// A reference to the node `hash` written by the update of `version`.
+    public init(hash: Hash, version: UInt64) {
+        self.hash = hash
+        self.version = version
+    }
+
+    /// The empty tree's root: it has no node, so its version is never read.
+    public static let empty = SparseMerkleNodeReference(hash: .zero, version: 0)
+}
+
+/// A node as a store keeps it: the node, and for an internal node the versions its children
+/// were written at, so that a walk from the root reads each child by its place. A leaf's
+/// versions, and an empty child's, are 0.
+public struct SparseMerkleStoredNode: Hashable, Sendable {
+    /// The node.
+    public let node: SparseMerkleNode
+    /// The version the left child was written at.
+    public let leftVersion: UInt64
+    /// The version the right child was written at.
+    public let rightVersion: UInt64
+
+    /// A stored node; a leaf's child versions must be 0.
+    public init(_ node: SparseMerkleNode, leftVersion: UInt64 = 0, rightVersion: UInt64 = 0) {
+        if case .leaf = node { precondition(leftVersion == 0 && rightVersion == 0, "a leaf has no children") }
+        self.node = node
+        self.leftVersion = leftVersion
+        self.rightVersion = rightVersion
+    }
+}

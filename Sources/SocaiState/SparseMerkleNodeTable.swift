@@ -32,7 +32,7 @@ public final class SparseMerkleNodeTable {
     /// the empty subtree, never a node); its node is then a placeholder.
     private struct Slot {
         var hash: Hash
-        var node: SparseMerkleNode
+        var node: SparseMerkleStoredNode
     }
 
     private var slots: UnsafeMutablePointer<Slot>
@@ -89,10 +89,10 @@ public final class SparseMerkleNodeTable {
     }
 
     /// An empty slot; its node is never returned.
-    private static let emptySlot = Slot(hash: .zero, node: .internal(left: .zero, right: .zero))
+    private static let emptySlot = Slot(hash: .zero, node: SparseMerkleStoredNode(.internal(left: .zero, right: .zero)))
 
     /// The node stored under `hash`, or nil.
-    public func node(_ hash: Hash) -> SparseMerkleNode? {
+    public func node(_ hash: Hash) -> SparseMerkleStoredNode? {
         precondition(hash != .zero, "the empty subtree has no node")
         let mask = capacity - 1
         var index = home(hash)
@@ -109,7 +109,7 @@ public final class SparseMerkleNodeTable {
     /// Stores `node` under `hash` unless a node is already stored there (content addressing
     /// makes the two identical). Returns whether it was added.
     @discardableResult
-    public func insert(_ node: SparseMerkleNode, hash: Hash) -> Bool {
+    public func insert(_ node: SparseMerkleStoredNode, hash: Hash) -> Bool {
         precondition(hash != .zero, "the empty subtree has no node")
         if (count + 1) * 4 > capacity * 3 { grow() }
         let mask = capacity - 1
@@ -172,7 +172,7 @@ public final class SparseMerkleNodeTable {
 
     /// Calls `body` with every node held, in no meaningful order (slot order depends on the
     /// seed): for checks and counts only, never for hashed or replicated data.
-    public func forEachUnordered(_ body: (Hash, SparseMerkleNode) -> Void) {
+    public func forEachUnordered(_ body: (Hash, SparseMerkleStoredNode) -> Void) {
         for index in 0..<capacity where slots[index].hash != .zero { body(slots[index].hash, slots[index].node) }
     }
 

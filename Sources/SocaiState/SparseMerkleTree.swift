@@ -1,52 +1,89 @@
 import SocaiCore
 
-/// Where a state tree reads its nodes: a content-addressed store of node bytes by node hash.
+/// Where a state tree reads its nodes: node bytes by reference (hash and version).
 ///
 /// The tree never trusts what a source returns: it checks that the bytes hash to the hash
-/// asked for and decode as a node before using them.
+/// asked for and decode as a node before using them. A child version that is wrong leads to
+/// a node the source does not hold, which the tree reports as missing.
 public protocol SparseMerkleNodeSource {
-    /// The bytes of the node whose hash is `hash`, or nil if the source does not hold it.
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]?
+    /// The bytes of the node `reference` names, with its children's versions, or nil if the
+    /// source does not hold it.
+    func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes?
 
-    /// The node `hash` in decoded form, when the source holds it that way because it was
-    /// already checked: made by an update in this process, or read from storage and checked
-    /// then. Nil sends the tree to `node(_:)`, whose bytes it hashes and decodes before use.
-    /// Hashing every node again on every read was a third of executing a block.
-    func checkedNode(_ hash: Hash) -> SparseMerkleNode?
+    /// The node `reference` names in decoded form, when the source holds it that way because
+    /// it was already checked: made by an update in this process, or read from storage and
+    /// checked then. Nil sends the tree to `node(_:)`, whose bytes it hashes and decodes
+    /// before use. Hashing every node again on every read was a third of executing a block.
+    func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode?
 }
 
 extension SparseMerkleNodeSource {
     /// No node is held in checked form: every read goes through `node(_:)` and its checks.
-    public func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nil }
+    public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? { nil }
 }
 
-/// A node source held in memory, for tests, tools and benchmarks.
-public final class InMemorySparseMerkleNodes: SparseMerkleNodeSource {
-    /// Every node held, by hash. Nothing is ever removed, so every root ever stored stays readable.
-    public private(set) var nodes: [Hash: [UInt8]]
+/// A node's bytes as a store returns them, before the tree has checked them, with the
+/// versions its children were written at.
+public struct SparseMerkleStoredBytes: Sendable, Equatable {
+    /// The node's 65 bytes.
+    public let bytes: [UInt8]
+    /// The version the left child was written at (0 for a leaf or an empty child).
+    public let leftVersion: UInt64
+    /// The version the right child was written at (0 for a leaf or an empty child).
+    public let rightVersion: UInt64
 
-    /// Creates a source holding `nodes`, which are not checked here: the tree checks each
-    /// node when it reads it.
-    public init(_ nodes: [Hash: [UInt8]] = [:]) {
+    /// Bytes read from a store.
+    public init(_ bytes: [UInt8], leftVersion: UInt64 = 0, rightVersion: UInt64 = 0) {
+        self.bytes = bytes
+        self.leftVersion = leftVersion
+        self.rightVersion = rightVersion
+    }
+}
+
+/// A node source held in memory, for tests, tools and benchmarks. It keeps nodes by
+/// reference, as a validator's store does, so that a tree that names a child by a wrong
+/// version fails here too.
+public final class InMemorySparseMerkleNodes: SparseMerkleNodeSource {
+    /// Every node held, by reference. Nothing is ever removed, so every root ever stored
+    /// stays readable.
+    public private(set) var nodes: [SparseMerkleNodeReference: SparseMerkleStoredBytes]
+
+    /// Creates a source holding `nodes` at version 0, each child at version 0 too: a set of
+    /// nodes by hash alone. They are not checked here: the tree checks each node when it
+    /// reads it.
+    public convenience init(_ nodes: [Hash: [UInt8]] = [:]) {
+        var placed: [SparseMerkleNodeReference: SparseMerkleStoredBytes] = [:]
+        for (hash, bytes) in nodes { placed[SparseMerkleNodeReference(hash: hash, version: 0)] = SparseMerkleStoredBytes(bytes) }
+        self.init(placed: placed)
+    }
+
+    /// Creates a source holding `nodes` where they are placed. They are not checked here.
+    public init(placed nodes: [SparseMerkleNodeReference: SparseMerkleStoredBytes]) {
         self.nodes = nodes
+        nextVersion = (nodes.keys.map(\.version).max() ?? 0) + 1
     }
 
     /// Number of nodes held.
     public var count: Int { nodes.count }
 
-    /// Adds the nodes of an update. A node already held is kept: content addressing makes
-    /// the two copies identical.
-    public func insert(_ newNodes: [Hash: [UInt8]]) {
-        nodes.merge(newNodes) { current, _ in current }
+    /// The version after the highest one held: where the next update's nodes can go.
+    public private(set) var nextVersion: UInt64
+
+    /// Adds the nodes an update created, at the update's version. A node already held there
+    /// is kept: it has the same hash, so the same bytes.
+    public func insert(_ update: SparseMerkleUpdate) {
+        nextVersion = max(nextVersion, update.version + 1)
+        for entry in update.createdNodes {
+            let reference = SparseMerkleNodeReference(hash: entry.hash, version: update.version)
+            if nodes[reference] == nil {
+                nodes[reference] = SparseMerkleStoredBytes(
+                    entry.node.canonicalBytes, leftVersion: entry.leftVersion, rightVersion: entry.rightVersion)
+            }
+        }
     }
 
-    /// Adds the nodes of an update, as their bytes.
-    public func insert(_ newNodes: [Hash: SparseMerkleNode]) {
-        for (hash, node) in newNodes where nodes[hash] == nil { nodes[hash] = node.canonicalBytes }
-    }
-
-    /// The bytes stored under `hash`, if any.
-    public func node(_ hash: Hash) -> [UInt8]? { nodes[hash] }
+    /// The bytes stored under `reference`, if any.
+    public func node(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredBytes? { nodes[reference] }
 }
 
 /// One change to the state tree: set `key` to `valueHash`, or delete it when `valueHash` is nil.
@@ -67,23 +104,39 @@ public struct SparseMerkleChange: Hashable, Sendable {
 public struct SparseMerkleUpdate: Equatable, Sendable {
     /// The root of the tree after the changes.
     public let root: Hash
+    /// The version the new root's node was written at: this update's version if it made the
+    /// root, an older one if the root is an existing node (no change, or a lone leaf lifted
+    /// to the top). Unused for the empty root.
+    public let rootVersion: UInt64
+    /// The version every created node is written at.
+    public let version: UInt64
     /// Every node of the new tree that the old tree did not have, in the order the update
     /// made them (a deterministic walk: children before parents, left before right). Each
-    /// appears once. The caller persists them; no old node is deleted, so the old root stays
-    /// readable. A node may equal one of an older version (a value set back to an earlier
-    /// value): persisting is idempotent because nodes are stored under their own hash.
+    /// appears once. The caller persists them at `version`; no old node is deleted, so the
+    /// old root stays readable. A node may equal one of an older version (a value set back
+    /// to an earlier value): it is written again at this version.
     public let createdNodes: [SparseMerkleNodeEntry]
     /// Every node of the old tree that the new tree no longer has, each once, in the order
     /// the update read them. A store that keeps only the latest tree deletes exactly these
     /// (what a validator that prunes old roots would do); a store that keeps old roots
     /// readable, as `StateDatabase` does, ignores them.
-    public let staleNodes: [Hash]
+    public let staleNodes: [SparseMerkleNodeReference]
 
     /// Creates an update result.
-    public init(root: Hash, createdNodes: [SparseMerkleNodeEntry], staleNodes: [Hash] = []) {
+    public init(
+        root: Hash, rootVersion: UInt64, version: UInt64, createdNodes: [SparseMerkleNodeEntry],
+        staleNodes: [SparseMerkleNodeReference] = []
+    ) {
         self.root = root
+        self.rootVersion = rootVersion
+        self.version = version
         self.createdNodes = createdNodes
         self.staleNodes = staleNodes
+    }
+
+    /// The new root, where it is stored.
+    public var rootReference: SparseMerkleNodeReference {
+        root == .zero ? .empty : SparseMerkleNodeReference(hash: root, version: rootVersion)
     }
 
     /// The created nodes by hash.
@@ -107,13 +160,32 @@ public struct SparseMerkleTree {
 
     /// The root hash this tree is read at.
     public let root: Hash
+    /// The version the root's node was written at (unused when the tree is empty).
+    public let rootVersion: UInt64
     /// Where the nodes are read from.
     public let nodes: any SparseMerkleNodeSource
 
-    /// The tree with `root`, reading from `nodes`. Nothing is read until a query.
-    public init(root: Hash = SparseMerkleTree.emptyRoot, nodes: any SparseMerkleNodeSource) {
-        self.root = root
+    /// The empty tree, reading from `nodes` once updated.
+    public init(nodes: any SparseMerkleNodeSource) {
+        self.init(root: .empty, nodes: nodes)
+    }
+
+    /// The tree whose root is the node `root` names, reading from `nodes`. Nothing is read
+    /// until a query.
+    public init(root: SparseMerkleNodeReference, nodes: any SparseMerkleNodeSource) {
+        self.root = root.hash
+        self.rootVersion = root.hash == .zero ? 0 : root.version
         self.nodes = nodes
+    }
+
+    /// The tree `update` made, reading from `nodes` (which must hold the update's nodes).
+    public init(after update: SparseMerkleUpdate, nodes: any SparseMerkleNodeSource) {
+        self.init(root: update.rootReference, nodes: nodes)
+    }
+
+    /// The root, where it is stored.
+    public var rootReference: SparseMerkleNodeReference {
+        SparseMerkleNodeReference(hash: root, version: rootVersion)
     }
 
     /// The value hash `key` holds, or nil if it holds none.
@@ -132,56 +204,72 @@ public struct SparseMerkleTree {
         return SparseMerkleProof(siblings: siblings, terminal: terminal)
     }
 
-    /// Applies `changes` as one batch and returns the new root and the new nodes.
+    /// Applies `changes` as one batch and returns the new root and the new nodes, which are
+    /// to be stored at `version`.
     ///
     /// The changes are sorted by key first, so the result does not depend on their order;
     /// two changes to the same key are an `invalidArgument` error. Deleting an absent key
-    /// changes nothing.
-    public func updating(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate {
+    /// changes nothing. `version` must be above the root's: a store keeps each version's
+    /// nodes apart, and an update never rewrites an older version.
+    public func updating(_ changes: [SparseMerkleChange], version: UInt64) throws(StateError) -> SparseMerkleUpdate {
+        precondition(root == .zero || version > rootVersion, "state tree update at version \(version), not above the root's \(rootVersion)")
         let sorted = changes.sorted { $0.key < $1.key }
         for index in sorted.indices.dropFirst() where sorted[index - 1].key == sorted[index].key {
             throw StateError(.invalidArgument, "state tree update changes key \(sorted[index].key) twice")
         }
-        var updater = SparseMerkleUpdater(tree: self)
-        let newRoot = try updater.apply(root, depth: 0, alone: false, sorted[...]).hash
-        return SparseMerkleUpdate(root: newRoot, createdNodes: updater.created, staleNodes: updater.stale)
+        var updater = SparseMerkleUpdater(tree: self, version: version)
+        let newRoot = try updater.apply(rootReference, depth: 0, alone: false, sorted[...])
+        return SparseMerkleUpdate(
+            root: newRoot.hash, rootVersion: newRoot.reference.version, version: version, createdNodes: updater.created,
+            staleNodes: updater.stale)
     }
 
     /// Walks from the root along `key`'s path, appending each sibling hash, and returns
     /// what the walk ended on.
     private func search(_ key: Hash, siblings: inout [Hash]) throws(StateError) -> SparseMerkleProof.Terminal {
-        var hash = root
+        var reference = rootReference
         var depth = 0
         var alone = false
-        while hash != .zero {
+        while reference.hash != .zero {
             precondition(depth <= Self.depthMax, "state tree walk below depth 256")
-            switch try readNode(hash, depth: depth, path: key, alone: alone) {
+            let stored = try readNode(reference, depth: depth, path: key, alone: alone)
+            switch stored.node {
             case .leaf(let leafKey, let valueHash):
                 return .leaf(key: leafKey, valueHash: valueHash)
             case .internal(let left, let right):
-                let (next, sibling) = SparseMerklePath.bit(key, depth) == 0 ? (left, right) : (right, left)
+                let goesLeft = SparseMerklePath.bit(key, depth) == 0
+                let sibling = goesLeft ? right : left
                 siblings.append(sibling)
                 alone = sibling == .zero
-                hash = next
+                reference =
+                    goesLeft
+                    ? SparseMerkleNodeReference(hash: left, version: stored.leftVersion)
+                    : SparseMerkleNodeReference(hash: right, version: stored.rightVersion)
                 depth += 1
             }
         }
         return .empty
     }
 
-    /// Reads the node `hash` that sits at `depth` on the path of `pathKey` and checks it
-    /// right away: the bytes must hash to `hash` and decode as a node; a leaf must lie on
-    /// the path (share its first `depth` bits) and must not be the lone child of an internal
-    /// node (`alone`: a canonical tree lifts such a leaf); an internal node must leave room
-    /// for its children above depth 256. Anything else is corrupt storage.
-    fileprivate func readNode(_ hash: Hash, depth: Int, path pathKey: Hash, alone: Bool) throws(StateError)
-        -> SparseMerkleNode
+    /// Reads the node `reference` names, which sits at `depth` on the path of `pathKey`, and
+    /// checks it right away: the bytes must hash to the reference's hash and decode as a
+    /// node; a leaf must lie on the path (share its first `depth` bits) and must not be the
+    /// lone child of an internal node (`alone`: a canonical tree lifts such a leaf); an
+    /// internal node must leave room for its children above depth 256. Anything else is
+    /// corrupt storage.
+    fileprivate func readNode(_ reference: SparseMerkleNodeReference, depth: Int, path pathKey: Hash, alone: Bool)
+        throws(StateError) -> SparseMerkleStoredNode
     {
+        let hash = reference.hash
         precondition(hash != .zero, "the empty subtree has no node to read")
         precondition(depth >= 0 && depth <= Self.depthMax, "state tree node depth \(depth) out of range")
-        let node: SparseMerkleNode
-        if let checked = nodes.checkedNode(hash) { node = checked } else { node = try decodedNode(hash, depth: depth) }
-        switch node {
+        let stored: SparseMerkleStoredNode
+        if let checked = nodes.checkedNode(reference) {
+            stored = checked
+        } else {
+            stored = try decodedNode(reference, depth: depth)
+        }
+        switch stored.node {
         case .leaf(let leafKey, _):
             guard SparseMerklePath.sharesPrefix(leafKey, pathKey, bits: depth) else {
                 throw StateError(.corrupt, "state tree leaf \(hash) for key \(leafKey) is off its path at depth \(depth)")
@@ -194,62 +282,74 @@ public struct SparseMerkleTree {
                 throw StateError(.corrupt, "state tree internal node \(hash) at depth \(depth), below the last key bit")
             }
         }
-        return node
+        return stored
     }
 
-    /// Reads the bytes of node `hash` from the source and checks that they hash to `hash`
-    /// and decode as a node.
-    private func decodedNode(_ hash: Hash, depth: Int) throws(StateError) -> SparseMerkleNode {
-        guard let bytes = try nodes.node(hash) else {
-            throw StateError(.corrupt, "state tree node \(hash) (depth \(depth)) is missing")
+    /// Reads the bytes of the node `reference` names from the source and checks that they
+    /// hash to its hash and decode as a node.
+    private func decodedNode(_ reference: SparseMerkleNodeReference, depth: Int) throws(StateError)
+        -> SparseMerkleStoredNode
+    {
+        let hash = reference.hash
+        guard let stored = try nodes.node(reference) else {
+            throw StateError(.corrupt, "state tree node \(hash) (version \(reference.version), depth \(depth)) is missing")
         }
-        let actual = Hash.sha256(bytes)
+        let actual = Hash.sha256(stored.bytes)
         guard actual == hash else {
             throw StateError(.corrupt, "state tree node \(hash) read back as bytes hashing to \(actual)")
         }
+        let node: SparseMerkleNode
         do throws(FormatError) {
             // Not `init(canonicalBytes:)`, which names the type for its error message with a
             // runtime type lookup on every call: this runs for every node read.
-            var reader = ByteReader(bytes)
-            let node = try SparseMerkleNode(from: &reader)
+            var reader = ByteReader(stored.bytes)
+            node = try SparseMerkleNode(from: &reader)
             try reader.expectEnd("state tree node")
-            return node
         } catch {
             throw StateError(.corrupt, "state tree node \(hash): \(error.message)")
         }
+        if case .leaf = node, stored.leftVersion != 0 || stored.rightVersion != 0 {
+            throw StateError(.corrupt, "state tree leaf \(hash) is stored with child versions")
+        }
+        return SparseMerkleStoredNode(node, leftVersion: stored.leftVersion, rightVersion: stored.rightVersion)
     }
 }
 
 /// A subtree during an update: known to be empty, a leaf or an internal node, or an
 /// unchanged subtree whose node has not been read (reading it would cost a node read that
-/// is only needed if its sibling becomes empty).
+/// is only needed if its sibling becomes empty). Each non-empty one carries the version its
+/// node is stored at, for the parent to record.
 private enum SparseMerkleSubtree {
     case empty
-    case leaf(key: Hash, valueHash: Hash, hash: Hash)
-    case `internal`(Hash)
-    case unread(Hash)
+    case leaf(key: Hash, valueHash: Hash, SparseMerkleNodeReference)
+    case `internal`(SparseMerkleNodeReference)
+    case unread(SparseMerkleNodeReference)
 
-    var hash: Hash {
+    var reference: SparseMerkleNodeReference {
         switch self {
-        case .empty: return .zero
-        case .leaf(_, _, let hash), .internal(let hash), .unread(let hash): return hash
+        case .empty: return .empty
+        case .leaf(_, _, let reference), .internal(let reference), .unread(let reference): return reference
         }
     }
+
+    var hash: Hash { reference.hash }
 }
 
-/// A key and value to place while building a subtree; `stored` when the leaf already
-/// exists in the old tree (a leaf's hash does not depend on its depth, so moving it up or
-/// down creates no node).
+/// A key and value to place while building a subtree; `stored` names the leaf when it
+/// already exists in the old tree (a leaf's hash does not depend on its depth, so moving it
+/// up or down creates no node).
 private struct SparseMerkleEntry {
     let key: Hash
     let valueHash: Hash
-    let stored: Bool
+    let stored: SparseMerkleNodeReference?
 }
 
 /// One batch update: walks the old tree only along the changed keys' paths and records
 /// every node it creates.
 private struct SparseMerkleUpdater {
     let tree: SparseMerkleTree
+    /// The version every created node is stored at.
+    let version: UInt64
     /// Nodes created so far, in creation order, so a subtree that comes out unchanged can
     /// take its nodes back.
     var created: [SparseMerkleNodeEntry] = []
@@ -257,69 +357,85 @@ private struct SparseMerkleUpdater {
     /// Only a node `apply` read can go stale: an unread subtree is kept whole, and a node
     /// read to lift it keeps its hash (a leaf's hash does not depend on its depth; an
     /// internal node is never moved, only given a new parent).
-    var stale: [Hash] = []
+    var stale: [SparseMerkleNodeReference] = []
 
-    init(tree: SparseMerkleTree) { self.tree = tree }
+    init(tree: SparseMerkleTree, version: UInt64) {
+        self.tree = tree
+        self.version = version
+    }
 
     /// The subtree that replaces `existing` (at `depth`) after `changes`, which are sorted,
     /// distinct, and all on `existing`'s path.
-    mutating func apply(_ existing: Hash, depth: Int, alone: Bool, _ changes: ArraySlice<SparseMerkleChange>)
-        throws(StateError) -> SparseMerkleSubtree
-    {
+    mutating func apply(
+        _ existing: SparseMerkleNodeReference, depth: Int, alone: Bool, _ changes: ArraySlice<SparseMerkleChange>
+    ) throws(StateError) -> SparseMerkleSubtree {
         guard let pathKey = changes.first?.key else {
-            return existing == .zero ? .empty : .unread(existing)
+            return existing.hash == .zero ? .empty : .unread(existing)
         }
         let mark = created.count
         let staleMark = stale.count
         let result: SparseMerkleSubtree
-        if existing == .zero {
+        if existing.hash == .zero {
             let entries = changes.compactMap { change in
-                change.valueHash.map { SparseMerkleEntry(key: change.key, valueHash: $0, stored: false) }
+                change.valueHash.map { SparseMerkleEntry(key: change.key, valueHash: $0, stored: nil) }
             }
             result = try build(entries[...], depth: depth, path: pathKey)
         } else {
-            switch try tree.readNode(existing, depth: depth, path: pathKey, alone: alone) {
+            let stored = try tree.readNode(existing, depth: depth, path: pathKey, alone: alone)
+            switch stored.node {
             case .leaf(let key, let valueHash):
-                let entries = Self.merge(leafKey: key, leafValueHash: valueHash, changes)
+                let entries = Self.merge(leaf: existing, key: key, valueHash: valueHash, changes)
                 // The old leaf survives, unchanged and perhaps deeper, only as a stored entry.
-                if !entries.contains(where: \.stored) { stale.append(existing) }
+                if !entries.contains(where: { $0.stored != nil }) { stale.append(existing) }
                 result = try build(entries[...], depth: depth, path: pathKey)
             case .internal(let left, let right):
                 let split = changes.firstIndex { SparseMerklePath.bit($0.key, depth) == 1 } ?? changes.endIndex
-                let newLeft = try apply(left, depth: depth + 1, alone: right == .zero, changes[..<split])
-                let newRight = try apply(right, depth: depth + 1, alone: left == .zero, changes[split...])
+                let newLeft = try apply(
+                    SparseMerkleNodeReference(hash: left, version: stored.leftVersion), depth: depth + 1,
+                    alone: right == .zero, changes[..<split])
+                let newRight = try apply(
+                    SparseMerkleNodeReference(hash: right, version: stored.rightVersion), depth: depth + 1,
+                    alone: left == .zero, changes[split...])
                 result = try combine(newLeft, newRight, depth: depth, path: pathKey)
-                if result.hash != existing { stale.append(existing) }
+                if result.hash != existing.hash { stale.append(existing) }
             }
         }
         // An unchanged hash means an unchanged subtree: every node just made already exists,
-        // and none went stale.
-        if result.hash == existing {
+        // and none went stale. The subtree stays where it is stored: the nodes just made
+        // are taken back, so nothing is written at this update's version for it.
+        if result.hash == existing.hash {
             created.removeSubrange(mark...)
             stale.removeSubrange(staleMark...)
+            switch result {
+            case .leaf(let key, let valueHash, _): return .leaf(key: key, valueHash: valueHash, existing)
+            case .internal: return .internal(existing)
+            case .empty, .unread: return result
+            }
         }
         return result
     }
 
-    /// The entries of a subtree that held only the leaf `leafKey` before `changes`, sorted.
-    static func merge(leafKey: Hash, leafValueHash: Hash, _ changes: ArraySlice<SparseMerkleChange>)
-        -> [SparseMerkleEntry]
-    {
+    /// The entries of a subtree that held only the leaf `leaf` (`key` to `valueHash`) before
+    /// `changes`, sorted.
+    static func merge(
+        leaf: SparseMerkleNodeReference, key leafKey: Hash, valueHash leafValueHash: Hash,
+        _ changes: ArraySlice<SparseMerkleChange>
+    ) -> [SparseMerkleEntry] {
         var entries: [SparseMerkleEntry] = []
         entries.reserveCapacity(changes.count + 1)
         var leafPlaced = false
         for change in changes {
             if !leafPlaced && leafKey < change.key {
-                entries.append(SparseMerkleEntry(key: leafKey, valueHash: leafValueHash, stored: true))
+                entries.append(SparseMerkleEntry(key: leafKey, valueHash: leafValueHash, stored: leaf))
                 leafPlaced = true
             }
             if change.key == leafKey { leafPlaced = true }
             if let valueHash = change.valueHash {
-                let stored = change.key == leafKey && valueHash == leafValueHash
+                let stored = change.key == leafKey && valueHash == leafValueHash ? leaf : nil
                 entries.append(SparseMerkleEntry(key: change.key, valueHash: valueHash, stored: stored))
             }
         }
-        if !leafPlaced { entries.append(SparseMerkleEntry(key: leafKey, valueHash: leafValueHash, stored: true)) }
+        if !leafPlaced { entries.append(SparseMerkleEntry(key: leafKey, valueHash: leafValueHash, stored: leaf)) }
         return entries
     }
 
@@ -329,9 +445,8 @@ private struct SparseMerkleUpdater {
     {
         guard let first = entries.first else { return .empty }
         if entries.count == 1 {
-            let node = SparseMerkleNode.leaf(key: first.key, valueHash: first.valueHash)
-            let hash = first.stored ? node.hash : emit(node)
-            return .leaf(key: first.key, valueHash: first.valueHash, hash: hash)
+            let reference = first.stored ?? emit(SparseMerkleStoredNode(.leaf(key: first.key, valueHash: first.valueHash)))
+            return .leaf(key: first.key, valueHash: first.valueHash, reference)
         }
         // Two distinct keys differ in some bit, so they part before the last one.
         precondition(depth < SparseMerkleTree.depthMax, "two distinct keys agree on all 256 bits")
@@ -354,7 +469,7 @@ private struct SparseMerkleUpdater {
         case (_, .empty):
             return try lift(left, side: 0, depth: depth, path: pathKey)
         default:
-            return .internal(emit(.internal(left: left.hash, right: right.hash)))
+            return .internal(emitInternal(left: left.reference, right: right.reference))
         }
     }
 
@@ -362,31 +477,42 @@ private struct SparseMerkleUpdater {
     mutating func lift(_ child: SparseMerkleSubtree, side: UInt8, depth: Int, path pathKey: Hash) throws(StateError)
         -> SparseMerkleSubtree
     {
-        let childHash: Hash
+        let childReference: SparseMerkleNodeReference
         switch child {
         case .empty:
             preconditionFailure("lift called with an empty child")
         case .leaf:
             return child
-        case .internal(let hash):
-            childHash = hash
-        case .unread(let hash):
+        case .internal(let reference):
+            childReference = reference
+        case .unread(let reference):
             // The unchanged side of a subtree whose other side emptied: if it is a lone leaf,
-            // it moves up. This is the one read an update makes off the changed paths.
+            // it moves up, staying where it is stored. This is the one read an update makes
+            // off the changed paths.
             let childPath = SparseMerklePath.settingBit(pathKey, depth, to: side)
-            let node = try tree.readNode(hash, depth: depth + 1, path: childPath, alone: false)
-            if case .leaf(let key, let valueHash) = node { return .leaf(key: key, valueHash: valueHash, hash: hash) }
-            childHash = hash
+            let stored = try tree.readNode(reference, depth: depth + 1, path: childPath, alone: false)
+            if case .leaf(let key, let valueHash) = stored.node { return .leaf(key: key, valueHash: valueHash, reference) }
+            childReference = reference
         }
-        let node: SparseMerkleNode =
-            side == 0 ? .internal(left: childHash, right: .zero) : .internal(left: .zero, right: childHash)
-        return .internal(emit(node))
+        return .internal(
+            side == 0 ? emitInternal(left: childReference, right: .empty) : emitInternal(left: .empty, right: childReference))
     }
 
-    /// Records a new node and returns its hash.
-    mutating func emit(_ node: SparseMerkleNode) -> Hash {
-        let hash = node.hash
-        created.append(SparseMerkleNodeEntry(hash: hash, node: node))
-        return hash
+    /// Records a new internal node over `left` and `right` and returns where it is stored.
+    mutating func emitInternal(left: SparseMerkleNodeReference, right: SparseMerkleNodeReference)
+        -> SparseMerkleNodeReference
+    {
+        emit(
+            SparseMerkleStoredNode(
+                .internal(left: left.hash, right: right.hash),
+                leftVersion: left.hash == .zero ? 0 : left.version,
+                rightVersion: right.hash == .zero ? 0 : right.version))
+    }
+
+    /// Records a new node and returns where it is stored: at this update's version.
+    mutating func emit(_ stored: SparseMerkleStoredNode) -> SparseMerkleNodeReference {
+        let hash = stored.node.hash
+        created.append(SparseMerkleNodeEntry(hash: hash, stored: stored))
+        return SparseMerkleNodeReference(hash: hash, version: version)
     }
 }

@@ -10,13 +10,15 @@ public protocol StateBackend: AnyObject {
     func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(key: [UInt8], value: [UInt8])]
     /// The root of the state tree over every entry.
     var stateRoot: Hash { get }
+    /// The version the root's node is stored at (unused while the state is empty).
+    var stateRootVersion: UInt64 { get }
     /// The state tree's nodes, for updates and proofs.
     var treeNodes: any SparseMerkleNodeSource { get }
-    /// The tree update for a block's `changes` (each key once, in any order), when the
-    /// backend keeps a tree of its own and computes the update itself (the auditor's replay
+    /// The tree update for a block's `changes` (each key once, in any order), at `version`,
+    /// when the backend keeps a tree of its own and computes the update itself (the auditor's replay
     /// does); nil sends the caller to `SparseMerkleTree` over `treeNodes`. The root must be
     /// the one docs/FORMAT.md defines; created and stale nodes may be left empty.
-    func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate?
+    func updatedTree(_ changes: [SparseMerkleChange], version: UInt64) throws(StateError) -> SparseMerkleUpdate?
     /// The committed value under `key` decoded as `Record`, or nil when there is none. A
     /// backend may keep what it decoded beside the bytes, so that a record read by many
     /// transactions (a DID document, read by every transaction its owner signs) is decoded
@@ -32,32 +34,30 @@ extension StateBackend {
     }
 
     /// No tree of its own: updates go through `SparseMerkleTree` over `treeNodes`.
-    public func updatedTree(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate? { nil }
+    public func updatedTree(_ changes: [SparseMerkleChange], version: UInt64) throws(StateError) -> SparseMerkleUpdate? {
+        nil
+    }
 }
 
-/// The effect of executing a block (or genesis): key changes, the new tree nodes, the new root.
+/// The effect of executing a block (or genesis): key changes and the state-tree update.
 public struct StateChanges: Sendable, Equatable {
     /// Every changed key with its new value (nil: deleted), ascending by key bytes.
     public let values: [StateEntryChange]
-    /// Tree nodes created, in the deterministic order the update made them; old nodes are
-    /// never removed. Empty when the backend computed the update itself (`updatedTree`).
-    public let treeNodes: [SparseMerkleNodeEntry]
-    /// Tree nodes of the old root that the new root no longer reaches
-    /// (`SparseMerkleUpdate.staleNodes`): for a store that keeps only the latest tree. Empty
-    /// when the backend computed the update itself (`updatedTree`).
-    public let staleTreeNodes: [Hash]
-    /// The state root after the changes.
-    public let stateRoot: Hash
+    /// The tree update: the new root, where it is stored, and the nodes created, in the
+    /// deterministic order the update made them, to be stored at its version. Old nodes are
+    /// never removed. No nodes when the backend computed the update itself (`updatedTree`).
+    public let tree: SparseMerkleUpdate
 
     /// Creates a change set.
-    public init(
-        values: [StateEntryChange], treeNodes: [SparseMerkleNodeEntry], staleTreeNodes: [Hash] = [], stateRoot: Hash
-    ) {
+    public init(values: [StateEntryChange], tree: SparseMerkleUpdate) {
         self.values = values
-        self.treeNodes = treeNodes
-        self.staleTreeNodes = staleTreeNodes
-        self.stateRoot = stateRoot
+        self.tree = tree
     }
+
+    /// Tree nodes created, to be stored at `tree.version`.
+    public var treeNodes: [SparseMerkleNodeEntry] { tree.createdNodes }
+    /// The state root after the changes.
+    public var stateRoot: Hash { tree.root }
 }
 
 /// One changed state entry.
@@ -74,19 +74,25 @@ public struct StateEntryChange: Sendable, Equatable {
     }
 }
 
-/// One state-tree node to persist.
+/// One state-tree node to persist, at its update's version.
 public struct SparseMerkleNodeEntry: Sendable, Equatable {
     /// The node's hash.
     public let hash: Hash
-    /// The node.
-    public let node: SparseMerkleNode
+    /// The node with its children's versions.
+    public let stored: SparseMerkleStoredNode
 
     /// Creates an entry; `hash` must be the node's hash.
-    public init(hash: Hash, node: SparseMerkleNode) {
+    public init(hash: Hash, stored: SparseMerkleStoredNode) {
         self.hash = hash
-        self.node = node
+        self.stored = stored
     }
 
+    /// The node.
+    public var node: SparseMerkleNode { stored.node }
+    /// The version the left child is stored at (0 for a leaf or an empty child).
+    public var leftVersion: UInt64 { stored.leftVersion }
+    /// The version the right child is stored at (0 for a leaf or an empty child).
+    public var rightVersion: UInt64 { stored.rightVersion }
     /// The node's 65 bytes, as stored.
     public var bytes: [UInt8] { node.canonicalBytes }
 }
@@ -149,13 +155,17 @@ public final class DecodedStateValue {
     }
 }
 
-/// State held in memory: for tests, tools and benchmarks.
+/// State held in memory: for tests, tools and benchmarks. Its tree nodes are kept by
+/// reference (hash and version), as a validator's store keeps them, so that a tree update
+/// that names a node by a wrong version fails here too.
 public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     private var values: [StateKeyBytes: [UInt8]] = [:]
     /// Nodes made by this process's updates, kept decoded (see `checkedNode`).
-    private var nodes: [Hash: SparseMerkleNode] = [:]
+    private var nodes: [SparseMerkleNodeReference: SparseMerkleStoredNode] = [:]
     /// The current root.
     public private(set) var stateRoot: Hash = .zero
+    /// The version the current root is stored at.
+    public private(set) var stateRootVersion: UInt64 = 0
 
     /// An empty state.
     public init() {}
@@ -163,11 +173,16 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     /// The tree nodes.
     public var treeNodes: any SparseMerkleNodeSource { self }
 
-    /// The bytes of node `hash`.
-    public func node(_ hash: Hash) -> [UInt8]? { nodes[hash]?.canonicalBytes }
+    /// The bytes of the node `reference` names.
+    public func node(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredBytes? {
+        nodes[reference].map {
+            SparseMerkleStoredBytes($0.node.canonicalBytes, leftVersion: $0.leftVersion, rightVersion: $0.rightVersion)
+        }
+    }
 
-    /// Node `hash`: every node here came from an update's change set, which the tree made.
-    public func checkedNode(_ hash: Hash) -> SparseMerkleNode? { nodes[hash] }
+    /// The node `reference` names: every node here came from an update's change set, which
+    /// the tree made.
+    public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? { nodes[reference] }
 
     /// The value under `key`.
     public func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? { values[StateKeyBytes(key)] }
@@ -193,9 +208,11 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
         for change in changes.values {
             values[StateKeyBytes(change.key)] = change.value
         }
-        for entry in changes.treeNodes where nodes[entry.hash] == nil {
-            nodes[entry.hash] = entry.node
+        for entry in changes.treeNodes {
+            let reference = SparseMerkleNodeReference(hash: entry.hash, version: changes.tree.version)
+            if nodes[reference] == nil { nodes[reference] = entry.stored }
         }
         stateRoot = changes.stateRoot
+        stateRootVersion = changes.tree.rootVersion
     }
 }

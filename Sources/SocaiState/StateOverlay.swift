@@ -49,22 +49,22 @@ final class StateOverlay {
         }
     }
 
-    /// Applies the block's writes to the state tree.
-    func finish() throws(StateError) -> StateChanges {
+    /// Applies the block's writes to the state tree, whose new nodes are to be stored at
+    /// `version` (the height the block or genesis writes).
+    func finish(version: UInt64) throws(StateError) -> StateChanges {
         let values = sortedChanges()
         let changes = values.map {
             SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue))
         }
         let update: SparseMerkleUpdate
-        if let own = try backend.updatedTree(changes) {
+        if let own = try backend.updatedTree(changes, version: version) {
             update = own
         } else {
-            update = try SparseMerkleTree(root: backend.stateRoot, nodes: backend.treeNodes).updating(changes)
+            let tree = SparseMerkleTree(
+                root: SparseMerkleNodeReference(hash: backend.stateRoot, version: backend.stateRootVersion),
+                nodes: backend.treeNodes)
+            update = try tree.updating(changes, version: version)
         }
-        return StateChanges(
-            values: values,
-            treeNodes: update.createdNodes,
-            staleTreeNodes: update.staleNodes,
-            stateRoot: update.root)
+        return StateChanges(values: values, tree: update)
     }
 }

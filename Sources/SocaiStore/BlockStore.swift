@@ -9,8 +9,10 @@ import SocaiState
 /// crash at any moment the store reopens at exactly one committed height. There is no API
 /// to change or delete a block, and SQLite triggers refuse it from any other client.
 public final class BlockStore {
-    /// The schema version written to `PRAGMA user_version`.
-    public static let schemaVersion: Int64 = 1
+    /// The schema version written to `PRAGMA user_version`. Version 2 keys state-tree nodes
+    /// by the height that wrote them (docs/FORMAT.md §28); a version-1 store is migrated
+    /// when opened.
+    public static let schemaVersion: Int64 = 2
 
     /// The store's one SQLite connection. Internal, not private, so that a test can run a
     /// transaction that writes state and then fails.
@@ -64,7 +66,9 @@ public final class BlockStore {
 
     private init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
+        try Self.upgradeSchema(connection)
         state = try StateDatabase(connection: connection)
+        try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
         guard let meta = try Self.readMeta(connection) else {
             throw StoreError(.corrupt, "\(connection.path) is not a Socai block store (no chain metadata)")
         }
@@ -112,8 +116,30 @@ public final class BlockStore {
                     height INTEGER PRIMARY KEY CHECK (height >= 1),
                     validator_set BLOB NOT NULL
                 );
-                PRAGMA user_version = \(schemaVersion);
                 """)
+        }
+    }
+
+    /// Brings a store written by an earlier Socai to this schema, in one transaction, or
+    /// refuses one written by a later Socai. A new file (version 0) needs nothing.
+    private static func upgradeSchema(_ connection: SQLiteConnection) throws(StoreError) {
+        let select = try connection.prepare("PRAGMA user_version")
+        try select.bind([])
+        let version = try select.step() ? select.integer(0) : 0
+        select.reset()
+        switch version {
+        case schemaVersion, 0:
+            return
+        case 1:
+            try connection.inTransaction { () throws(StoreError) in
+                if try StateDatabase.hasVersion1Layout(connection) { try StateDatabase.migrateVersion1(connection) }
+                try connection.execute("PRAGMA user_version = \(schemaVersion)")
+            }
+        default:
+            throw StoreError(
+                .database,
+                "\(connection.path) has store schema version \(version); this socai reads versions 1 to \(schemaVersion). Use a newer socai."
+            )
         }
     }
 
@@ -239,7 +265,7 @@ public final class BlockStore {
                 "state is already initialized (state height \(state.height.map(String.init) ?? "none"), block height \(height))")
         }
         try connection.inTransaction { () throws(StoreError) in try state.write(changes, height: 0, outcomes: []) }
-        state.didCommit(height: 0, root: changes.stateRoot)
+        state.didCommit(height: 0)
     }
 
     /// Executes `block` against the stored state and appends it with its state changes, in
@@ -310,7 +336,7 @@ public final class BlockStore {
                 ])
             }
         }
-        state.didCommit(height: block.header.height, root: execution.stateRoot)
+        state.didCommit(height: block.header.height)
     }
 
     /// The validator set in force at `height`, from the sets this store recorded as it

@@ -176,14 +176,22 @@ final class SQLiteStatement {
             transientDestructor)
     }
 
-    /// Runs a statement with exactly two blob parameters taken from raw buffers: for rows
-    /// written by the hundred thousand per block (state-tree nodes), where building a value
-    /// array and two byte arrays per row cost more than SQLite's own insert.
-    func run(blob first: UnsafeRawBufferPointer, blob second: UnsafeRawBufferPointer) throws(StoreError) {
+    /// Runs a statement whose parameters are an integer, two blobs taken from raw buffers and
+    /// two more integers: for rows written by the hundred thousand per block (state-tree
+    /// nodes), where building a value array and two byte arrays per row cost more than
+    /// SQLite's own insert.
+    func run(
+        integer first: Int64, blob second: UnsafeRawBufferPointer, blob third: UnsafeRawBufferPointer,
+        integer fourth: Int64, integer fifth: Int64
+    ) throws(StoreError) {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
-        for (index, buffer) in [(Int32(1), first), (Int32(2), second)] where bindBlob(buffer, at: index) != SQLITE_OK {
-            throw StoreError(.database, "\(connection.path): cannot bind parameter \(index): \(connection.lastErrorMessage)")
+        let statuses = (
+            sqlite3_bind_int64(statement, 1, first), bindBlob(second, at: 2), bindBlob(third, at: 3),
+            sqlite3_bind_int64(statement, 4, fourth), sqlite3_bind_int64(statement, 5, fifth)
+        )
+        guard statuses == (SQLITE_OK, SQLITE_OK, SQLITE_OK, SQLITE_OK, SQLITE_OK) else {
+            throw StoreError(.database, "\(connection.path): cannot bind a parameter: \(connection.lastErrorMessage)")
         }
         while try step() {}
     }

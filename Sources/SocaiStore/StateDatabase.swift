@@ -6,12 +6,20 @@ import Synchronization
 /// state-tree node ever written (so older roots stay provable) and the state root of every
 /// height. It shares the block store's connection, so a block and its state change are
 /// written in one SQLite transaction.
+///
+/// Tree nodes are keyed by the height that wrote them, then their hash, and an internal
+/// node's row names the heights its children were written at. A block's new nodes are thus
+/// appended side by side at the end of the table. Keyed by hash alone, as in schema 1, they
+/// landed on about 20 different pages per transaction, and writing those pages to the WAL
+/// cost more than checking the transaction's signature.
 public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     private let connection: SQLiteConnection
     /// Height whose state this is (the block store's tip once state is initialized).
     public private(set) var height: UInt64?
     /// The current state root.
     public private(set) var stateRoot: Hash
+    /// The height the current root's node was written at.
+    public private(set) var stateRootVersion: UInt64
     /// Tree nodes already checked: written by this process or read back and checked. Every
     /// update walks the top of the tree, so most of its reads hit here instead of SQLite
     /// and SHA-256. Locked because queries may read while a block executes.
@@ -20,31 +28,55 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// `Sendable`, so the compiler keeps each instance within one isolation domain (a node's
     /// actor, or a command's one thread).
     private var cachedValues = StateValueCache()
-    /// The changes `write` put in the open SQLite transaction, for the cache to take once
+    /// The changes `write` put in the open SQLite transaction, for the caches to take once
     /// `didCommit` reports that transaction committed.
-    private var uncommittedChanges: (height: UInt64, values: [StateEntryChange])?
+    private var uncommittedChanges: (height: UInt64, changes: StateChanges)?
+
+    /// The columns of `state_nodes`: a node is keyed by the height that wrote it, then its
+    /// hash, and an internal node names the heights its children were written at (0 for an
+    /// empty child, and both 0 for a leaf).
+    static let stateNodesColumns = """
+        (
+            version INTEGER NOT NULL CHECK (version >= 0),
+            hash BLOB NOT NULL CHECK (length(hash) = 32),
+            node BLOB NOT NULL,
+            left_version INTEGER NOT NULL CHECK (left_version >= 0 AND left_version <= version),
+            right_version INTEGER NOT NULL CHECK (right_version >= 0 AND right_version <= version),
+            PRIMARY KEY (version, hash)
+        ) WITHOUT ROWID;
+        """
+    /// The columns of `state_roots`: each height's root and the height its node was written at.
+    static let stateRootsColumns = """
+        (
+            height INTEGER PRIMARY KEY CHECK (height >= 0),
+            root BLOB NOT NULL CHECK (length(root) = 32),
+            root_version INTEGER NOT NULL CHECK (root_version >= 0 AND root_version <= height)
+        );
+        """
 
     init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
         try connection.execute(
             """
             CREATE TABLE IF NOT EXISTS state(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS state_nodes(hash BLOB PRIMARY KEY CHECK (length(hash) = 32), node BLOB NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS state_roots(height INTEGER PRIMARY KEY CHECK (height >= 0), root BLOB NOT NULL CHECK (length(root) = 32));
+            CREATE TABLE IF NOT EXISTS state_nodes\(Self.stateNodesColumns)
+            CREATE TABLE IF NOT EXISTS state_roots\(Self.stateRootsColumns)
             CREATE TABLE IF NOT EXISTS transaction_results(
                 hash BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL
             ) WITHOUT ROWID;
             """)
-        let select = try connection.cached("SELECT height, root FROM state_roots ORDER BY height DESC LIMIT 1")
+        let select = try connection.cached("SELECT height, root, root_version FROM state_roots ORDER BY height DESC LIMIT 1")
         try select.bind([])
         if try select.step() {
             height = UInt64(select.integer(0))
             do throws(FormatError) { stateRoot = try Hash(select.blob(1)) } catch {
                 throw StoreError(.corrupt, "\(connection.path): a stored state root is not 32 bytes")
             }
+            stateRootVersion = UInt64(select.integer(2))
         } else {
             height = nil
             stateRoot = .zero
+            stateRootVersion = 0
         }
     }
 
@@ -99,35 +131,57 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
-    /// Node `hash`, from the cache or else read from SQLite and checked (its bytes hash to
-    /// `hash` and decode as a node) before it is cached. Nil when it is missing or fails the
-    /// check: the tree then reads it through `node(_:)` and reports exactly what is wrong.
-    public func checkedNode(_ hash: Hash) -> SparseMerkleNode? {
-        if let node = checkedNodes.withLock({ $0.node(hash) }) { return node }
-        guard let bytes = try? node(hash), Hash.sha256(bytes) == hash,
-            let node = try? SparseMerkleNode(canonicalBytes: bytes)
+    /// The node `reference` names, from the cache or else read from SQLite and checked (its
+    /// bytes hash to its hash and decode as a node) before it is cached. Nil when it is
+    /// missing or fails the check: the tree then reads it through `node(_:)` and reports
+    /// exactly what is wrong.
+    ///
+    /// The cache is keyed by hash alone. It holds only nodes of committed blocks, and every
+    /// stored copy of one hash is the same node whose children's versions name stored rows,
+    /// so whichever copy it holds serves any reference to that hash.
+    public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? {
+        if let node = checkedNodes.withLock({ $0.node(reference.hash) }) { return node }
+        guard let stored = try? node(reference), Hash.sha256(stored.bytes) == reference.hash,
+            let node = try? SparseMerkleNode(canonicalBytes: stored.bytes)
         else { return nil }
-        checkedNodes.withLock { $0.insert(node, hash: hash) }
-        return node
+        if case .leaf = node, stored.leftVersion != 0 || stored.rightVersion != 0 { return nil }
+        let checked = SparseMerkleStoredNode(node, leftVersion: stored.leftVersion, rightVersion: stored.rightVersion)
+        checkedNodes.withLock { $0.insert(checked, hash: reference.hash) }
+        return checked
     }
 
-    /// The bytes of tree node `hash` (the tree checks them against the hash).
-    public func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
+    /// The bytes of the tree node `reference` names, with its children's versions (the tree
+    /// checks the bytes against the hash).
+    public func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
         do throws(StoreError) {
-            let select = try connection.cached("SELECT node FROM state_nodes WHERE hash = ?")
-            try select.bind([.blob(hash.bytes)])
-            return try select.step() ? select.blob(0) : nil
+            let select = try connection.cached(
+                "SELECT node, left_version, right_version FROM state_nodes WHERE version = ? AND hash = ?")
+            try select.bind([.integer(Int64(reference.version)), .blob(reference.hash.bytes)])
+            guard try select.step() else { return nil }
+            let (leftVersion, rightVersion) = (select.integer(1), select.integer(2))
+            guard leftVersion >= 0, rightVersion >= 0 else {
+                throw StoreError(.corrupt, "state tree node \(reference.hash) names a negative child version")
+            }
+            return SparseMerkleStoredBytes(select.blob(0), leftVersion: UInt64(leftVersion), rightVersion: UInt64(rightVersion))
         } catch {
-            throw StateError(.storage, error.message)
+            throw StateError(error.code == .corrupt ? .corrupt : .storage, error.message)
         }
     }
 
     /// The state root recorded for `height`, if any.
     public func stateRoot(atHeight height: UInt64) throws(StoreError) -> Hash? {
-        let select = try connection.cached("SELECT root FROM state_roots WHERE height = ?")
+        try stateRootReference(atHeight: height)?.hash
+    }
+
+    /// The state root recorded for `height` and where its node is stored, if any: for proofs
+    /// against an earlier height.
+    public func stateRootReference(atHeight height: UInt64) throws(StoreError) -> SparseMerkleNodeReference? {
+        let select = try connection.cached("SELECT root, root_version FROM state_roots WHERE height = ?")
         try select.bind([.integer(Int64(height))])
         guard try select.step() else { return nil }
-        do throws(FormatError) { return try Hash(select.blob(0)) } catch {
+        do throws(FormatError) {
+            return SparseMerkleNodeReference(hash: try Hash(select.blob(0)), version: UInt64(select.integer(1)))
+        } catch {
             throw StoreError(.corrupt, "the state root of height \(height) is not 32 bytes")
         }
     }
@@ -144,8 +198,10 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
     /// Writes a change set for `height` inside the caller's SQLite transaction.
     func write(_ changes: StateChanges, height: UInt64, outcomes: [TransactionOutcome]) throws(StoreError) {
+        precondition(changes.tree.version == height, "state changes made for height \(changes.tree.version) written at \(height)")
+        precondition(changes.tree.rootVersion <= height, "a state root stored above its own height")
         // Held until `didCommit`: should this transaction roll back, the next write replaces it.
-        uncommittedChanges = (height, changes.values)
+        uncommittedChanges = (height, changes)
         let upsert = try connection.cached(
             "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
         let delete = try connection.cached("DELETE FROM state WHERE key = ?")
@@ -156,37 +212,41 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
                 try delete.run([.blob(change.key)])
             }
         }
-        let insertNode = try connection.cached("INSERT OR IGNORE INTO state_nodes(hash, node) VALUES (?, ?)")
-        // Inserted in hash order, the primary-key order: SQLite then walks the B-tree forward
-        // instead of seeking a random page for every node. The sort moves 16-byte pairs (the
-        // hash's first 8 bytes as a number, and the entry's index) rather than the entries
-        // themselves, and compares whole hashes only on a tie.
+        let insertNode = try connection.cached(
+            "INSERT OR IGNORE INTO state_nodes(version, hash, node, left_version, right_version) VALUES (?, ?, ?, ?, ?)")
+        // Inserted in (version, hash) order, the primary-key order, so SQLite appends at the
+        // end of the B-tree. The sort moves 16-byte pairs (the hash's first 8 bytes as a
+        // number, and the entry's index) rather than the entries themselves, and compares
+        // whole hashes only on a tie.
         let nodes = changes.treeNodes
         var order = nodes.indices.map { (UInt64(bigEndian: nodes[$0].hash.storage.firstWord), $0) }
         order.sort { $0.0 != $1.0 ? $0.0 < $1.0 : nodes[$0.1].hash < nodes[$1.1].hash }
+        let version = Int64(height)
         for (_, index) in order {
             let entry = nodes[index]
+            precondition(entry.leftVersion <= height && entry.rightVersion <= height, "a state-tree node names a later child")
             // The entry's hash was computed from this very node value by the tree update, so
             // hashing it again here would repeat that computation on the same immutable
             // value, on every node of every block. The pairing check is on the
             // other side: every node read back from SQLite is hashed and decoded before use.
+            // An update creates each node once; were one (version, hash) written twice, both
+            // rows would hold the same node, so the second is ignored.
             // The closures rethrow untyped errors, so the store's error is carried out by hand.
             var failure: StoreError?
             entry.node.withCanonicalBytes { bytes in
                 precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
                 entry.hash.storage.withUnsafeBytes { hash in
-                    do throws(StoreError) { try insertNode.run(blob: hash, blob: bytes) } catch { failure = error }
+                    do throws(StoreError) {
+                        try insertNode.run(
+                            integer: version, blob: hash, blob: bytes, integer: Int64(entry.leftVersion),
+                            integer: Int64(entry.rightVersion))
+                    } catch { failure = error }
                 }
             }
             if let failure { throw failure }
         }
-        // Cached only once checked above. Should the SQLite transaction roll back, these
-        // nodes stay cached but unreferenced: content addressing makes that harmless.
-        checkedNodes.withLock { cache in
-            for entry in changes.treeNodes { cache.insert(entry.node, hash: entry.hash) }
-        }
-        try connection.cached("INSERT INTO state_roots(height, root) VALUES (?, ?)").run([
-            .integer(Int64(height)), .blob(changes.stateRoot.bytes),
+        try connection.cached("INSERT INTO state_roots(height, root, root_version) VALUES (?, ?, ?)").run([
+            .integer(Int64(height)), .blob(changes.stateRoot.bytes), .integer(Int64(changes.tree.rootVersion)),
         ])
         let insertResult = try connection.cached(
             "INSERT OR IGNORE INTO transaction_results(hash, height, position, code, message) VALUES (?, ?, ?, ?, ?)")
@@ -200,17 +260,51 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
-    /// Records the new tip after the enclosing transaction committed.
-    func didCommit(height: UInt64, root: Hash) {
+    /// Records the new tip after the enclosing transaction committed, and lets the caches
+    /// take what it wrote: only now do SQLite's rows back them.
+    func didCommit(height: UInt64) {
+        guard let (writtenHeight, changes) = uncommittedChanges, writtenHeight == height else {
+            preconditionFailure("state commit reported for height \(height) without its write")
+        }
         self.height = height
-        stateRoot = root
-        if let changes = uncommittedChanges, changes.height == height {
-            cachedValues.committed(changes.values)
-        } else {
-            // Not the write this commit reports: trust nothing cached.
-            cachedValues.removeAll()
+        stateRoot = changes.stateRoot
+        stateRootVersion = changes.tree.rootVersion
+        cachedValues.committed(changes.values)
+        checkedNodes.withLock { cache in
+            for entry in changes.treeNodes { cache.insert(entry.stored, hash: entry.hash) }
         }
         uncommittedChanges = nil
+    }
+
+    /// Whether a version-1 store (tree nodes keyed by hash alone) is at `connection`: it has a
+    /// `state_nodes` table without a `version` column.
+    static func hasVersion1Layout(_ connection: SQLiteConnection) throws(StoreError) -> Bool {
+        let select = try connection.prepare("SELECT count(*) FROM pragma_table_info('state_nodes')")
+        try select.bind([])
+        guard try select.step(), select.integer(0) > 0 else { return false }
+        let version = try connection.prepare("SELECT count(*) FROM pragma_table_info('state_nodes') WHERE name = 'version'")
+        try version.bind([])
+        return try version.step() && version.integer(0) == 0
+    }
+
+    /// Moves a version-1 store's tree nodes to the version-2 layout, inside the caller's
+    /// transaction. Every old node goes to version 0, with its children at version 0 too, and
+    /// every recorded root is read at version 0: a version-1 table was exactly one store of
+    /// nodes by hash, so every root it could read stays readable. Blocks written afterwards
+    /// store their nodes at their own heights, above all of these.
+    static func migrateVersion1(_ connection: SQLiteConnection) throws(StoreError) {
+        try connection.execute(
+            """
+            ALTER TABLE state_nodes RENAME TO state_nodes_version1;
+            CREATE TABLE state_nodes\(stateNodesColumns)
+            INSERT INTO state_nodes(version, hash, node, left_version, right_version)
+                SELECT 0, hash, node, 0, 0 FROM state_nodes_version1 ORDER BY hash;
+            DROP TABLE state_nodes_version1;
+            ALTER TABLE state_roots RENAME TO state_roots_version1;
+            CREATE TABLE state_roots\(stateRootsColumns)
+            INSERT INTO state_roots(height, root, root_version) SELECT height, root, 0 FROM state_roots_version1;
+            DROP TABLE state_roots_version1;
+            """)
     }
 }
 
@@ -244,14 +338,14 @@ struct CheckedNodeCache {
     /// Number of nodes held.
     var count: Int { young.count + old.count }
 
-    mutating func node(_ hash: Hash) -> SparseMerkleNode? {
+    mutating func node(_ hash: Hash) -> SparseMerkleStoredNode? {
         if let node = young.node(hash) { return node }
         guard let node = old.node(hash) else { return nil }
         insert(node, hash: hash)
         return node
     }
 
-    mutating func insert(_ node: SparseMerkleNode, hash: Hash) {
+    mutating func insert(_ node: SparseMerkleStoredNode, hash: Hash) {
         if young.count >= generationNodesMax {
             swap(&young, &old)
             young.removeAll()

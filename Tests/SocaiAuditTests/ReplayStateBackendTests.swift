@@ -15,8 +15,8 @@ struct ReplayStateBackendTests {
         let changes = entries.map {
             SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue))
         }
-        let update = try #require(try backend.updatedTree(changes))
-        backend.apply(StateChanges(values: entries, treeNodes: [], stateRoot: update.root))
+        let update = try #require(try backend.updatedTree(changes, version: 1))
+        backend.apply(StateChanges(values: entries, tree: update))
     }
 
     @Test("a record read again after its value changed is the new value, never the one decoded before")

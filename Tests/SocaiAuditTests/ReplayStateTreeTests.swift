@@ -31,7 +31,7 @@ struct ReplayStateTreeTests {
             pool.append(index % 10 == 9 ? previous! : Hash.sha256(Array("key \(index)".utf8)))
         }
         let validators = InMemorySparseMerkleNodes()
-        var validatorsRoot = SparseMerkleTree.emptyRoot
+        var validatorsRoot = SparseMerkleNodeReference.empty
         var replay = ReplayStateTree()
         var model: [Hash: Hash] = [:]
         for batch in 0..<400 {
@@ -43,12 +43,13 @@ struct ReplayStateTreeTests {
                 changes[key] = generator.next() % 3 == 0 ? .some(nil) : Hash.sha256(Array("value \(generator.next() % 5)".utf8))
             }
             let sorted = changes.map { SparseMerkleChange(key: $0.key, valueHash: $0.value) }.sorted { $0.key < $1.key }
-            let update = try SparseMerkleTree(root: validatorsRoot, nodes: validators).updating(sorted)
-            validators.insert(update.nodes)
-            validatorsRoot = update.root
+            let update = try SparseMerkleTree(root: validatorsRoot, nodes: validators).updating(
+                sorted, version: validators.nextVersion)
+            validators.insert(update)
+            validatorsRoot = update.rootReference
             for change in sorted { model[change.key] = change.valueHash }
 
-            #expect(replay.apply(sorted) == validatorsRoot, "batch \(batch)")
+            #expect(replay.apply(sorted) == validatorsRoot.hash, "batch \(batch)")
             let (leaves, reachable) = replay.walk()
             #expect(reachable == replay.nodeCount, "batch \(batch): nodes held that the root does not reach")
             #expect(leaves.map(\.key) == model.keys.sorted(), "batch \(batch)")

@@ -10,14 +10,18 @@ struct SparseMerkleNodeTableTests {
     @Test("random inserts and removals agree with a dictionary, through growth")
     func agreesWithADictionary() {
         let table = SparseMerkleNodeTable(seed: 7)
-        var model: [Hash: SparseMerkleNode] = [:]
+        var model: [Hash: SparseMerkleStoredNode] = [:]
         var generator = SeededGenerator(seed: 99)
         let pool = (0..<3000).map { Hash.sha256(Array("node \($0)".utf8)) }
         for step in 0..<40_000 {
             let hash = pool[Int(generator.next() % UInt64(pool.count))]
             // More inserts than removals early, so the table grows past its first capacity.
             if generator.next() % 5 < (step < 20_000 ? 4 : 2) {
-                let node = SparseMerkleNode.leaf(key: hash, valueHash: Hash.sha256(hash.bytes))
+                // Internal nodes carry their children's versions through the table too.
+                let node =
+                    step % 2 == 0
+                    ? SparseMerkleStoredNode(.leaf(key: hash, valueHash: Hash.sha256(hash.bytes)))
+                    : SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftVersion: UInt64(step), rightVersion: 0)
                 let inserted = table.insert(node, hash: hash)
                 #expect(inserted == (model[hash] == nil))
                 if model[hash] == nil { model[hash] = node }
@@ -29,7 +33,7 @@ struct SparseMerkleNodeTableTests {
         }
         #expect(table.capacity > SparseMerkleNodeTable.capacityInitial)
         for hash in pool { #expect(table.node(hash) == model[hash]) }
-        var seen: [Hash: SparseMerkleNode] = [:]
+        var seen: [Hash: SparseMerkleStoredNode] = [:]
         table.forEachUnordered { seen[$0] = $1 }
         #expect(seen == model)
     }
@@ -48,7 +52,7 @@ struct SparseMerkleNodeTableTests {
             let table = SparseMerkleNodeTable(seed: seed)
             var model = Set<Hash>()
             for hash in colliding {
-                table.insert(.internal(left: hash, right: .zero), hash: hash)
+                table.insert(SparseMerkleStoredNode(.internal(left: hash, right: .zero)), hash: hash)
                 model.insert(hash)
             }
             // Remove from the middle, the start and the end of the run, checking every
@@ -68,7 +72,7 @@ struct SparseMerkleNodeTableTests {
     func emptiedTableKeepsItsSlots() {
         let table = SparseMerkleNodeTable(seed: 11)
         let hashes = (0..<5000).map { Hash.sha256(Array("node \($0)".utf8)) }
-        for hash in hashes { table.insert(.leaf(key: hash, valueHash: hash), hash: hash) }
+        for hash in hashes { table.insert(SparseMerkleStoredNode(.leaf(key: hash, valueHash: hash)), hash: hash) }
         let capacity = table.capacity
         #expect(capacity > SparseMerkleNodeTable.capacityInitial)
         table.removeAll()
@@ -80,12 +84,14 @@ struct SparseMerkleNodeTableTests {
         #expect(seen == 0)
         // Refilled with every other hash: exactly those are held, and nothing grew.
         for hash in hashes.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) {
-            #expect(table.insert(.internal(left: hash, right: .zero), hash: hash))
+            #expect(table.insert(SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftVersion: 9), hash: hash))
         }
         #expect(table.count == 2500)
         #expect(table.capacity == capacity)
         for (index, hash) in hashes.enumerated() {
-            #expect(table.node(hash) == (index % 2 == 0 ? .internal(left: hash, right: .zero) : nil))
+            #expect(
+                table.node(hash)
+                    == (index % 2 == 0 ? SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftVersion: 9) : nil))
         }
     }
 
@@ -93,11 +99,11 @@ struct SparseMerkleNodeTableTests {
     func absentRemoval() {
         let table = SparseMerkleNodeTable(seed: 3)
         let present = Hash.sha256([1])
-        table.insert(.leaf(key: present, valueHash: present), hash: present)
+        table.insert(SparseMerkleStoredNode(.leaf(key: present, valueHash: present)), hash: present)
         let removed = table.remove(Hash.sha256([2]))
         #expect(!removed)
         #expect(table.count == 1)
-        #expect(table.node(present) == .leaf(key: present, valueHash: present))
+        #expect(table.node(present) == SparseMerkleStoredNode(.leaf(key: present, valueHash: present)))
         #expect(table.node(Hash.sha256([2])) == nil)
     }
 }

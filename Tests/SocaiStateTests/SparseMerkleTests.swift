@@ -34,8 +34,9 @@ struct SparseMerkleTests {
         let leafBytes = [0x00] + key.bytes + value.bytes
         #expect(update.root == Hash.sha256(leafBytes))
         #expect(update.nodes.mapValues(\.canonicalBytes) == [update.root: leafBytes])
-        store.insert(update.nodes)
-        let tree = SparseMerkleTree(root: update.root, nodes: store)
+        store.insert(update)
+        let tree = SparseMerkleTree(after: update, nodes: store)
+        #expect(tree.rootVersion == update.version)
         #expect(try tree.valueHash(for: key) == value)
         #expect(try tree.valueHash(for: smtKey(8)) == nil)
         let proof = try tree.proof(for: key)
@@ -129,8 +130,8 @@ struct SparseMerkleTests {
         }
         #expect(tree.root == .zero)
         // Deleting all at once from the full tree does the same.
-        let full = SparseMerkleTree(
-            root: SparseMerkleReference.root(Dictionary(uniqueKeysWithValues: keys.map { ($0, smtValue(1)) })), nodes: store)
+        let full = try apply(keys.map { SparseMerkleChange(key: $0, valueHash: smtValue(1)) }, to: tree, store)
+        #expect(full.root == SparseMerkleReference.root(Dictionary(uniqueKeysWithValues: keys.map { ($0, smtValue(1)) })))
         #expect(try full.updating(keys.map { SparseMerkleChange(key: $0, valueHash: nil) }).root == .zero)
     }
 
@@ -152,7 +153,7 @@ struct SparseMerkleTests {
             }
         }
         pool = Array(Set(pool))
-        var history: [(root: Hash, model: [Hash: Hash])] = []
+        var history: [(root: SparseMerkleNodeReference, model: [Hash: Hash])] = []
         var operations = 0
         var batches = 0
         while operations < 4000 {
@@ -166,21 +167,25 @@ struct SparseMerkleTests {
             }
             operations += batch.count
             let changes = batch.map { SparseMerkleChange(key: $0.key, valueHash: $0.value) }
-            let oldRoot = tree.root
+            let oldRoot = tree.rootReference
             let update = try tree.updating(changes)
             for change in changes { model[change.key] = change.valueHash }
             #expect(update.root == SparseMerkleReference.root(model), "batch \(batches)")
 
-            // The new nodes are exactly the nodes of the new tree the old tree lacks.
-            let before = smtReachable(oldRoot, store)
-            store.insert(update.nodes)
-            let after = smtReachable(update.root, store)
-            #expect(Set(update.nodes.keys) == after.subtracting(before), "batch \(batches)")
+            // The new nodes are exactly the nodes of the new tree the old tree lacks, each
+            // once, at the update's version; the walk follows the children's stored versions,
+            // so a wrong one would show as a missing node.
+            let before = try smtReachable(oldRoot, store)
+            store.insert(update)
+            let after = try smtReachable(update.rootReference, store)
+            let created = update.createdNodes.map { SparseMerkleNodeReference(hash: $0.hash, version: update.version) }
+            #expect(created.count == Set(created).count, "batch \(batches)")
+            #expect(Set(created) == after.subtracting(before), "batch \(batches)")
             // The stale nodes are exactly the nodes of the old tree the new tree lacks.
             #expect(update.staleNodes.count == Set(update.staleNodes).count, "batch \(batches)")
             #expect(Set(update.staleNodes) == before.subtracting(after), "batch \(batches)")
-            tree = SparseMerkleTree(root: update.root, nodes: store)
-            if batches % 10 == 0 { history.append((tree.root, model)) }
+            tree = SparseMerkleTree(after: update, nodes: store)
+            if batches % 10 == 0 { history.append((tree.rootReference, model)) }
             batches += 1
         }
         for key in pool { #expect(try tree.valueHash(for: key) == model[key]) }
@@ -191,7 +196,7 @@ struct SparseMerkleTests {
             let old = SparseMerkleTree(root: root, nodes: store)
             for key in pool.prefix(80) {
                 #expect(try old.valueHash(for: key) == snapshot[key])
-                #expect(try old.proof(for: key).verify(root: root, key: key, valueHash: snapshot[key]))
+                #expect(try old.proof(for: key).verify(root: root.hash, key: key, valueHash: snapshot[key]))
             }
         }
     }
@@ -203,7 +208,7 @@ struct SparseMerkleTests {
             (0..<4000).map { SparseMerkleChange(key: smtKey($0), valueHash: smtValue($0)) },
             to: SparseMerkleTree(nodes: store), store)
         let counting = SparseMerkleCountingSource(store)
-        let counted = SparseMerkleTree(root: tree.root, nodes: counting)
+        let counted = SparseMerkleTree(root: tree.rootReference, nodes: counting)
         for index in [0, 17, 3999, 123_456] {
             let key = smtKey(index)
             let depth = try tree.proof(for: key).siblings.count
@@ -365,23 +370,37 @@ struct SparseMerkleTests {
         let tree = try apply(
             (0..<50).map { SparseMerkleChange(key: smtKey($0), valueHash: smtValue($0)) },
             to: SparseMerkleTree(nodes: store), store)
-        let rootBytes = try #require(store.node(tree.root))
+        let root = tree.rootReference
+        let rootStored = try #require(store.node(root))
 
         // The root's bytes with one bit flipped, stored under the root's hash.
         var tampered = store.nodes
-        tampered[tree.root] = rootBytes.smtFlippingBit(300)
-        expectCorrupt(root: tree.root, nodes: tampered, "tampered root")
+        tampered[root] = SparseMerkleStoredBytes(
+            rootStored.bytes.smtFlippingBit(300), leftVersion: rootStored.leftVersion, rightVersion: rootStored.rightVersion)
+        expectCorrupt(root: root, placed: tampered, "tampered root")
 
         // A leaf deeper down replaced by another valid leaf.
-        let leaf = SparseMerkleNode.leafHash(key: smtKey(3), valueHash: smtValue(3))
+        let leafHash = SparseMerkleNode.leafHash(key: smtKey(3), valueHash: smtValue(3))
+        let leaf = try #require(store.nodes.keys.first { $0.hash == leafHash })
         tampered = store.nodes
-        tampered[leaf] = SparseMerkleNode.leaf(key: smtKey(3), valueHash: smtValue(4)).canonicalBytes
-        expectCorrupt(root: tree.root, nodes: tampered, "swapped leaf", key: smtKey(3))
+        tampered[leaf] = SparseMerkleStoredBytes(SparseMerkleNode.leaf(key: smtKey(3), valueHash: smtValue(4)).canonicalBytes)
+        expectCorrupt(root: root, placed: tampered, "swapped leaf", key: smtKey(3))
 
         // A missing node.
         tampered = store.nodes
         tampered[leaf] = nil
-        expectCorrupt(root: tree.root, nodes: tampered, "missing leaf", key: smtKey(3))
+        expectCorrupt(root: root, placed: tampered, "missing leaf", key: smtKey(3))
+
+        // The leaf where it is, but its parent naming it at another version.
+        tampered = store.nodes
+        tampered[leaf] = nil
+        tampered[SparseMerkleNodeReference(hash: leafHash, version: leaf.version + 1)] = store.nodes[leaf]
+        expectCorrupt(root: root, placed: tampered, "leaf at another version", key: smtKey(3))
+
+        // A leaf stored with child versions.
+        tampered = store.nodes
+        tampered[leaf] = SparseMerkleStoredBytes(store.nodes[leaf]!.bytes, leftVersion: 1)
+        expectCorrupt(root: root, placed: tampered, "leaf with child versions", key: smtKey(3))
     }
 
     @Test("bytes that hash correctly but are not a well-placed node are corrupt")
@@ -436,7 +455,8 @@ struct SparseMerkleTests {
 
     @Test("a storage error from the source reaches the caller unchanged")
     func storageErrors() throws {
-        let tree = SparseMerkleTree(root: smtKey(1), nodes: SparseMerkleFailingSource())
+        let tree = SparseMerkleTree(
+            root: SparseMerkleNodeReference(hash: smtKey(1), version: 0), nodes: SparseMerkleFailingSource())
         smtExpectStateError(.storage) { () throws(StateError) in _ = try tree.valueHash(for: smtKey(2)) }
         smtExpectStateError(.storage) { () throws(StateError) in _ = try tree.proof(for: smtKey(2)) }
         smtExpectStateError(.storage) { () throws(StateError) in
@@ -451,8 +471,8 @@ struct SparseMerkleTests {
         throws -> SparseMerkleTree
     {
         let update = try tree.updating(changes)
-        store.insert(update.nodes)
-        return SparseMerkleTree(root: update.root, nodes: store)
+        store.insert(update)
+        return SparseMerkleTree(after: update, nodes: store)
     }
 
     /// Asserts that reading `key` (or updating, or proving it) in the tree at `root` over
@@ -461,7 +481,18 @@ struct SparseMerkleTests {
         root: Hash, nodes: [Hash: [UInt8]], _ comment: String, key: Hash = smtKey(0),
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
-        let tree = SparseMerkleTree(root: root, nodes: InMemorySparseMerkleNodes(nodes))
+        expectCorrupt(
+            root: SparseMerkleNodeReference(hash: root, version: 0), placed: InMemorySparseMerkleNodes(nodes).nodes, comment,
+            key: key, sourceLocation: sourceLocation)
+    }
+
+    /// Asserts that reading `key` (or updating, or proving it) in the tree at `root` over
+    /// `placed` fails as corrupt.
+    private func expectCorrupt(
+        root: SparseMerkleNodeReference, placed: [SparseMerkleNodeReference: SparseMerkleStoredBytes], _ comment: String,
+        key: Hash = smtKey(0), sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let tree = SparseMerkleTree(root: root, nodes: InMemorySparseMerkleNodes(placed: placed))
         smtExpectStateError(.corrupt, comment, sourceLocation: sourceLocation) { () throws(StateError) in
             _ = try tree.valueHash(for: key)
         }
@@ -525,15 +556,17 @@ private final class SparseMerkleCountingSource: SparseMerkleNodeSource {
 
     init(_ inner: InMemorySparseMerkleNodes) { self.inner = inner }
 
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
+    func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
         reads += 1
-        return inner.node(hash)
+        return inner.node(reference)
     }
 }
 
 /// A node source whose storage always fails.
 private struct SparseMerkleFailingSource: SparseMerkleNodeSource {
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]? { throw StateError(.storage, "disk on fire") }
+    func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
+        throw StateError(.storage, "disk on fire")
+    }
 }
 
 /// Key `index`: SHA-256 of the index's 8 big-endian bytes.
@@ -549,19 +582,30 @@ private func smtKey(where condition: (Hash) -> Bool) -> Hash {
     return smtKey(index)
 }
 
-/// Every node hash reachable from `root` in `store` (reads the bytes directly).
-private func smtReachable(_ root: Hash, _ store: InMemorySparseMerkleNodes) -> Set<Hash> {
-    var seen: Set<Hash> = []
-    var pending = root == .zero ? [] : [root]
-    while let hash = pending.popLast() {
-        seen.insert(hash)
-        let bytes = store.node(hash)!
-        guard bytes[0] == 1 else { continue }
-        for child in [try! Hash(Array(bytes[1..<33])), try! Hash(Array(bytes[33..<65]))] where child != .zero {
-            pending.append(child)
-        }
+/// Every node reachable from `root` in `store`, following each internal node's stored child
+/// versions (reads the bytes directly). A child missing where its parent places it fails.
+private func smtReachable(_ root: SparseMerkleNodeReference, _ store: InMemorySparseMerkleNodes) throws
+    -> Set<SparseMerkleNodeReference>
+{
+    var seen: Set<SparseMerkleNodeReference> = []
+    var pending = root.hash == .zero ? [] : [root]
+    while let reference = pending.popLast() {
+        seen.insert(reference)
+        let stored = try #require(store.node(reference), "node \(reference.hash) missing at version \(reference.version)")
+        guard stored.bytes[0] == 1 else { continue }
+        let left = SparseMerkleNodeReference(hash: try Hash(Array(stored.bytes[1..<33])), version: stored.leftVersion)
+        let right = SparseMerkleNodeReference(hash: try Hash(Array(stored.bytes[33..<65])), version: stored.rightVersion)
+        for child in [left, right] where child.hash != .zero { pending.append(child) }
     }
     return seen
+}
+
+extension SparseMerkleTree {
+    /// The update at the next version the tree's in-memory store has room for (or the one
+    /// after the root's, over another source): what a store writing one version per batch does.
+    fileprivate func updating(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate {
+        try updating(changes, version: (nodes as? InMemorySparseMerkleNodes)?.nextVersion ?? rootVersion + 1)
+    }
 }
 
 /// Asserts that `body` throws a StateError with `code`.

@@ -25,10 +25,12 @@ struct SparseMerkleVectorTests {
     /// Every state tree vector the library computes, by name.
     static func computedVectors() throws -> [String: [UInt8]] {
         let store = InMemorySparseMerkleNodes()
-        func tree(_ changes: [SparseMerkleChange], from root: Hash = .zero) throws -> SparseMerkleTree {
-            let update = try SparseMerkleTree(root: root, nodes: store).updating(changes)
-            store.insert(update.nodes)
-            return SparseMerkleTree(root: update.root, nodes: store)
+        func tree(_ changes: [SparseMerkleChange], from root: SparseMerkleNodeReference = .empty) throws
+            -> SparseMerkleTree
+        {
+            let update = try SparseMerkleTree(root: root, nodes: store).updating(changes, version: store.nextVersion)
+            store.insert(update)
+            return SparseMerkleTree(after: update, nodes: store)
         }
         var vectors: [String: [UInt8]] = [:]
         vectors["smt_empty_root"] = SparseMerkleTree.emptyRoot.bytes
@@ -36,15 +38,15 @@ struct SparseMerkleVectorTests {
         vectors["smt_root_1"] = try tree(changes("a")).root.bytes
         let two = try tree(changes("ab"))
         vectors["smt_root_2"] = two.root.bytes
-        let rootNode: [UInt8] = try #require(store.node(two.root))
+        let rootNode: [UInt8] = try #require(store.node(two.rootReference)).bytes
         vectors["smt_root_node_2"] = rootNode
         vectors["smt_root_3"] = try tree(changes("abc")).root.bytes
         let five = try tree(changes("abcde"))
         vectors["smt_root_5"] = five.root.bytes
         vectors["smt_root_5_c_set_9"] =
-            try tree([SparseMerkleChange(key: key("c"), valueHash: value(9))], from: five.root).root.bytes
+            try tree([SparseMerkleChange(key: key("c"), valueHash: value(9))], from: five.rootReference).root.bytes
         vectors["smt_root_5_without_b_d"] =
-            try tree(["b", "d"].map { SparseMerkleChange(key: key($0), valueHash: nil) }, from: five.root).root.bytes
+            try tree(["b", "d"].map { SparseMerkleChange(key: key($0), valueHash: nil) }, from: five.rootReference).root.bytes
         vectors["smt_proof_c_in_5"] = try five.proof(for: key("c")).canonicalBytes
         vectors["smt_proof_f_absent_from_5"] = try five.proof(for: key("f")).canonicalBytes
         vectors["smt_proof_m_absent_from_5"] = try five.proof(for: key("m")).canonicalBytes
@@ -83,11 +85,12 @@ struct SparseMerkleVectorTests {
 
         // Deleting b and d leaves the tree that inserting a, c and e builds from scratch.
         let store = InMemorySparseMerkleNodes()
-        let direct = try SparseMerkleTree(nodes: store).updating([
-            SparseMerkleChange(key: Self.key("a"), valueHash: Self.value(1)),
-            SparseMerkleChange(key: Self.key("c"), valueHash: Self.value(3)),
-            SparseMerkleChange(key: Self.key("e"), valueHash: Self.value(5)),
-        ])
+        let direct = try SparseMerkleTree(nodes: store).updating(
+            [
+                SparseMerkleChange(key: Self.key("a"), valueHash: Self.value(1)),
+                SparseMerkleChange(key: Self.key("c"), valueHash: Self.value(3)),
+                SparseMerkleChange(key: Self.key("e"), valueHash: Self.value(5)),
+            ], version: 1)
         #expect(direct.root.bytes == (try bytes("smt_root_5_without_b_d")))
         #expect(Hash.sha256(try bytes("smt_root_node_2")).bytes == (try bytes("smt_root_2")))
         #expect(Hash.sha256(try bytes("smt_leaf_node_a")).bytes == (try bytes("smt_root_1")))

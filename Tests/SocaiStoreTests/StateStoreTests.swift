@@ -101,7 +101,7 @@ import Testing
         // An older root proves the older version.
         let first = try #require(try queries.did(did, version: 2))
         let old = try queries.proof(
-            forKey: StateKey.did(did), root: try #require(try reopened.state.stateRoot(atHeight: 1)),
+            forKey: StateKey.did(did), root: try #require(try reopened.state.stateRootReference(atHeight: 1)),
             valueAtRoot: .some(first.proof.value))
         #expect(old.verify())
     }
@@ -155,7 +155,9 @@ import Testing
         }
         // A fresh process has nothing cached: the node is checked as it is read, and refused.
         let reopened = try BlockStore(existingAt: path)
-        #expect(reopened.state.checkedNode(root) == nil)
+        let rootReference = try #require(try reopened.state.stateRootReference(atHeight: 3))
+        #expect(rootReference.hash == root)
+        #expect(reopened.state.checkedNode(rootReference) == nil)
         let did = DID(initialKey: PublicKey(of: citizen))
         let error = try #require(throws: StateError.self) { _ = try LedgerQueries(backend: reopened.state).did(did) }
         #expect(error.code == .corrupt)
@@ -164,9 +166,9 @@ import Testing
 
     @Test func theCheckedNodeCacheKeepsTwoGenerationsAndPromotesWhatIsUsed() throws {
         var cache = CheckedNodeCache(generationNodesMax: 4)
-        func node(_ index: Int) -> (Hash, SparseMerkleNode) {
+        func node(_ index: Int) -> (Hash, SparseMerkleStoredNode) {
             let node = SparseMerkleNode.leaf(key: Hash.sha256([UInt8(index)]), valueHash: Hash.sha256([UInt8(index), 1]))
-            return (node.hash, node)
+            return (node.hash, SparseMerkleStoredNode(node))
         }
         for index in 0..<4 {
             let (hash, value) = node(index)
@@ -217,6 +219,11 @@ import Testing
         }
         #expect(try store.state.record(DIDRecord.self, forKey: StateKey.did(did)) == genesisDocument)
         #expect(try store.state.value(forKey: account) == nil)
+        // Nor are its tree nodes served: SQLite dropped their rows, and the cache never took them.
+        #expect(!execution.changes.treeNodes.isEmpty)
+        for entry in execution.changes.treeNodes {
+            #expect(store.state.checkedNode(SparseMerkleNodeReference(hash: entry.hash, version: 1)) == nil)
+        }
 
         // Committed for real, block after block: every changed key reads as the reference has it,
         // held keys and keys never read alike, in bytes and as records.

@@ -25,16 +25,16 @@ enum StateTreeBenchmarks {
 
         let store = InMemorySparseMerkleNodes()
         let counting = CountingNodes(store)
-        var root = Hash.zero
+        var root = SparseMerkleNodeReference.empty
         var entries = 0
         for size in treeEntries {
             let buildStart = DispatchTime.now().uptimeNanoseconds
             while entries < size {
                 let count = min(buildBatchEntries, size - entries)
                 let changes = (entries..<(entries + count)).map { SparseMerkleChange(key: key($0), valueHash: value($0, 0)) }
-                let update = try SparseMerkleTree(root: root, nodes: store).updating(changes)
-                store.insert(update.nodes)
-                root = update.root
+                let update = try SparseMerkleTree(root: root, nodes: store).updating(changes, version: store.nextVersion)
+                store.insert(update)
+                root = update.rootReference
                 entries += count
             }
             let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - buildStart) / 1e9
@@ -63,7 +63,7 @@ enum StateTreeBenchmarks {
                     }
                     counting.reads = 0
                     let start = DispatchTime.now().uptimeNanoseconds
-                    let update = try tree.updating(changes)
+                    let update = try tree.updating(changes, version: store.nextVersion)
                     elapsed += DispatchTime.now().uptimeNanoseconds - start
                     reads += counting.reads
                     newNodes += update.nodes.count
@@ -115,9 +115,9 @@ private final class CountingNodes: SparseMerkleNodeSource {
 
     init(_ inner: InMemorySparseMerkleNodes) { self.inner = inner }
 
-    func node(_ hash: Hash) throws(StateError) -> [UInt8]? {
+    func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
         reads += 1
-        return inner.node(hash)
+        return inner.node(reference)
     }
 }
 

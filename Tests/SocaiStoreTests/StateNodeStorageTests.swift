@@ -1,0 +1,161 @@
+import SocaiCore
+import SocaiState
+import Testing
+
+@testable import SocaiStore
+
+/// State-tree nodes as schema 2 stores them: keyed by the height that wrote them, each
+/// internal node naming its children's heights (docs/FORMAT.md §28), and a schema-1 store,
+/// keyed by hash alone, migrated when opened.
+extension StateStoreTests {
+    /// Every node reachable from `root`, read from SQLite where its parent places it (a
+    /// freshly opened store has nothing cached). A child stored above its parent, or missing
+    /// where its parent names it, fails the test.
+    func storedNodes(from root: SparseMerkleNodeReference, in state: StateDatabase) throws -> Set<SparseMerkleNodeReference> {
+        var seen: Set<SparseMerkleNodeReference> = []
+        var pending = root.hash == .zero ? [] : [root]
+        while let reference = pending.popLast() {
+            seen.insert(reference)
+            let stored = try #require(try state.node(reference), "node \(reference.hash) missing at \(reference.version)")
+            #expect(Hash.sha256(stored.bytes) == reference.hash)
+            let node = try SparseMerkleNode(canonicalBytes: stored.bytes)
+            guard case .internal(let left, let right) = node else {
+                #expect(stored.leftVersion == 0 && stored.rightVersion == 0)
+                continue
+            }
+            for (hash, version) in [(left, stored.leftVersion), (right, stored.rightVersion)] where hash != .zero {
+                #expect(version <= reference.version, "a child written after its parent")
+                pending.append(SparseMerkleNodeReference(hash: hash, version: version))
+            }
+        }
+        return seen
+    }
+
+    /// Rewrites the store at `path` into schema 1: tree nodes keyed by hash alone, roots
+    /// without their node's height. This is the layout every store had before schema 2.
+    func downgradeToSchema1(_ path: String) throws {
+        let raw = try SQLiteConnection(path: path, create: false)
+        try raw.execute(
+            """
+            CREATE TABLE nodes_by_hash(hash BLOB PRIMARY KEY CHECK (length(hash) = 32), node BLOB NOT NULL) WITHOUT ROWID;
+            INSERT OR IGNORE INTO nodes_by_hash SELECT hash, node FROM state_nodes;
+            DROP TABLE state_nodes;
+            ALTER TABLE nodes_by_hash RENAME TO state_nodes;
+            CREATE TABLE roots_without_version(
+                height INTEGER PRIMARY KEY CHECK (height >= 0), root BLOB NOT NULL CHECK (length(root) = 32));
+            INSERT INTO roots_without_version SELECT height, root FROM state_roots;
+            DROP TABLE state_roots;
+            ALTER TABLE roots_without_version RENAME TO state_roots;
+            PRAGMA user_version = 1;
+            """)
+    }
+
+    /// The store's `PRAGMA user_version`.
+    func schemaVersion(_ path: String) throws -> Int64 {
+        let raw = try SQLiteConnection(path: path, create: false)
+        let select = try raw.prepare("PRAGMA user_version")
+        try select.bind([])
+        #expect(try select.step())
+        return select.integer(0)
+    }
+
+    @Test func eachBlocksNodesAreStoredAtItsHeightAndEveryRootIsFoundWhereItsParentsPlaceIt() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("chain.sqlite")
+        let genesis = try genesis()
+        let blocks = try buildChain(genesis, count: 5, reference: try genesisState(genesis))
+        var createdAt: [UInt64: Int] = [:]
+        do {
+            let store = try genesisStore(genesis, in: directory)
+            #expect(try store.state.stateRootReference(atHeight: 0)?.version == 0)
+            let executor = LedgerExecutor(chainID: Self.chainID)
+            for (block, commit) in blocks {
+                let execution = try store.appendExecuting(block, commit: commit, executor: executor)
+                #expect(execution.changes.tree.version == block.header.height)
+                createdAt[block.header.height] = execution.changes.treeNodes.count
+            }
+        }
+        #expect(try schemaVersion(path) == BlockStore.schemaVersion)
+        let reopened = try BlockStore(existingAt: path)
+        let raw = try SQLiteConnection(path: path, create: false)
+        let count = try raw.prepare("SELECT count(*) FROM state_nodes WHERE version = ?")
+        for height in UInt64(1)...5 {
+            // Exactly the nodes the block's update created are stored at its height.
+            try count.bind([.integer(Int64(height))])
+            #expect(try count.step())
+            #expect(Int(count.integer(0)) == createdAt[height], "height \(height)")
+            count.reset()
+        }
+        for height in UInt64(0)...5 {
+            let root = try #require(try reopened.state.stateRootReference(atHeight: height))
+            #expect(root.version <= height)
+            let reachable = try storedNodes(from: root, in: reopened.state)
+            #expect(!reachable.isEmpty)
+            #expect(reachable.contains { $0.version == height } || height == 0 || createdAt[height] == 0)
+        }
+        #expect(reopened.state.stateRootVersion == 5)
+    }
+
+    @Test func aSchema1StoreIsMigratedWhenOpenedAndKeepsEveryRootProvable() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("chain.sqlite")
+        let genesis = try genesis()
+        let reference = try genesisState(genesis)
+        let blocks = try buildChain(genesis, count: 5, reference: reference)
+        let executor = LedgerExecutor(chainID: Self.chainID)
+        var roots: [Hash] = []
+        do {
+            let store = try genesisStore(genesis, in: directory)
+            roots.append(store.state.stateRoot)
+            for (block, commit) in blocks.prefix(3) {
+                try store.appendExecuting(block, commit: commit, executor: executor)
+                roots.append(store.state.stateRoot)
+            }
+        }
+        try downgradeToSchema1(path)
+        #expect(try schemaVersion(path) == 1)
+
+        let migrated = try BlockStore(existingAt: path)
+        #expect(try schemaVersion(path) == BlockStore.schemaVersion)
+        #expect(migrated.height == 3)
+        #expect(migrated.state.stateRoot == roots[3])
+        // Every old node is at version 0, so every recorded root reads there.
+        for (height, root) in roots.enumerated() {
+            let stored = try #require(try migrated.state.stateRootReference(atHeight: UInt64(height)))
+            #expect(stored == SparseMerkleNodeReference(hash: root, version: 0))
+            #expect(try storedNodes(from: stored, in: migrated.state).allSatisfy { $0.version == 0 })
+        }
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let queries = LedgerQueries(backend: migrated.state)
+        let document = try #require(try queries.did(did))
+        #expect(document.proof.verify())
+        let first = try #require(try queries.did(did, version: 2))
+        let old = try queries.proof(
+            forKey: StateKey.did(did), root: try #require(try migrated.state.stateRootReference(atHeight: 1)),
+            valueAtRoot: .some(first.proof.value))
+        #expect(old.verify())
+
+        // Blocks go on after the migration, their nodes at their own heights over version-0 ones.
+        for (block, commit) in blocks.dropFirst(3) {
+            try migrated.appendExecuting(block, commit: commit, executor: executor)
+        }
+        #expect(migrated.state.stateRoot == reference.stateRoot)
+        let reopened = try BlockStore(existingAt: path)
+        #expect(reopened.height == 5)
+        let tip = try #require(try reopened.state.stateRootReference(atHeight: 5))
+        let reachable = try storedNodes(from: tip, in: reopened.state)
+        #expect(reachable.contains { $0.version == 0 } && reachable.contains { $0.version == 5 })
+        #expect(try queries.did(did)?.record.version == 6)
+    }
+
+    @Test func aStoreWithANewerSchemaIsRefusedWithItsVersion() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("chain.sqlite")
+        let genesis = try genesis()
+        _ = try genesisStore(genesis, in: directory)
+        try SQLiteConnection(path: path, create: false).execute("PRAGMA user_version = 3")
+        let error = try #require(throws: StoreError.self) { _ = try BlockStore(existingAt: path) }
+        #expect(error.message.contains("schema version 3"), "\(error.message)")
+        #expect(try schemaVersion(path) == 3)
+    }
+}
