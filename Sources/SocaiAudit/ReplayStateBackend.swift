@@ -16,7 +16,7 @@ final class ReplayStateBackend: StateBackend {
     /// The current root.
     private(set) var stateRoot: Hash = .zero
     /// The replay stores no node, so no root has a place to be read from.
-    var stateRootVersion: UInt64 { 0 }
+    var stateRootLocation: UInt64 { 0 }
 
     /// The replay answers no proofs and reads no node by hash; see `NoNodes`.
     var treeNodes: any SparseMerkleNodeSource { NoNodes() }
@@ -52,7 +52,7 @@ final class ReplayStateBackend: StateBackend {
         precondition(pendingRoot == nil, "replay: a state-tree update was computed and never applied")
         let root = tree.apply(changes.sorted { $0.key < $1.key })
         pendingRoot = root
-        return SparseMerkleUpdate(root: root, rootVersion: 0, version: version, createdNodes: [])
+        return SparseMerkleUpdate(root: root, rootLocation: 0, version: version, createdNodes: [])
     }
 
     /// Applies a change set computed by `updatedTree` against this backend's current root.

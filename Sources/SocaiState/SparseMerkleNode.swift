@@ -98,42 +98,69 @@ enum SparseMerklePath {
     }
 }
 
-/// Where a store keeps a state-tree node: its hash and the version of the tree update that
-/// wrote it (a validator's store uses the block height). A store keyed by version writes each
-/// block's nodes side by side, instead of at random places as hash-ordered storage would.
-/// Versions are storage only: nothing hashed or signed contains one.
+/// Where a store keeps a state-tree node: its hash, and its location, which packs the
+/// version of the tree update that wrote it (a validator's store uses the block height)
+/// with the node's ordinal among that update's nodes. A store keyed by location writes each
+/// update's nodes at increasing keys, appended side by side, instead of at random places as
+/// hash-ordered storage would. Locations are storage only: nothing hashed or signed
+/// contains one.
 public struct SparseMerkleNodeReference: Hashable, Sendable {
     /// The node's hash, which the tree checks the stored bytes against.
     public let hash: Hash
-    /// The version of the update that wrote the node.
-    public let version: UInt64
+    /// Where the node is stored (`SparseMerkleNodeLocation`).
+    public let location: UInt64
 
-    /// A reference to the node `hash` written by the update of `version`.
-    public init(hash: Hash, version: UInt64) {
+    /// A reference to the node `hash` stored at `location`.
+    public init(hash: Hash, location: UInt64) {
         self.hash = hash
-        self.version = version
+        self.location = location
     }
 
-    /// The empty tree's root: it has no node, so its version is never read.
-    public static let empty = SparseMerkleNodeReference(hash: .zero, version: 0)
+    /// The empty tree's root: it has no node, so its location is never read.
+    public static let empty = SparseMerkleNodeReference(hash: .zero, location: 0)
 }
 
-/// A node as a store keeps it: the node, and for an internal node the versions its children
-/// were written at, so that a walk from the root reads each child by its place. A leaf's
-/// versions, and an empty child's, are 0.
+/// Node locations: version × 2^28 + ordinal, one integer that fits SQLite's signed 64 bits.
+/// Within an update, ordinals count up in the order the update made its nodes (children
+/// before parents), and versions only grow, so a node's location is always above its
+/// children's.
+public enum SparseMerkleNodeLocation {
+    /// Bits of a location that hold the ordinal.
+    public static let ordinalBits = 28
+    /// Most nodes one update may make (2^28): a block of 10,000 transactions makes a few
+    /// hundred thousand.
+    public static let ordinalsPerVersionMax: UInt64 = 1 << ordinalBits
+    /// Highest version a location can hold (2^35 − 1): a height a chain of one block per
+    /// second reaches after a thousand years.
+    public static let versionMax: UInt64 = (1 << (63 - ordinalBits)) - 1
+
+    /// The location of the node numbered `ordinal` among those the update of `version` made.
+    public static func location(version: UInt64, ordinal: UInt64) -> UInt64 {
+        precondition(version <= versionMax, "state tree version \(version) above \(versionMax)")
+        precondition(ordinal < ordinalsPerVersionMax, "more than \(ordinalsPerVersionMax) nodes in one update")
+        return version << UInt64(ordinalBits) | ordinal
+    }
+
+    /// The version of the update that wrote the node at `location`.
+    public static func version(of location: UInt64) -> UInt64 { location >> UInt64(ordinalBits) }
+}
+
+/// A node as a store keeps it: the node, and for an internal node its children's locations,
+/// so that a walk from the root reads each child by its place. A leaf's child locations, and
+/// an empty child's, are 0.
 public struct SparseMerkleStoredNode: Hashable, Sendable {
     /// The node.
     public let node: SparseMerkleNode
-    /// The version the left child was written at.
-    public let leftVersion: UInt64
-    /// The version the right child was written at.
-    public let rightVersion: UInt64
+    /// Where the left child is stored.
+    public let leftLocation: UInt64
+    /// Where the right child is stored.
+    public let rightLocation: UInt64
 
-    /// A stored node; a leaf's child versions must be 0.
-    public init(_ node: SparseMerkleNode, leftVersion: UInt64 = 0, rightVersion: UInt64 = 0) {
-        if case .leaf = node { precondition(leftVersion == 0 && rightVersion == 0, "a leaf has no children") }
+    /// A stored node; a leaf's child locations must be 0.
+    public init(_ node: SparseMerkleNode, leftLocation: UInt64 = 0, rightLocation: UInt64 = 0) {
+        if case .leaf = node { precondition(leftLocation == 0 && rightLocation == 0, "a leaf has no children") }
         self.node = node
-        self.leftVersion = leftVersion
-        self.rightVersion = rightVersion
+        self.leftLocation = leftLocation
+        self.rightLocation = rightLocation
     }
 }

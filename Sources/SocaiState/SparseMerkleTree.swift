@@ -1,12 +1,12 @@
 import SocaiCore
 
-/// Where a state tree reads its nodes: node bytes by reference (hash and version).
+/// Where a state tree reads its nodes: node bytes by reference (hash and location).
 ///
 /// The tree never trusts what a source returns: it checks that the bytes hash to the hash
-/// asked for and decode as a node before using them. A child version that is wrong leads to
+/// asked for and decode as a node before using them. A child location that is wrong leads to
 /// a node the source does not hold, which the tree reports as missing.
 public protocol SparseMerkleNodeSource {
-    /// The bytes of the node `reference` names, with its children's versions, or nil if the
+    /// The bytes of the node `reference` names, with its children's locations, or nil if the
     /// source does not hold it.
     func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes?
 
@@ -23,44 +23,44 @@ extension SparseMerkleNodeSource {
 }
 
 /// A node's bytes as a store returns them, before the tree has checked them, with the
-/// versions its children were written at.
+/// locations of its children.
 public struct SparseMerkleStoredBytes: Sendable, Equatable {
     /// The node's 65 bytes.
     public let bytes: [UInt8]
-    /// The version the left child was written at (0 for a leaf or an empty child).
-    public let leftVersion: UInt64
-    /// The version the right child was written at (0 for a leaf or an empty child).
-    public let rightVersion: UInt64
+    /// Where the left child is stored (0 for a leaf or an empty child).
+    public let leftLocation: UInt64
+    /// Where the right child is stored (0 for a leaf or an empty child).
+    public let rightLocation: UInt64
 
     /// Bytes read from a store.
-    public init(_ bytes: [UInt8], leftVersion: UInt64 = 0, rightVersion: UInt64 = 0) {
+    public init(_ bytes: [UInt8], leftLocation: UInt64 = 0, rightLocation: UInt64 = 0) {
         self.bytes = bytes
-        self.leftVersion = leftVersion
-        self.rightVersion = rightVersion
+        self.leftLocation = leftLocation
+        self.rightLocation = rightLocation
     }
 }
 
 /// A node source held in memory, for tests, tools and benchmarks. It keeps nodes by
 /// reference, as a validator's store does, so that a tree that names a child by a wrong
-/// version fails here too.
+/// location fails here too.
 public final class InMemorySparseMerkleNodes: SparseMerkleNodeSource {
     /// Every node held, by reference. Nothing is ever removed, so every root ever stored
     /// stays readable.
     public private(set) var nodes: [SparseMerkleNodeReference: SparseMerkleStoredBytes]
 
-    /// Creates a source holding `nodes` at version 0, each child at version 0 too: a set of
+    /// Creates a source holding `nodes` at location 0, each child at location 0 too: a set of
     /// nodes by hash alone. They are not checked here: the tree checks each node when it
     /// reads it.
     public convenience init(_ nodes: [Hash: [UInt8]] = [:]) {
         var placed: [SparseMerkleNodeReference: SparseMerkleStoredBytes] = [:]
-        for (hash, bytes) in nodes { placed[SparseMerkleNodeReference(hash: hash, version: 0)] = SparseMerkleStoredBytes(bytes) }
+        for (hash, bytes) in nodes { placed[SparseMerkleNodeReference(hash: hash, location: 0)] = SparseMerkleStoredBytes(bytes) }
         self.init(placed: placed)
     }
 
     /// Creates a source holding `nodes` where they are placed. They are not checked here.
     public init(placed nodes: [SparseMerkleNodeReference: SparseMerkleStoredBytes]) {
         self.nodes = nodes
-        nextVersion = (nodes.keys.map(\.version).max() ?? 0) + 1
+        nextVersion = (nodes.keys.map { SparseMerkleNodeLocation.version(of: $0.location) }.max() ?? 0) + 1
     }
 
     /// Number of nodes held.
@@ -69,15 +69,15 @@ public final class InMemorySparseMerkleNodes: SparseMerkleNodeSource {
     /// The version after the highest one held: where the next update's nodes can go.
     public private(set) var nextVersion: UInt64
 
-    /// Adds the nodes an update created, at the update's version. A node already held there
+    /// Adds the nodes an update created, at their locations. A node already held there
     /// is kept: it has the same hash, so the same bytes.
     public func insert(_ update: SparseMerkleUpdate) {
         nextVersion = max(nextVersion, update.version + 1)
         for entry in update.createdNodes {
-            let reference = SparseMerkleNodeReference(hash: entry.hash, version: update.version)
+            let reference = SparseMerkleNodeReference(hash: entry.hash, location: entry.location)
             if nodes[reference] == nil {
                 nodes[reference] = SparseMerkleStoredBytes(
-                    entry.node.canonicalBytes, leftVersion: entry.leftVersion, rightVersion: entry.rightVersion)
+                    entry.node.canonicalBytes, leftLocation: entry.leftLocation, rightLocation: entry.rightLocation)
             }
         }
     }
@@ -104,17 +104,17 @@ public struct SparseMerkleChange: Hashable, Sendable {
 public struct SparseMerkleUpdate: Equatable, Sendable {
     /// The root of the tree after the changes.
     public let root: Hash
-    /// The version the new root's node was written at: this update's version if it made the
+    /// Where the new root's node is stored: among this update's nodes if it made the
     /// root, an older one if the root is an existing node (no change, or a lone leaf lifted
     /// to the top). Unused for the empty root.
-    public let rootVersion: UInt64
-    /// The version every created node is written at.
+    public let rootLocation: UInt64
+    /// The version of the update: every created node's location holds it.
     public let version: UInt64
     /// Every node of the new tree that the old tree did not have, in the order the update
     /// made them (a deterministic walk: children before parents, left before right). Each
-    /// appears once. The caller persists them at `version`; no old node is deleted, so the
-    /// old root stays readable. A node may equal one of an older version (a value set back
-    /// to an earlier value): it is written again at this version.
+    /// appears once, with its location; locations rise in this order. The caller persists
+    /// them; no old node is deleted, so the old root stays readable. A node may equal one of
+    /// an older version (a value set back to an earlier value): it is written again here.
     public let createdNodes: [SparseMerkleNodeEntry]
     /// Every node of the old tree that the new tree no longer has, each once, in the order
     /// the update read them. A store that keeps only the latest tree deletes exactly these
@@ -124,11 +124,11 @@ public struct SparseMerkleUpdate: Equatable, Sendable {
 
     /// Creates an update result.
     public init(
-        root: Hash, rootVersion: UInt64, version: UInt64, createdNodes: [SparseMerkleNodeEntry],
+        root: Hash, rootLocation: UInt64, version: UInt64, createdNodes: [SparseMerkleNodeEntry],
         staleNodes: [SparseMerkleNodeReference] = []
     ) {
         self.root = root
-        self.rootVersion = rootVersion
+        self.rootLocation = rootLocation
         self.version = version
         self.createdNodes = createdNodes
         self.staleNodes = staleNodes
@@ -136,7 +136,7 @@ public struct SparseMerkleUpdate: Equatable, Sendable {
 
     /// The new root, where it is stored.
     public var rootReference: SparseMerkleNodeReference {
-        root == .zero ? .empty : SparseMerkleNodeReference(hash: root, version: rootVersion)
+        root == .zero ? .empty : SparseMerkleNodeReference(hash: root, location: rootLocation)
     }
 
     /// The created nodes by hash.
@@ -160,8 +160,8 @@ public struct SparseMerkleTree {
 
     /// The root hash this tree is read at.
     public let root: Hash
-    /// The version the root's node was written at (unused when the tree is empty).
-    public let rootVersion: UInt64
+    /// Where the root's node is stored (unused when the tree is empty).
+    public let rootLocation: UInt64
     /// Where the nodes are read from.
     public let nodes: any SparseMerkleNodeSource
 
@@ -174,7 +174,7 @@ public struct SparseMerkleTree {
     /// until a query.
     public init(root: SparseMerkleNodeReference, nodes: any SparseMerkleNodeSource) {
         self.root = root.hash
-        self.rootVersion = root.hash == .zero ? 0 : root.version
+        self.rootLocation = root.hash == .zero ? 0 : root.location
         self.nodes = nodes
     }
 
@@ -185,7 +185,7 @@ public struct SparseMerkleTree {
 
     /// The root, where it is stored.
     public var rootReference: SparseMerkleNodeReference {
-        SparseMerkleNodeReference(hash: root, version: rootVersion)
+        SparseMerkleNodeReference(hash: root, location: rootLocation)
     }
 
     /// The value hash `key` holds, or nil if it holds none.
@@ -212,7 +212,9 @@ public struct SparseMerkleTree {
     /// changes nothing. `version` must be above the root's: a store keeps each version's
     /// nodes apart, and an update never rewrites an older version.
     public func updating(_ changes: [SparseMerkleChange], version: UInt64) throws(StateError) -> SparseMerkleUpdate {
-        precondition(root == .zero || version > rootVersion, "state tree update at version \(version), not above the root's \(rootVersion)")
+        precondition(
+            root == .zero || version > SparseMerkleNodeLocation.version(of: rootLocation),
+            "state tree update at version \(version), not above the root's")
         let sorted = changes.sorted { $0.key < $1.key }
         for index in sorted.indices.dropFirst() where sorted[index - 1].key == sorted[index].key {
             throw StateError(.invalidArgument, "state tree update changes key \(sorted[index].key) twice")
@@ -220,7 +222,7 @@ public struct SparseMerkleTree {
         var updater = SparseMerkleUpdater(tree: self, version: version)
         let newRoot = try updater.apply(rootReference, depth: 0, alone: false, sorted[...])
         return SparseMerkleUpdate(
-            root: newRoot.hash, rootVersion: newRoot.reference.version, version: version, createdNodes: updater.created,
+            root: newRoot.hash, rootLocation: newRoot.reference.location, version: version, createdNodes: updater.created,
             staleNodes: updater.stale)
     }
 
@@ -243,8 +245,8 @@ public struct SparseMerkleTree {
                 alone = sibling == .zero
                 reference =
                     goesLeft
-                    ? SparseMerkleNodeReference(hash: left, version: stored.leftVersion)
-                    : SparseMerkleNodeReference(hash: right, version: stored.rightVersion)
+                    ? SparseMerkleNodeReference(hash: left, location: stored.leftLocation)
+                    : SparseMerkleNodeReference(hash: right, location: stored.rightLocation)
                 depth += 1
             }
         }
@@ -292,7 +294,7 @@ public struct SparseMerkleTree {
     {
         let hash = reference.hash
         guard let stored = try nodes.node(reference) else {
-            throw StateError(.corrupt, "state tree node \(hash) (version \(reference.version), depth \(depth)) is missing")
+            throw StateError(.corrupt, "state tree node \(hash) (location \(reference.location), depth \(depth)) is missing")
         }
         let actual = Hash.sha256(stored.bytes)
         guard actual == hash else {
@@ -308,17 +310,17 @@ public struct SparseMerkleTree {
         } catch {
             throw StateError(.corrupt, "state tree node \(hash): \(error.message)")
         }
-        if case .leaf = node, stored.leftVersion != 0 || stored.rightVersion != 0 {
-            throw StateError(.corrupt, "state tree leaf \(hash) is stored with child versions")
+        if case .leaf = node, stored.leftLocation != 0 || stored.rightLocation != 0 {
+            throw StateError(.corrupt, "state tree leaf \(hash) is stored with child locations")
         }
-        return SparseMerkleStoredNode(node, leftVersion: stored.leftVersion, rightVersion: stored.rightVersion)
+        return SparseMerkleStoredNode(node, leftLocation: stored.leftLocation, rightLocation: stored.rightLocation)
     }
 }
 
 /// A subtree during an update: known to be empty, a leaf or an internal node, or an
 /// unchanged subtree whose node has not been read (reading it would cost a node read that
-/// is only needed if its sibling becomes empty). Each non-empty one carries the version its
-/// node is stored at, for the parent to record.
+/// is only needed if its sibling becomes empty). Each non-empty one carries the location
+/// its node is stored at, for the parent to record.
 private enum SparseMerkleSubtree {
     case empty
     case leaf(key: Hash, valueHash: Hash, SparseMerkleNodeReference)
@@ -348,8 +350,11 @@ private struct SparseMerkleEntry {
 /// every node it creates.
 private struct SparseMerkleUpdater {
     let tree: SparseMerkleTree
-    /// The version every created node is stored at.
+    /// The version every created node's location holds.
     let version: UInt64
+    /// The ordinal the next created node takes. It only counts up, also past nodes taken
+    /// back, so that no two nodes of an update share a location.
+    var nextOrdinal: UInt64 = 0
     /// Nodes created so far, in creation order, so a subtree that comes out unchanged can
     /// take its nodes back.
     var created: [SparseMerkleNodeEntry] = []
@@ -391,10 +396,10 @@ private struct SparseMerkleUpdater {
             case .internal(let left, let right):
                 let split = changes.firstIndex { SparseMerklePath.bit($0.key, depth) == 1 } ?? changes.endIndex
                 let newLeft = try apply(
-                    SparseMerkleNodeReference(hash: left, version: stored.leftVersion), depth: depth + 1,
+                    SparseMerkleNodeReference(hash: left, location: stored.leftLocation), depth: depth + 1,
                     alone: right == .zero, changes[..<split])
                 let newRight = try apply(
-                    SparseMerkleNodeReference(hash: right, version: stored.rightVersion), depth: depth + 1,
+                    SparseMerkleNodeReference(hash: right, location: stored.rightLocation), depth: depth + 1,
                     alone: left == .zero, changes[split...])
                 result = try combine(newLeft, newRight, depth: depth, path: pathKey)
                 if result.hash != existing.hash { stale.append(existing) }
@@ -402,7 +407,7 @@ private struct SparseMerkleUpdater {
         }
         // An unchanged hash means an unchanged subtree: every node just made already exists,
         // and none went stale. The subtree stays where it is stored: the nodes just made
-        // are taken back, so nothing is written at this update's version for it.
+        // are taken back, so nothing is written for it.
         if result.hash == existing.hash {
             created.removeSubrange(mark...)
             stale.removeSubrange(staleMark...)
@@ -505,14 +510,16 @@ private struct SparseMerkleUpdater {
         emit(
             SparseMerkleStoredNode(
                 .internal(left: left.hash, right: right.hash),
-                leftVersion: left.hash == .zero ? 0 : left.version,
-                rightVersion: right.hash == .zero ? 0 : right.version))
+                leftLocation: left.hash == .zero ? 0 : left.location,
+                rightLocation: right.hash == .zero ? 0 : right.location))
     }
 
-    /// Records a new node and returns where it is stored: at this update's version.
+    /// Records a new node and returns where it is stored: at this update's next location.
     mutating func emit(_ stored: SparseMerkleStoredNode) -> SparseMerkleNodeReference {
-        let hash = stored.node.hash
-        created.append(SparseMerkleNodeEntry(hash: hash, stored: stored))
-        return SparseMerkleNodeReference(hash: hash, version: version)
+        let reference = SparseMerkleNodeReference(
+            hash: stored.node.hash, location: SparseMerkleNodeLocation.location(version: version, ordinal: nextOrdinal))
+        nextOrdinal += 1
+        created.append(SparseMerkleNodeEntry(reference, stored: stored))
+        return reference
     }
 }

@@ -10,8 +10,8 @@ public protocol StateBackend: AnyObject {
     func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(key: [UInt8], value: [UInt8])]
     /// The root of the state tree over every entry.
     var stateRoot: Hash { get }
-    /// The version the root's node is stored at (unused while the state is empty).
-    var stateRootVersion: UInt64 { get }
+    /// Where the root's node is stored (unused while the state is empty).
+    var stateRootLocation: UInt64 { get }
     /// The state tree's nodes, for updates and proofs.
     var treeNodes: any SparseMerkleNodeSource { get }
     /// The tree update for a block's `changes` (each key once, in any order), at `version`,
@@ -44,7 +44,7 @@ public struct StateChanges: Sendable, Equatable {
     /// Every changed key with its new value (nil: deleted), ascending by key bytes.
     public let values: [StateEntryChange]
     /// The tree update: the new root, where it is stored, and the nodes created, in the
-    /// deterministic order the update made them, to be stored at its version. Old nodes are
+    /// deterministic order the update made them, each with its location. Old nodes are
     /// never removed. No nodes when the backend computed the update itself (`updatedTree`).
     public let tree: SparseMerkleUpdate
 
@@ -54,7 +54,7 @@ public struct StateChanges: Sendable, Equatable {
         self.tree = tree
     }
 
-    /// Tree nodes created, to be stored at `tree.version`.
+    /// Tree nodes created, each to be stored at its location.
     public var treeNodes: [SparseMerkleNodeEntry] { tree.createdNodes }
     /// The state root after the changes.
     public var stateRoot: Hash { tree.root }
@@ -74,25 +74,28 @@ public struct StateEntryChange: Sendable, Equatable {
     }
 }
 
-/// One state-tree node to persist, at its update's version.
+/// One state-tree node to persist, with where it goes.
 public struct SparseMerkleNodeEntry: Sendable, Equatable {
     /// The node's hash.
     public let hash: Hash
-    /// The node with its children's versions.
+    /// Where the node is stored (`SparseMerkleNodeLocation`).
+    public let location: UInt64
+    /// The node with its children's locations.
     public let stored: SparseMerkleStoredNode
 
-    /// Creates an entry; `hash` must be the node's hash.
-    public init(hash: Hash, stored: SparseMerkleStoredNode) {
-        self.hash = hash
+    /// Creates an entry; `reference.hash` must be the node's hash.
+    public init(_ reference: SparseMerkleNodeReference, stored: SparseMerkleStoredNode) {
+        self.hash = reference.hash
+        self.location = reference.location
         self.stored = stored
     }
 
     /// The node.
     public var node: SparseMerkleNode { stored.node }
-    /// The version the left child is stored at (0 for a leaf or an empty child).
-    public var leftVersion: UInt64 { stored.leftVersion }
-    /// The version the right child is stored at (0 for a leaf or an empty child).
-    public var rightVersion: UInt64 { stored.rightVersion }
+    /// Where the left child is stored (0 for a leaf or an empty child).
+    public var leftLocation: UInt64 { stored.leftLocation }
+    /// Where the right child is stored (0 for a leaf or an empty child).
+    public var rightLocation: UInt64 { stored.rightLocation }
     /// The node's 65 bytes, as stored.
     public var bytes: [UInt8] { node.canonicalBytes }
 }
@@ -156,16 +159,16 @@ public final class DecodedStateValue {
 }
 
 /// State held in memory: for tests, tools and benchmarks. Its tree nodes are kept by
-/// reference (hash and version), as a validator's store keeps them, so that a tree update
-/// that names a node by a wrong version fails here too.
+/// reference (hash and location), as a validator's store keeps them, so that a tree update
+/// that names a node by a wrong location fails here too.
 public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     private var values: [StateKeyBytes: [UInt8]] = [:]
     /// Nodes made by this process's updates, kept decoded (see `checkedNode`).
     private var nodes: [SparseMerkleNodeReference: SparseMerkleStoredNode] = [:]
     /// The current root.
     public private(set) var stateRoot: Hash = .zero
-    /// The version the current root is stored at.
-    public private(set) var stateRootVersion: UInt64 = 0
+    /// Where the current root is stored.
+    public private(set) var stateRootLocation: UInt64 = 0
 
     /// An empty state.
     public init() {}
@@ -176,7 +179,7 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
     /// The bytes of the node `reference` names.
     public func node(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredBytes? {
         nodes[reference].map {
-            SparseMerkleStoredBytes($0.node.canonicalBytes, leftVersion: $0.leftVersion, rightVersion: $0.rightVersion)
+            SparseMerkleStoredBytes($0.node.canonicalBytes, leftLocation: $0.leftLocation, rightLocation: $0.rightLocation)
         }
     }
 
@@ -209,10 +212,10 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
             values[StateKeyBytes(change.key)] = change.value
         }
         for entry in changes.treeNodes {
-            let reference = SparseMerkleNodeReference(hash: entry.hash, version: changes.tree.version)
+            let reference = SparseMerkleNodeReference(hash: entry.hash, location: entry.location)
             if nodes[reference] == nil { nodes[reference] = entry.stored }
         }
         stateRoot = changes.stateRoot
-        stateRootVersion = changes.tree.rootVersion
+        stateRootLocation = changes.tree.rootLocation
     }
 }

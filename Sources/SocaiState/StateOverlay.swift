@@ -61,7 +61,7 @@ final class StateOverlay {
             update = own
         } else {
             let tree = SparseMerkleTree(
-                root: SparseMerkleNodeReference(hash: backend.stateRoot, version: backend.stateRootVersion),
+                root: SparseMerkleNodeReference(hash: backend.stateRoot, location: backend.stateRootLocation),
                 nodes: backend.treeNodes)
             update = try tree.updating(changes, version: version)
         }

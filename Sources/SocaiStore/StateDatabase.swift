@@ -7,9 +7,10 @@ import Synchronization
 /// height. It shares the block store's connection, so a block and its state change are
 /// written in one SQLite transaction.
 ///
-/// Tree nodes are keyed by the height that wrote them, then their hash, and an internal
-/// node's row names the heights its children were written at. A block's new nodes are thus
-/// appended side by side at the end of the table. Keyed by hash alone, as in schema 1, they
+/// Tree nodes are keyed by their location (`SparseMerkleNodeLocation`: the height that
+/// wrote them and their ordinal in that block's update), and an internal node's row names
+/// its children's locations. A block's new nodes thus take increasing rowids and are
+/// appended side by side at the end of the table. Keyed by hash, as in schema 1, they
 /// landed on about 20 different pages per transaction, and writing those pages to the WAL
 /// cost more than checking the transaction's signature.
 public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
@@ -18,8 +19,8 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     public private(set) var height: UInt64?
     /// The current state root.
     public private(set) var stateRoot: Hash
-    /// The height the current root's node was written at.
-    public private(set) var stateRootVersion: UInt64
+    /// Where the current root's node is stored.
+    public private(set) var stateRootLocation: UInt64
     /// Tree nodes already checked: written by this process or read back and checked. Every
     /// update walks the top of the tree, so most of its reads hit here instead of SQLite
     /// and SHA-256. Locked because queries may read while a block executes.
@@ -32,25 +33,19 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// `didCommit` reports that transaction committed.
     private var uncommittedChanges: (height: UInt64, changes: StateChanges)?
 
-    /// The columns of `state_nodes`: a node is keyed by the height that wrote it, then its
-    /// hash, and an internal node names the heights its children were written at (0 for an
-    /// empty child, and both 0 for a leaf).
+    /// The columns of `state_nodes`: a node is keyed by its location (the rowid, so a block's
+    /// nodes append), and an internal node names its children's locations (0 for an empty
+    /// child, and both 0 for a leaf). No CHECK constraints: they cost a third of each insert,
+    /// and `write` checks every row before writing it, as the tree checks every node it reads.
     static let stateNodesColumns = """
-        (
-            version INTEGER NOT NULL CHECK (version >= 0),
-            hash BLOB NOT NULL CHECK (length(hash) = 32),
-            node BLOB NOT NULL,
-            left_version INTEGER NOT NULL CHECK (left_version >= 0 AND left_version <= version),
-            right_version INTEGER NOT NULL CHECK (right_version >= 0 AND right_version <= version),
-            PRIMARY KEY (version, hash)
-        ) WITHOUT ROWID;
+        (location INTEGER PRIMARY KEY, node BLOB NOT NULL, left_location INTEGER NOT NULL, right_location INTEGER NOT NULL);
         """
-    /// The columns of `state_roots`: each height's root and the height its node was written at.
+    /// The columns of `state_roots`: each height's root and where its node is stored.
     static let stateRootsColumns = """
         (
             height INTEGER PRIMARY KEY CHECK (height >= 0),
             root BLOB NOT NULL CHECK (length(root) = 32),
-            root_version INTEGER NOT NULL CHECK (root_version >= 0 AND root_version <= height)
+            root_location INTEGER NOT NULL CHECK (root_location >= 0)
         );
         """
 
@@ -65,18 +60,21 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
                 hash BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL
             ) WITHOUT ROWID;
             """)
-        let select = try connection.cached("SELECT height, root, root_version FROM state_roots ORDER BY height DESC LIMIT 1")
+        let select = try connection.cached("SELECT height, root, root_location FROM state_roots ORDER BY height DESC LIMIT 1")
         try select.bind([])
         if try select.step() {
             height = UInt64(select.integer(0))
             do throws(FormatError) { stateRoot = try Hash(select.blob(1)) } catch {
                 throw StoreError(.corrupt, "\(connection.path): a stored state root is not 32 bytes")
             }
-            stateRootVersion = UInt64(select.integer(2))
+            guard select.integer(2) >= 0 else {
+                throw StoreError(.corrupt, "\(connection.path): a stored state root has a negative location")
+            }
+            stateRootLocation = UInt64(select.integer(2))
         } else {
             height = nil
             stateRoot = .zero
-            stateRootVersion = 0
+            stateRootLocation = 0
         }
     }
 
@@ -137,32 +135,33 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// exactly what is wrong.
     ///
     /// The cache is keyed by hash alone. It holds only nodes of committed blocks, and every
-    /// stored copy of one hash is the same node whose children's versions name stored rows,
+    /// stored copy of one hash is the same node whose children's locations name stored rows,
     /// so whichever copy it holds serves any reference to that hash.
     public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? {
         if let node = checkedNodes.withLock({ $0.node(reference.hash) }) { return node }
         guard let stored = try? node(reference), Hash.sha256(stored.bytes) == reference.hash,
             let node = try? SparseMerkleNode(canonicalBytes: stored.bytes)
         else { return nil }
-        if case .leaf = node, stored.leftVersion != 0 || stored.rightVersion != 0 { return nil }
-        let checked = SparseMerkleStoredNode(node, leftVersion: stored.leftVersion, rightVersion: stored.rightVersion)
+        if case .leaf = node, stored.leftLocation != 0 || stored.rightLocation != 0 { return nil }
+        let checked = SparseMerkleStoredNode(node, leftLocation: stored.leftLocation, rightLocation: stored.rightLocation)
         checkedNodes.withLock { $0.insert(checked, hash: reference.hash) }
         return checked
     }
 
-    /// The bytes of the tree node `reference` names, with its children's versions (the tree
+    /// The bytes of the tree node `reference` names, with its children's locations (the tree
     /// checks the bytes against the hash).
     public func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
         do throws(StoreError) {
-            let select = try connection.cached(
-                "SELECT node, left_version, right_version FROM state_nodes WHERE version = ? AND hash = ?")
-            try select.bind([.integer(Int64(reference.version)), .blob(reference.hash.bytes)])
+            // No row can sit above SQLite's largest rowid.
+            guard let location = Int64(exactly: reference.location) else { return nil }
+            let select = try connection.cached("SELECT node, left_location, right_location FROM state_nodes WHERE location = ?")
+            try select.bind([.integer(location)])
             guard try select.step() else { return nil }
-            let (leftVersion, rightVersion) = (select.integer(1), select.integer(2))
-            guard leftVersion >= 0, rightVersion >= 0 else {
-                throw StoreError(.corrupt, "state tree node \(reference.hash) names a negative child version")
+            let (leftLocation, rightLocation) = (select.integer(1), select.integer(2))
+            guard leftLocation >= 0, rightLocation >= 0 else {
+                throw StoreError(.corrupt, "state tree node \(reference.hash) names a negative child location")
             }
-            return SparseMerkleStoredBytes(select.blob(0), leftVersion: UInt64(leftVersion), rightVersion: UInt64(rightVersion))
+            return SparseMerkleStoredBytes(select.blob(0), leftLocation: UInt64(leftLocation), rightLocation: UInt64(rightLocation))
         } catch {
             throw StateError(error.code == .corrupt ? .corrupt : .storage, error.message)
         }
@@ -176,11 +175,13 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// The state root recorded for `height` and where its node is stored, if any: for proofs
     /// against an earlier height.
     public func stateRootReference(atHeight height: UInt64) throws(StoreError) -> SparseMerkleNodeReference? {
-        let select = try connection.cached("SELECT root, root_version FROM state_roots WHERE height = ?")
+        let select = try connection.cached("SELECT root, root_location FROM state_roots WHERE height = ?")
         try select.bind([.integer(Int64(height))])
         guard try select.step() else { return nil }
+        let location = select.integer(1)
+        guard location >= 0 else { throw StoreError(.corrupt, "the state root of height \(height) has a negative location") }
         do throws(FormatError) {
-            return SparseMerkleNodeReference(hash: try Hash(select.blob(0)), version: UInt64(select.integer(1)))
+            return SparseMerkleNodeReference(hash: try Hash(select.blob(0)), location: UInt64(location))
         } catch {
             throw StoreError(.corrupt, "the state root of height \(height) is not 32 bytes")
         }
@@ -199,7 +200,8 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// Writes a change set for `height` inside the caller's SQLite transaction.
     func write(_ changes: StateChanges, height: UInt64, outcomes: [TransactionOutcome]) throws(StoreError) {
         precondition(changes.tree.version == height, "state changes made for height \(changes.tree.version) written at \(height)")
-        precondition(changes.tree.rootVersion <= height, "a state root stored above its own height")
+        precondition(
+            SparseMerkleNodeLocation.version(of: changes.tree.rootLocation) <= height, "a state root stored above its own height")
         // Held until `didCommit`: should this transaction roll back, the next write replaces it.
         uncommittedChanges = (height, changes)
         let upsert = try connection.cached(
@@ -213,40 +215,37 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             }
         }
         let insertNode = try connection.cached(
-            "INSERT OR IGNORE INTO state_nodes(version, hash, node, left_version, right_version) VALUES (?, ?, ?, ?, ?)")
-        // Inserted in (version, hash) order, the primary-key order, so SQLite appends at the
-        // end of the B-tree. The sort moves 16-byte pairs (the hash's first 8 bytes as a
-        // number, and the entry's index) rather than the entries themselves, and compares
-        // whole hashes only on a tie.
-        let nodes = changes.treeNodes
-        var order = nodes.indices.map { (UInt64(bigEndian: nodes[$0].hash.storage.firstWord), $0) }
-        order.sort { $0.0 != $1.0 ? $0.0 < $1.0 : nodes[$0.1].hash < nodes[$1.1].hash }
-        let version = Int64(height)
-        for (_, index) in order {
-            let entry = nodes[index]
-            precondition(entry.leftVersion <= height && entry.rightVersion <= height, "a state-tree node names a later child")
+            "INSERT INTO state_nodes(location, node, left_location, right_location) VALUES (?, ?, ?, ?)")
+        // In the order the update made them, which is ascending location order: SQLite appends
+        // each row at the end of the table without searching for its place.
+        var previousLocation: UInt64?
+        for entry in changes.treeNodes {
+            // Checked right before the write, as the tree checks every node it reads back.
+            precondition(SparseMerkleNodeLocation.version(of: entry.location) == height, "a state-tree node of another height")
+            precondition(previousLocation.map { $0 < entry.location } ?? true, "state-tree nodes out of location order")
+            precondition(
+                (entry.leftLocation < entry.location || entry.leftLocation == 0)
+                    && (entry.rightLocation < entry.location || entry.rightLocation == 0),
+                "a state-tree node stored below a child")
+            previousLocation = entry.location
             // The entry's hash was computed from this very node value by the tree update, so
             // hashing it again here would repeat that computation on the same immutable
             // value, on every node of every block. The pairing check is on the
             // other side: every node read back from SQLite is hashed and decoded before use.
-            // An update creates each node once; were one (version, hash) written twice, both
-            // rows would hold the same node, so the second is ignored.
             // The closures rethrow untyped errors, so the store's error is carried out by hand.
             var failure: StoreError?
             entry.node.withCanonicalBytes { bytes in
                 precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
-                entry.hash.storage.withUnsafeBytes { hash in
-                    do throws(StoreError) {
-                        try insertNode.run(
-                            integer: version, blob: hash, blob: bytes, integer: Int64(entry.leftVersion),
-                            integer: Int64(entry.rightVersion))
-                    } catch { failure = error }
-                }
+                do throws(StoreError) {
+                    try insertNode.run(
+                        integer: Int64(entry.location), blob: bytes, integer: Int64(entry.leftLocation),
+                        integer: Int64(entry.rightLocation))
+                } catch { failure = error }
             }
             if let failure { throw failure }
         }
-        try connection.cached("INSERT INTO state_roots(height, root, root_version) VALUES (?, ?, ?)").run([
-            .integer(Int64(height)), .blob(changes.stateRoot.bytes), .integer(Int64(changes.tree.rootVersion)),
+        try connection.cached("INSERT INTO state_roots(height, root, root_location) VALUES (?, ?, ?)").run([
+            .integer(Int64(height)), .blob(changes.stateRoot.bytes), .integer(Int64(changes.tree.rootLocation)),
         ])
         let insertResult = try connection.cached(
             "INSERT OR IGNORE INTO transaction_results(hash, height, position, code, message) VALUES (?, ?, ?, ?, ?)")
@@ -268,7 +267,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
         self.height = height
         stateRoot = changes.stateRoot
-        stateRootVersion = changes.tree.rootVersion
+        stateRootLocation = changes.tree.rootLocation
         cachedValues.committed(changes.values)
         checkedNodes.withLock { cache in
             for entry in changes.treeNodes { cache.insert(entry.stored, hash: entry.hash) }
@@ -276,34 +275,58 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         uncommittedChanges = nil
     }
 
-    /// Whether a version-1 store (tree nodes keyed by hash alone) is at `connection`: it has a
-    /// `state_nodes` table without a `version` column.
+    /// Whether a version-1 store (tree nodes keyed by hash) is at `connection`: it has a
+    /// `state_nodes` table without a `location` column.
     static func hasVersion1Layout(_ connection: SQLiteConnection) throws(StoreError) -> Bool {
-        let select = try connection.prepare("SELECT count(*) FROM pragma_table_info('state_nodes')")
+        let select = try connection.prepare(
+            "SELECT count(*), count(*) FILTER (WHERE name = 'location') FROM pragma_table_info('state_nodes')")
         try select.bind([])
-        guard try select.step(), select.integer(0) > 0 else { return false }
-        let version = try connection.prepare("SELECT count(*) FROM pragma_table_info('state_nodes') WHERE name = 'version'")
-        try version.bind([])
-        return try version.step() && version.integer(0) == 0
+        guard try select.step() else { return false }
+        return select.integer(0) > 0 && select.integer(1) == 0
     }
 
     /// Moves a version-1 store's tree nodes to the version-2 layout, inside the caller's
-    /// transaction. Every old node goes to version 0, with its children at version 0 too, and
-    /// every recorded root is read at version 0: a version-1 table was exactly one store of
-    /// nodes by hash, so every root it could read stays readable. Blocks written afterwards
-    /// store their nodes at their own heights, above all of these.
+    /// transaction. Every old node is placed at version 0, in hash order, and each internal
+    /// node and each recorded root names where its children and node went: a version-1
+    /// table was one store of nodes by hash, so every root it could read stays readable.
+    /// Blocks written afterwards store their nodes at their own heights, above all of these.
+    /// A child the old table lacked is named at location 0, where its hash will not match:
+    /// the tree reports it as corrupt when a read reaches it, as it did before.
     static func migrateVersion1(_ connection: SQLiteConnection) throws(StoreError) {
+        let count = try connection.prepare("SELECT count(*) FROM state_nodes")
+        try count.bind([])
+        guard try count.step(), UInt64(count.integer(0)) <= SparseMerkleNodeLocation.ordinalsPerVersionMax else {
+            throw StoreError(
+                .database,
+                "\(connection.path): more schema-1 state-tree nodes than one version can place (\(SparseMerkleNodeLocation.ordinalsPerVersionMax))"
+            )
+        }
+        count.reset()
         try connection.execute(
             """
             ALTER TABLE state_nodes RENAME TO state_nodes_version1;
+            CREATE TEMP TABLE version1_locations(hash BLOB PRIMARY KEY, location INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO version1_locations(hash, location)
+                SELECT hash, row_number() OVER (ORDER BY hash) - 1 FROM state_nodes_version1;
             CREATE TABLE state_nodes\(stateNodesColumns)
-            INSERT INTO state_nodes(version, hash, node, left_version, right_version)
-                SELECT 0, hash, node, 0, 0 FROM state_nodes_version1 ORDER BY hash;
+            INSERT INTO state_nodes(location, node, left_location, right_location)
+                SELECT placed.location, old.node,
+                    CASE WHEN substr(old.node, 1, 1) = x'01'
+                        THEN coalesce((SELECT location FROM version1_locations WHERE hash = substr(old.node, 2, 32)), 0)
+                        ELSE 0 END,
+                    CASE WHEN substr(old.node, 1, 1) = x'01'
+                        THEN coalesce((SELECT location FROM version1_locations WHERE hash = substr(old.node, 34, 32)), 0)
+                        ELSE 0 END
+                FROM state_nodes_version1 AS old JOIN version1_locations AS placed ON placed.hash = old.hash
+                ORDER BY placed.location;
             DROP TABLE state_nodes_version1;
             ALTER TABLE state_roots RENAME TO state_roots_version1;
             CREATE TABLE state_roots\(stateRootsColumns)
-            INSERT INTO state_roots(height, root, root_version) SELECT height, root, 0 FROM state_roots_version1;
+            INSERT INTO state_roots(height, root, root_location)
+                SELECT height, root, coalesce((SELECT location FROM version1_locations WHERE hash = root), 0)
+                FROM state_roots_version1;
             DROP TABLE state_roots_version1;
+            DROP TABLE temp.version1_locations;
             """)
     }
 }
@@ -321,8 +344,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 /// inside the commit that filled the generation; a saturated validator's profile had that
 /// at 2–3% of its processor time.
 struct CheckedNodeCache {
-    /// Nodes per generation by default: a full generation is a table of 2^19 slots of 104 bytes
-    /// (a hash beside its node), so the two hold at most about 110 MB.
+    /// Nodes per generation by default: a full generation is a table of 2^19 slots of 120 bytes
+    /// (a hash beside its node and its children's locations), so the two hold at most about
+    /// 126 MB.
     static let generationNodesMaxDefault = 1 << 18
 
     /// Nodes per generation.

@@ -153,7 +153,7 @@ import Testing
             key: [UInt8], value: [UInt8]
         )] { try inner.entries(withPrefix: prefix, after: after, limit: limit) }
         var stateRoot: Hash { inner.stateRoot }
-        var stateRootVersion: UInt64 { inner.stateRootVersion }
+        var stateRootLocation: UInt64 { inner.stateRootLocation }
         var treeNodes: any SparseMerkleNodeSource { inner.treeNodes }
     }
 

@@ -21,7 +21,7 @@ struct SparseMerkleNodeTableTests {
                 let node =
                     step % 2 == 0
                     ? SparseMerkleStoredNode(.leaf(key: hash, valueHash: Hash.sha256(hash.bytes)))
-                    : SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftVersion: UInt64(step), rightVersion: 0)
+                    : SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftLocation: UInt64(step), rightLocation: 0)
                 let inserted = table.insert(node, hash: hash)
                 #expect(inserted == (model[hash] == nil))
                 if model[hash] == nil { model[hash] = node }
@@ -84,14 +84,14 @@ struct SparseMerkleNodeTableTests {
         #expect(seen == 0)
         // Refilled with every other hash: exactly those are held, and nothing grew.
         for hash in hashes.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) {
-            #expect(table.insert(SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftVersion: 9), hash: hash))
+            #expect(table.insert(SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftLocation: 9), hash: hash))
         }
         #expect(table.count == 2500)
         #expect(table.capacity == capacity)
         for (index, hash) in hashes.enumerated() {
             #expect(
                 table.node(hash)
-                    == (index % 2 == 0 ? SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftVersion: 9) : nil))
+                    == (index % 2 == 0 ? SparseMerkleStoredNode(.internal(left: hash, right: .zero), leftLocation: 9) : nil))
         }
     }
 

@@ -36,7 +36,7 @@ struct SparseMerkleTests {
         #expect(update.nodes.mapValues(\.canonicalBytes) == [update.root: leafBytes])
         store.insert(update)
         let tree = SparseMerkleTree(after: update, nodes: store)
-        #expect(tree.rootVersion == update.version)
+        #expect(tree.rootLocation == SparseMerkleNodeLocation.location(version: update.version, ordinal: 0))
         #expect(try tree.valueHash(for: key) == value)
         #expect(try tree.valueHash(for: smtKey(8)) == nil)
         let proof = try tree.proof(for: key)
@@ -173,13 +173,20 @@ struct SparseMerkleTests {
             #expect(update.root == SparseMerkleReference.root(model), "batch \(batches)")
 
             // The new nodes are exactly the nodes of the new tree the old tree lacks, each
-            // once, at the update's version; the walk follows the children's stored versions,
-            // so a wrong one would show as a missing node.
+            // once, at the update's locations; the walk follows the children's stored
+            // locations, so a wrong one would show as a missing node.
             let before = try smtReachable(oldRoot, store)
             store.insert(update)
             let after = try smtReachable(update.rootReference, store)
-            let created = update.createdNodes.map { SparseMerkleNodeReference(hash: $0.hash, version: update.version) }
+            let created = update.createdNodes.map { SparseMerkleNodeReference(hash: $0.hash, location: $0.location) }
             #expect(created.count == Set(created).count, "batch \(batches)")
+            // Each at this update's version, in rising location order, above its children.
+            #expect(created.allSatisfy { SparseMerkleNodeLocation.version(of: $0.location) == update.version })
+            #expect(zip(created, created.dropFirst()).allSatisfy { $0.location < $1.location }, "batch \(batches)")
+            #expect(
+                update.createdNodes.allSatisfy {
+                    ($0.leftLocation < $0.location || $0.leftLocation == 0) && ($0.rightLocation < $0.location || $0.rightLocation == 0)
+                }, "batch \(batches)")
             #expect(Set(created) == after.subtracting(before), "batch \(batches)")
             // The stale nodes are exactly the nodes of the old tree the new tree lacks.
             #expect(update.staleNodes.count == Set(update.staleNodes).count, "batch \(batches)")
@@ -376,7 +383,7 @@ struct SparseMerkleTests {
         // The root's bytes with one bit flipped, stored under the root's hash.
         var tampered = store.nodes
         tampered[root] = SparseMerkleStoredBytes(
-            rootStored.bytes.smtFlippingBit(300), leftVersion: rootStored.leftVersion, rightVersion: rootStored.rightVersion)
+            rootStored.bytes.smtFlippingBit(300), leftLocation: rootStored.leftLocation, rightLocation: rootStored.rightLocation)
         expectCorrupt(root: root, placed: tampered, "tampered root")
 
         // A leaf deeper down replaced by another valid leaf.
@@ -391,16 +398,16 @@ struct SparseMerkleTests {
         tampered[leaf] = nil
         expectCorrupt(root: root, placed: tampered, "missing leaf", key: smtKey(3))
 
-        // The leaf where it is, but its parent naming it at another version.
+        // The leaf moved, its parent still naming the old location.
         tampered = store.nodes
         tampered[leaf] = nil
-        tampered[SparseMerkleNodeReference(hash: leafHash, version: leaf.version + 1)] = store.nodes[leaf]
-        expectCorrupt(root: root, placed: tampered, "leaf at another version", key: smtKey(3))
+        tampered[SparseMerkleNodeReference(hash: leafHash, location: leaf.location + 1)] = store.nodes[leaf]
+        expectCorrupt(root: root, placed: tampered, "leaf at another location", key: smtKey(3))
 
-        // A leaf stored with child versions.
+        // A leaf stored with child locations.
         tampered = store.nodes
-        tampered[leaf] = SparseMerkleStoredBytes(store.nodes[leaf]!.bytes, leftVersion: 1)
-        expectCorrupt(root: root, placed: tampered, "leaf with child versions", key: smtKey(3))
+        tampered[leaf] = SparseMerkleStoredBytes(store.nodes[leaf]!.bytes, leftLocation: 1)
+        expectCorrupt(root: root, placed: tampered, "leaf with child locations", key: smtKey(3))
     }
 
     @Test("bytes that hash correctly but are not a well-placed node are corrupt")
@@ -456,7 +463,7 @@ struct SparseMerkleTests {
     @Test("a storage error from the source reaches the caller unchanged")
     func storageErrors() throws {
         let tree = SparseMerkleTree(
-            root: SparseMerkleNodeReference(hash: smtKey(1), version: 0), nodes: SparseMerkleFailingSource())
+            root: SparseMerkleNodeReference(hash: smtKey(1), location: 0), nodes: SparseMerkleFailingSource())
         smtExpectStateError(.storage) { () throws(StateError) in _ = try tree.valueHash(for: smtKey(2)) }
         smtExpectStateError(.storage) { () throws(StateError) in _ = try tree.proof(for: smtKey(2)) }
         smtExpectStateError(.storage) { () throws(StateError) in
@@ -482,7 +489,7 @@ struct SparseMerkleTests {
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         expectCorrupt(
-            root: SparseMerkleNodeReference(hash: root, version: 0), placed: InMemorySparseMerkleNodes(nodes).nodes, comment,
+            root: SparseMerkleNodeReference(hash: root, location: 0), placed: InMemorySparseMerkleNodes(nodes).nodes, comment,
             key: key, sourceLocation: sourceLocation)
     }
 
@@ -583,7 +590,7 @@ private func smtKey(where condition: (Hash) -> Bool) -> Hash {
 }
 
 /// Every node reachable from `root` in `store`, following each internal node's stored child
-/// versions (reads the bytes directly). A child missing where its parent places it fails.
+/// locations (reads the bytes directly). A child missing where its parent places it fails.
 private func smtReachable(_ root: SparseMerkleNodeReference, _ store: InMemorySparseMerkleNodes) throws
     -> Set<SparseMerkleNodeReference>
 {
@@ -591,10 +598,10 @@ private func smtReachable(_ root: SparseMerkleNodeReference, _ store: InMemorySp
     var pending = root.hash == .zero ? [] : [root]
     while let reference = pending.popLast() {
         seen.insert(reference)
-        let stored = try #require(store.node(reference), "node \(reference.hash) missing at version \(reference.version)")
+        let stored = try #require(store.node(reference), "node \(reference.hash) missing at location \(reference.location)")
         guard stored.bytes[0] == 1 else { continue }
-        let left = SparseMerkleNodeReference(hash: try Hash(Array(stored.bytes[1..<33])), version: stored.leftVersion)
-        let right = SparseMerkleNodeReference(hash: try Hash(Array(stored.bytes[33..<65])), version: stored.rightVersion)
+        let left = SparseMerkleNodeReference(hash: try Hash(Array(stored.bytes[1..<33])), location: stored.leftLocation)
+        let right = SparseMerkleNodeReference(hash: try Hash(Array(stored.bytes[33..<65])), location: stored.rightLocation)
         for child in [left, right] where child.hash != .zero { pending.append(child) }
     }
     return seen
@@ -604,7 +611,7 @@ extension SparseMerkleTree {
     /// The update at the next version the tree's in-memory store has room for (or the one
     /// after the root's, over another source): what a store writing one version per batch does.
     fileprivate func updating(_ changes: [SparseMerkleChange]) throws(StateError) -> SparseMerkleUpdate {
-        try updating(changes, version: (nodes as? InMemorySparseMerkleNodes)?.nextVersion ?? rootVersion + 1)
+        try updating(changes, version: (nodes as? InMemorySparseMerkleNodes)?.nextVersion ?? rootLocation + 1)
     }
 }
 

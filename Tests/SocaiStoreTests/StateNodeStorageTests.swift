@@ -4,41 +4,51 @@ import Testing
 
 @testable import SocaiStore
 
-/// State-tree nodes as schema 2 stores them: keyed by the height that wrote them, each
-/// internal node naming its children's heights (docs/FORMAT.md §28), and a schema-1 store,
-/// keyed by hash alone, migrated when opened.
+/// State-tree nodes as schema 2 stores them: keyed by location (the height that wrote them
+/// and their ordinal in its update), each internal node naming its children's locations
+/// (docs/FORMAT.md §28), and a schema-1 store, keyed by hash, migrated when opened.
 extension StateStoreTests {
     /// Every node reachable from `root`, read from SQLite where its parent places it (a
-    /// freshly opened store has nothing cached). A child stored above its parent, or missing
-    /// where its parent names it, fails the test.
+    /// freshly opened store has nothing cached). A child of a later height than its parent,
+    /// or missing where its parent names it, fails the test.
     func storedNodes(from root: SparseMerkleNodeReference, in state: StateDatabase) throws -> Set<SparseMerkleNodeReference> {
         var seen: Set<SparseMerkleNodeReference> = []
         var pending = root.hash == .zero ? [] : [root]
         while let reference = pending.popLast() {
             seen.insert(reference)
-            let stored = try #require(try state.node(reference), "node \(reference.hash) missing at \(reference.version)")
+            let stored = try #require(try state.node(reference), "node \(reference.hash) missing at \(reference.location)")
             #expect(Hash.sha256(stored.bytes) == reference.hash)
             let node = try SparseMerkleNode(canonicalBytes: stored.bytes)
             guard case .internal(let left, let right) = node else {
-                #expect(stored.leftVersion == 0 && stored.rightVersion == 0)
+                #expect(stored.leftLocation == 0 && stored.rightLocation == 0)
                 continue
             }
-            for (hash, version) in [(left, stored.leftVersion), (right, stored.rightVersion)] where hash != .zero {
-                #expect(version <= reference.version, "a child written after its parent")
-                pending.append(SparseMerkleNodeReference(hash: hash, version: version))
+            for (hash, location) in [(left, stored.leftLocation), (right, stored.rightLocation)] where hash != .zero {
+                #expect(version(location) <= version(reference.location), "a child written after its parent")
+                pending.append(SparseMerkleNodeReference(hash: hash, location: location))
             }
         }
         return seen
     }
 
-    /// Rewrites the store at `path` into schema 1: tree nodes keyed by hash alone, roots
-    /// without their node's height. This is the layout every store had before schema 2.
+    /// The version (height) of a node location.
+    func version(_ location: UInt64) -> UInt64 { SparseMerkleNodeLocation.version(of: location) }
+
+    /// Rewrites the store at `path` into schema 1: tree nodes keyed by hash, roots without
+    /// their node's location. This is the layout every store had before schema 2.
     func downgradeToSchema1(_ path: String) throws {
         let raw = try SQLiteConnection(path: path, create: false)
         try raw.execute(
+            "CREATE TABLE nodes_by_hash(hash BLOB PRIMARY KEY CHECK (length(hash) = 32), node BLOB NOT NULL) WITHOUT ROWID")
+        let select = try raw.prepare("SELECT node FROM state_nodes")
+        try select.bind([])
+        var nodes: [[UInt8]] = []
+        while try select.step() { nodes.append(select.blob(0)) }
+        select.reset()
+        let insert = try raw.prepare("INSERT OR IGNORE INTO nodes_by_hash(hash, node) VALUES (?, ?)")
+        for node in nodes { try insert.run([.blob(Hash.sha256(node).bytes), .blob(node)]) }
+        try raw.execute(
             """
-            CREATE TABLE nodes_by_hash(hash BLOB PRIMARY KEY CHECK (length(hash) = 32), node BLOB NOT NULL) WITHOUT ROWID;
-            INSERT OR IGNORE INTO nodes_by_hash SELECT hash, node FROM state_nodes;
             DROP TABLE state_nodes;
             ALTER TABLE nodes_by_hash RENAME TO state_nodes;
             CREATE TABLE roots_without_version(
@@ -67,7 +77,7 @@ extension StateStoreTests {
         var createdAt: [UInt64: Int] = [:]
         do {
             let store = try genesisStore(genesis, in: directory)
-            #expect(try store.state.stateRootReference(atHeight: 0)?.version == 0)
+            #expect(try store.state.stateRootReference(atHeight: 0).map { version($0.location) } == 0)
             let executor = LedgerExecutor(chainID: Self.chainID)
             for (block, commit) in blocks {
                 let execution = try store.appendExecuting(block, commit: commit, executor: executor)
@@ -78,22 +88,22 @@ extension StateStoreTests {
         #expect(try schemaVersion(path) == BlockStore.schemaVersion)
         let reopened = try BlockStore(existingAt: path)
         let raw = try SQLiteConnection(path: path, create: false)
-        let count = try raw.prepare("SELECT count(*) FROM state_nodes WHERE version = ?")
+        let count = try raw.prepare("SELECT count(*) FROM state_nodes WHERE location >> ? = ?")
         for height in UInt64(1)...5 {
             // Exactly the nodes the block's update created are stored at its height.
-            try count.bind([.integer(Int64(height))])
+            try count.bind([.integer(Int64(SparseMerkleNodeLocation.ordinalBits)), .integer(Int64(height))])
             #expect(try count.step())
             #expect(Int(count.integer(0)) == createdAt[height], "height \(height)")
             count.reset()
         }
         for height in UInt64(0)...5 {
             let root = try #require(try reopened.state.stateRootReference(atHeight: height))
-            #expect(root.version <= height)
+            #expect(version(root.location) <= height)
             let reachable = try storedNodes(from: root, in: reopened.state)
             #expect(!reachable.isEmpty)
-            #expect(reachable.contains { $0.version == height } || height == 0 || createdAt[height] == 0)
+            #expect(reachable.contains { version($0.location) == height } || height == 0 || createdAt[height] == 0)
         }
-        #expect(reopened.state.stateRootVersion == 5)
+        #expect(version(reopened.state.stateRootLocation) == 5)
     }
 
     @Test func aSchema1StoreIsMigratedWhenOpenedAndKeepsEveryRootProvable() throws {
@@ -119,11 +129,11 @@ extension StateStoreTests {
         #expect(try schemaVersion(path) == BlockStore.schemaVersion)
         #expect(migrated.height == 3)
         #expect(migrated.state.stateRoot == roots[3])
-        // Every old node is at version 0, so every recorded root reads there.
+        // Every old node is at version 0, and every recorded root reads there.
         for (height, root) in roots.enumerated() {
             let stored = try #require(try migrated.state.stateRootReference(atHeight: UInt64(height)))
-            #expect(stored == SparseMerkleNodeReference(hash: root, version: 0))
-            #expect(try storedNodes(from: stored, in: migrated.state).allSatisfy { $0.version == 0 })
+            #expect(stored.hash == root && version(stored.location) == 0)
+            #expect(try storedNodes(from: stored, in: migrated.state).allSatisfy { version($0.location) == 0 })
         }
         let did = DID(initialKey: PublicKey(of: citizen))
         let queries = LedgerQueries(backend: migrated.state)
@@ -144,7 +154,7 @@ extension StateStoreTests {
         #expect(reopened.height == 5)
         let tip = try #require(try reopened.state.stateRootReference(atHeight: 5))
         let reachable = try storedNodes(from: tip, in: reopened.state)
-        #expect(reachable.contains { $0.version == 0 } && reachable.contains { $0.version == 5 })
+        #expect(reachable.contains { version($0.location) == 0 } && reachable.contains { version($0.location) == 5 })
         #expect(try queries.did(did)?.record.version == 6)
     }
 

@@ -144,19 +144,22 @@ import Testing
         }
         // Flip one bit of the root node's stored bytes, behind the store's back.
         let root = reference.stateRoot
+        let rootReference = try #require(try BlockStore(existingAt: path).state.stateRootReference(atHeight: 3))
+        #expect(rootReference.hash == root)
         do {
             let raw = try SQLiteConnection(path: path, create: false)
-            let select = try raw.cached("SELECT node FROM state_nodes WHERE hash = ?")
-            try select.bind([.blob(root.bytes)])
+            let select = try raw.cached("SELECT node FROM state_nodes WHERE location = ?")
+            try select.bind([.integer(Int64(rootReference.location))])
             #expect(try select.step())
             let stored = select.blob(0)
+            #expect(Hash.sha256(stored) == root)
             let tampered = stored.enumerated().map { $0.offset == 40 ? $0.element ^ 0x01 : $0.element }
-            try raw.cached("UPDATE state_nodes SET node = ? WHERE hash = ?").run([.blob(tampered), .blob(root.bytes)])
+            try raw.cached("UPDATE state_nodes SET node = ? WHERE location = ?").run([
+                .blob(tampered), .integer(Int64(rootReference.location)),
+            ])
         }
         // A fresh process has nothing cached: the node is checked as it is read, and refused.
         let reopened = try BlockStore(existingAt: path)
-        let rootReference = try #require(try reopened.state.stateRootReference(atHeight: 3))
-        #expect(rootReference.hash == root)
         #expect(reopened.state.checkedNode(rootReference) == nil)
         let did = DID(initialKey: PublicKey(of: citizen))
         let error = try #require(throws: StateError.self) { _ = try LedgerQueries(backend: reopened.state).did(did) }
@@ -222,7 +225,7 @@ import Testing
         // Nor are its tree nodes served: SQLite dropped their rows, and the cache never took them.
         #expect(!execution.changes.treeNodes.isEmpty)
         for entry in execution.changes.treeNodes {
-            #expect(store.state.checkedNode(SparseMerkleNodeReference(hash: entry.hash, version: 1)) == nil)
+            #expect(store.state.checkedNode(SparseMerkleNodeReference(hash: entry.hash, location: entry.location)) == nil)
         }
 
         // Committed for real, block after block: every changed key reads as the reference has it,
