@@ -102,7 +102,8 @@ public struct LedgerExecutor: Sendable {
             outcomes.append(try apply(context, state: state, signatureVerified: signaturesVerified))
         }
         return BlockExecution(
-            outcomes: outcomes, changes: try state.finish(version: header.height), validatorSet: validatorSet, baseStateRoot: baseStateRoot)
+            outcomes: outcomes, changes: try state.finish(version: header.height), validatorSet: validatorSet,
+            baseStateRoot: baseStateRoot)
     }
 
     /// Checks a transaction for admission to a mempool, without changing state: its outcome if

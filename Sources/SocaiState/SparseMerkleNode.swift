@@ -121,9 +121,8 @@ public struct SparseMerkleNodeReference: Hashable, Sendable {
 }
 
 /// Node locations: version × 2^28 + ordinal, one integer that fits SQLite's signed 64 bits.
-/// Within an update, ordinals count up in the order the update made its nodes (children
-/// before parents), and versions only grow, so a node's location is always above its
-/// children's.
+/// An update numbers its nodes 0, 1, 2, … in the order it made them (children before
+/// parents), and versions only grow, so a node's location is always above its children's.
 public enum SparseMerkleNodeLocation {
     /// Bits of a location that hold the ordinal.
     public static let ordinalBits = 28

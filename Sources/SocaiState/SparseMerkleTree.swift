@@ -112,9 +112,10 @@ public struct SparseMerkleUpdate: Equatable, Sendable {
     public let version: UInt64
     /// Every node of the new tree that the old tree did not have, in the order the update
     /// made them (a deterministic walk: children before parents, left before right). Each
-    /// appears once, with its location; locations rise in this order. The caller persists
-    /// them; no old node is deleted, so the old root stays readable. A node may equal one of
-    /// an older version (a value set back to an earlier value): it is written again here.
+    /// appears once, with its location: ordinals 0, 1, 2, … at `version`, in this order. The
+    /// caller persists them; no old node is deleted, so the old root stays readable. A node
+    /// may equal one of an older version (a value set back to an earlier value): it is
+    /// written again here.
     public let createdNodes: [SparseMerkleNodeEntry]
     /// Every node of the old tree that the new tree no longer has, each once, in the order
     /// the update read them. A store that keeps only the latest tree deletes exactly these
@@ -352,9 +353,6 @@ private struct SparseMerkleUpdater {
     let tree: SparseMerkleTree
     /// The version every created node's location holds.
     let version: UInt64
-    /// The ordinal the next created node takes. It only counts up, also past nodes taken
-    /// back, so that no two nodes of an update share a location.
-    var nextOrdinal: UInt64 = 0
     /// Nodes created so far, in creation order, so a subtree that comes out unchanged can
     /// take its nodes back.
     var created: [SparseMerkleNodeEntry] = []
@@ -516,9 +514,13 @@ private struct SparseMerkleUpdater {
 
     /// Records a new node and returns where it is stored: at this update's next location.
     mutating func emit(_ stored: SparseMerkleStoredNode) -> SparseMerkleNodeReference {
+        // The ordinal is the node's index in `created`. A take-back removes only the nodes of
+        // the subtree it abandons, a suffix of `created`, and nothing that survives refers to
+        // them; so a surviving node keeps the index it was made at, and the update's
+        // ordinals run 0, 1, 2, … without a gap.
         let reference = SparseMerkleNodeReference(
-            hash: stored.node.hash, location: SparseMerkleNodeLocation.location(version: version, ordinal: nextOrdinal))
-        nextOrdinal += 1
+            hash: stored.node.hash,
+            location: SparseMerkleNodeLocation.location(version: version, ordinal: UInt64(created.count)))
         created.append(SparseMerkleNodeEntry(reference, stored: stored))
         return reference
     }

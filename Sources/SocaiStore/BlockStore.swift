@@ -66,9 +66,11 @@ public final class BlockStore {
 
     private init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
-        try Self.upgradeSchema(connection)
+        let versionFound = try Self.upgradeSchema(connection)
         state = try StateDatabase(connection: connection)
-        try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
+        // Stamped once, on the new file: a store opened by a reader (an audit of a running
+        // node's store) is not written to.
+        if versionFound == 0 { try connection.execute("PRAGMA user_version = \(Self.schemaVersion)") }
         guard let meta = try Self.readMeta(connection) else {
             throw StoreError(.corrupt, "\(connection.path) is not a Socai block store (no chain metadata)")
         }
@@ -121,15 +123,16 @@ public final class BlockStore {
     }
 
     /// Brings a store written by an earlier Socai to this schema, in one transaction, or
-    /// refuses one written by a later Socai. A new file (version 0) needs nothing.
-    private static func upgradeSchema(_ connection: SQLiteConnection) throws(StoreError) {
+    /// refuses one written by a later Socai, and returns the version it found. A new file
+    /// (version 0) needs nothing.
+    private static func upgradeSchema(_ connection: SQLiteConnection) throws(StoreError) -> Int64 {
         let select = try connection.prepare("PRAGMA user_version")
         try select.bind([])
         let version = try select.step() ? select.integer(0) : 0
         select.reset()
         switch version {
         case schemaVersion, 0:
-            return
+            break
         case 1:
             try connection.inTransaction { () throws(StoreError) in
                 if try StateDatabase.hasVersion1Layout(connection) { try StateDatabase.migrateVersion1(connection) }
@@ -141,6 +144,7 @@ public final class BlockStore {
                 "\(connection.path) has store schema version \(version); this socai reads versions 1 to \(schemaVersion). Use a newer socai."
             )
         }
+        return version
     }
 
     private struct Meta {

@@ -176,20 +176,13 @@ final class SQLiteStatement {
             transientDestructor)
     }
 
-    /// Runs a statement whose parameters are an integer, a blob taken from a raw buffer and
-    /// two more integers: for rows written by the hundred thousand per block (state-tree
-    /// nodes), where building a value array and a byte array per row cost more than SQLite's
-    /// own insert.
-    func run(
-        integer first: Int64, blob second: UnsafeRawBufferPointer, integer third: Int64, integer fourth: Int64
-    ) throws(StoreError) {
+    /// Runs a statement whose parameters are an integer and a blob taken from a raw buffer:
+    /// for the rows of state-tree nodes a block writes, without building a value array and a
+    /// byte array per row.
+    func run(integer first: Int64, blob second: UnsafeRawBufferPointer) throws(StoreError) {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
-        let statuses = (
-            sqlite3_bind_int64(statement, 1, first), bindBlob(second, at: 2), sqlite3_bind_int64(statement, 3, third),
-            sqlite3_bind_int64(statement, 4, fourth)
-        )
-        guard statuses == (SQLITE_OK, SQLITE_OK, SQLITE_OK, SQLITE_OK) else {
+        guard sqlite3_bind_int64(statement, 1, first) == SQLITE_OK, bindBlob(second, at: 2) == SQLITE_OK else {
             throw StoreError(.database, "\(connection.path): cannot bind a parameter: \(connection.lastErrorMessage)")
         }
         while try step() {}

@@ -7,12 +7,12 @@ import Synchronization
 /// height. It shares the block store's connection, so a block and its state change are
 /// written in one SQLite transaction.
 ///
-/// Tree nodes are keyed by their location (`SparseMerkleNodeLocation`: the height that
-/// wrote them and their ordinal in that block's update), and an internal node's row names
-/// its children's locations. A block's new nodes thus take increasing rowids and are
-/// appended side by side at the end of the table. Keyed by hash, as in schema 1, they
-/// landed on about 20 different pages per transaction, and writing those pages to the WAL
-/// cost more than checking the transaction's signature.
+/// Tree nodes are stored by location (`SparseMerkleNodeLocation`: the height that wrote them
+/// and their ordinal in that block's update), 32 to a row, and an internal node names its
+/// children's locations. A block's new nodes thus fill a few rows appended at the end of the
+/// table. Keyed by hash, one node per row, as in schema 1, they landed on about 20 different
+/// pages per transaction, and writing those pages to the WAL cost more than checking the
+/// transaction's signature.
 public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     private let connection: SQLiteConnection
     /// Height whose state this is (the block store's tip once state is initialized).
@@ -29,16 +29,36 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// `Sendable`, so the compiler keeps each instance within one isolation domain (a node's
     /// actor, or a command's one thread).
     private var cachedValues = StateValueCache()
+    /// The keys of the `state` table as a Bloom filter (see `StateKeyFilter`), so that a read
+    /// of an absent key skips SQLite. Built from the table on the first read that misses the
+    /// value cache, updated by each commit, and rebuilt, larger, once it holds more keys than
+    /// it was sized for. Nil until built, and for good once the state outgrows
+    /// `StateKeyFilter.keysMax` keys (`keyFilterRetired`).
+    private var keyFilter: StateKeyFilter?
+    private var keyFilterRetired = false
+    /// Keys the first filter is sized for, at least: internal so that a test can start small
+    /// and watch it grow.
+    var keyFilterKeysInitial = StateKeyFilter.keysInitialDefault
+    /// Keys the current key filter is sized for (nil: none built): for tests.
+    var keyFilterCapacity: Int? { keyFilter?.keysCapacity }
     /// The changes `write` put in the open SQLite transaction, for the caches to take once
     /// `didCommit` reports that transaction committed.
     private var uncommittedChanges: (height: UInt64, changes: StateChanges)?
 
-    /// The columns of `state_nodes`: a node is keyed by its location (the rowid, so a block's
-    /// nodes append), and an internal node names its children's locations (0 for an empty
-    /// child, and both 0 for a leaf). No CHECK constraints: they cost a third of each insert,
-    /// and `write` checks every row before writing it, as the tree checks every node it reads.
-    static let stateNodesColumns = """
-        (location INTEGER PRIMARY KEY, node BLOB NOT NULL, left_location INTEGER NOT NULL, right_location INTEGER NOT NULL);
+    /// Nodes per row of `state_node_pages`: 32 entries of 81 bytes fill most of a 4 KiB
+    /// SQLite page without overflowing it. A power of two that divides 2^28, so that a row
+    /// never spans two versions.
+    static let nodesPerPage: UInt64 = 32
+    /// Bytes of one entry in a row: the node's 65 bytes, then its left and right children's
+    /// locations as 8-byte big-endian integers (0 for an empty child, and both 0 for a leaf).
+    static let pageEntryBytes = SparseMerkleNode.byteCount + 16
+
+    /// The columns of `state_node_pages`: row `page` holds, in order, the nodes at locations
+    /// `page × 32` to `page × 32 + 31` that exist (an update's ordinals have no gaps, so only
+    /// its last row is short). No CHECK constraints: `write` checks every entry before writing
+    /// it, and the tree hashes and decodes every node it reads back.
+    static let stateNodePagesColumns = """
+        (page INTEGER PRIMARY KEY, nodes BLOB NOT NULL);
         """
     /// The columns of `state_roots`: each height's root and where its node is stored.
     static let stateRootsColumns = """
@@ -54,7 +74,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         try connection.execute(
             """
             CREATE TABLE IF NOT EXISTS state(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS state_nodes\(Self.stateNodesColumns)
+            CREATE TABLE IF NOT EXISTS state_node_pages\(Self.stateNodePagesColumns)
             CREATE TABLE IF NOT EXISTS state_roots\(Self.stateRootsColumns)
             CREATE TABLE IF NOT EXISTS transaction_results(
                 hash BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL
@@ -97,12 +117,47 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         return cachedValues.insert(key, try storedValue(forKey: key))
     }
 
-    /// The value under `key` in SQLite.
+    /// The value under `key` in SQLite; nil without a read when the key filter shows the
+    /// state does not hold it.
     private func storedValue(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
+        if let filter = try currentKeyFilter(), !filter.mayContain(key) { return nil }
         do throws(StoreError) {
             let select = try connection.cached("SELECT value FROM state WHERE key = ?")
             try select.bind([.blob(key)])
             return try select.step() ? select.blob(0) : nil
+        } catch {
+            throw StateError(.storage, error.message)
+        }
+    }
+
+    /// The key filter, built from the `state` table first if there is none: sized for twice
+    /// the keys held (at least `keyFilterKeysInitial`), so it takes as many again before the
+    /// next rebuild. Nil once the state holds too many keys for a filter.
+    private func currentKeyFilter() throws(StateError) -> StateKeyFilter? {
+        if let keyFilter { return keyFilter }
+        guard !keyFilterRetired else { return nil }
+        do throws(StoreError) {
+            let count = try connection.cached("SELECT count(*) FROM state")
+            try count.bind([])
+            let keys = try count.step() ? Int(count.integer(0)) : 0
+            count.reset()
+            guard keys <= StateKeyFilter.keysMax / 2 else {
+                keyFilterRetired = true
+                return nil
+            }
+            var filter = StateKeyFilter(keysCapacity: min(StateKeyFilter.keysMax, max(keyFilterKeysInitial, 2 * keys)))
+            let select = try connection.cached("SELECT key FROM state")
+            try select.bind([])
+            var scanned = 0
+            while try select.step() {
+                filter.insert(select.blob(0))
+                scanned += 1
+            }
+            // Left mid-result, a statement would keep its read transaction open.
+            select.reset()
+            precondition(scanned == keys, "the state table changed while its keys were read")
+            keyFilter = filter
+            return filter
         } catch {
             throw StateError(.storage, error.message)
         }
@@ -153,15 +208,21 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     public func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {
         do throws(StoreError) {
             // No row can sit above SQLite's largest rowid.
-            guard let location = Int64(exactly: reference.location) else { return nil }
-            let select = try connection.cached("SELECT node, left_location, right_location FROM state_nodes WHERE location = ?")
-            try select.bind([.integer(location)])
+            guard let page = Int64(exactly: reference.location / Self.nodesPerPage) else { return nil }
+            let offset = Int64(reference.location % Self.nodesPerPage) * Int64(Self.pageEntryBytes)
+            let select = try connection.cached("SELECT substr(nodes, ?, ?) FROM state_node_pages WHERE page = ?")
+            try select.bind([.integer(offset + 1), .integer(Int64(Self.pageEntryBytes)), .integer(page)])
             guard try select.step() else { return nil }
-            let (leftLocation, rightLocation) = (select.integer(1), select.integer(2))
-            guard leftLocation >= 0, rightLocation >= 0 else {
-                throw StoreError(.corrupt, "state tree node \(reference.hash) names a negative child location")
+            let entry = select.blob(0)
+            // A row shorter than the slot asked for does not hold that node.
+            guard entry.count == Self.pageEntryBytes else { return nil }
+            let leftLocation = Self.readLocation(entry, at: SparseMerkleNode.byteCount)
+            let rightLocation = Self.readLocation(entry, at: SparseMerkleNode.byteCount + 8)
+            guard leftLocation <= UInt64(Int64.max), rightLocation <= UInt64(Int64.max) else {
+                throw StoreError(.corrupt, "state tree node \(reference.hash) names a child location past any row")
             }
-            return SparseMerkleStoredBytes(select.blob(0), leftLocation: UInt64(leftLocation), rightLocation: UInt64(rightLocation))
+            return SparseMerkleStoredBytes(
+                Array(entry[..<SparseMerkleNode.byteCount]), leftLocation: leftLocation, rightLocation: rightLocation)
         } catch {
             throw StateError(error.code == .corrupt ? .corrupt : .storage, error.message)
         }
@@ -214,36 +275,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
                 try delete.run([.blob(change.key)])
             }
         }
-        let insertNode = try connection.cached(
-            "INSERT INTO state_nodes(location, node, left_location, right_location) VALUES (?, ?, ?, ?)")
-        // In the order the update made them, which is ascending location order: SQLite appends
-        // each row at the end of the table without searching for its place.
-        var previousLocation: UInt64?
-        for entry in changes.treeNodes {
-            // Checked right before the write, as the tree checks every node it reads back.
-            precondition(SparseMerkleNodeLocation.version(of: entry.location) == height, "a state-tree node of another height")
-            precondition(previousLocation.map { $0 < entry.location } ?? true, "state-tree nodes out of location order")
-            precondition(
-                (entry.leftLocation < entry.location || entry.leftLocation == 0)
-                    && (entry.rightLocation < entry.location || entry.rightLocation == 0),
-                "a state-tree node stored below a child")
-            previousLocation = entry.location
-            // The entry's hash was computed from this very node value by the tree update, so
-            // hashing it again here would repeat that computation on the same immutable
-            // value, on every node of every block. The pairing check is on the
-            // other side: every node read back from SQLite is hashed and decoded before use.
-            // The closures rethrow untyped errors, so the store's error is carried out by hand.
-            var failure: StoreError?
-            entry.node.withCanonicalBytes { bytes in
-                precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
-                do throws(StoreError) {
-                    try insertNode.run(
-                        integer: Int64(entry.location), blob: bytes, integer: Int64(entry.leftLocation),
-                        integer: Int64(entry.rightLocation))
-                } catch { failure = error }
-            }
-            if let failure { throw failure }
-        }
+        try writeNodes(changes.treeNodes, height: height)
         try connection.cached("INSERT INTO state_roots(height, root, root_location) VALUES (?, ?, ?)").run([
             .integer(Int64(height)), .blob(changes.stateRoot.bytes), .integer(Int64(changes.tree.rootLocation)),
         ])
@@ -259,6 +291,54 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
+    /// Writes a block's new tree nodes, 32 to a row, in the order the update made them: their
+    /// ordinals run 0, 1, 2, … at this height, so the rows take increasing keys and SQLite
+    /// appends each at the end of the table without searching for its place.
+    private func writeNodes(_ nodes: [SparseMerkleNodeEntry], height: UInt64) throws(StoreError) {
+        let insertPage = try connection.cached("INSERT INTO state_node_pages(page, nodes) VALUES (?, ?)")
+        let first = SparseMerkleNodeLocation.location(version: height, ordinal: 0)
+        var page: [UInt8] = []
+        page.reserveCapacity(Int(Self.nodesPerPage) * Self.pageEntryBytes)
+        for (index, entry) in nodes.enumerated() {
+            // Checked right before the write, as the tree checks every node it reads back.
+            precondition(entry.location == first + UInt64(index), "state-tree nodes out of location order")
+            precondition(
+                (entry.leftLocation < entry.location || entry.leftLocation == 0)
+                    && (entry.rightLocation < entry.location || entry.rightLocation == 0),
+                "a state-tree node stored below a child")
+            // The entry's hash was computed from this very node value by the tree update, so
+            // hashing it again here would repeat that computation on the same immutable value,
+            // on every node of every block. The pairing check is on the other side: every node
+            // read back is hashed and decoded before use.
+            entry.node.withCanonicalBytes { bytes in
+                precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
+                page.append(contentsOf: bytes)
+            }
+            Self.appendLocation(entry.leftLocation, to: &page)
+            Self.appendLocation(entry.rightLocation, to: &page)
+            if UInt64(index + 1) % Self.nodesPerPage == 0 || index == nodes.count - 1 {
+                let key = Int64(entry.location / Self.nodesPerPage)
+                // The closure rethrows untyped errors, so the store's error is carried out by hand.
+                var failure: StoreError?
+                page.withUnsafeBytes { bytes in
+                    do throws(StoreError) { try insertPage.run(integer: key, blob: bytes) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                page.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    /// Appends `location` as 8 big-endian bytes.
+    private static func appendLocation(_ location: UInt64, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: location.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// The 8 big-endian bytes of `bytes` at `offset`, as a location.
+    private static func readLocation(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        bytes[offset..<(offset + 8)].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
     /// Records the new tip after the enclosing transaction committed, and lets the caches
     /// take what it wrote: only now do SQLite's rows back them.
     func didCommit(height: UInt64) {
@@ -269,6 +349,11 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         stateRoot = changes.stateRoot
         stateRootLocation = changes.tree.rootLocation
         cachedValues.committed(changes.values)
+        if keyFilter != nil {
+            for change in changes.values where change.value != nil { keyFilter!.insert(change.key) }
+            // Rebuilt from the table at the next read that needs it, twice as large.
+            if keyFilter!.isOverfull { keyFilter = nil }
+        }
         checkedNodes.withLock { cache in
             for entry in changes.treeNodes { cache.insert(entry.stored, hash: entry.hash) }
         }
@@ -276,22 +361,20 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     }
 
     /// Whether a version-1 store (tree nodes keyed by hash) is at `connection`: it has a
-    /// `state_nodes` table without a `location` column.
+    /// `state_nodes` table, which schema 2 replaced by `state_node_pages`.
     static func hasVersion1Layout(_ connection: SQLiteConnection) throws(StoreError) -> Bool {
-        let select = try connection.prepare(
-            "SELECT count(*), count(*) FILTER (WHERE name = 'location') FROM pragma_table_info('state_nodes')")
+        let select = try connection.prepare("SELECT count(*) FROM pragma_table_info('state_nodes') WHERE name = 'hash'")
         try select.bind([])
-        guard try select.step() else { return false }
-        return select.integer(0) > 0 && select.integer(1) == 0
+        return try select.step() && select.integer(0) > 0
     }
 
     /// Moves a version-1 store's tree nodes to the version-2 layout, inside the caller's
-    /// transaction. Every old node is placed at version 0, in hash order, and each internal
-    /// node and each recorded root names where its children and node went: a version-1
-    /// table was one store of nodes by hash, so every root it could read stays readable.
-    /// Blocks written afterwards store their nodes at their own heights, above all of these.
-    /// A child the old table lacked is named at location 0, where its hash will not match:
-    /// the tree reports it as corrupt when a read reaches it, as it did before.
+    /// transaction. Every old node is placed at version 0, ordinals in hash order, and each
+    /// internal node and each recorded root names where its children and node went: a
+    /// version-1 table was one store of nodes by hash, so every root it could read stays
+    /// readable. Blocks written afterwards store their nodes at their own heights, above all
+    /// of these. A child the old table lacked is named at location 0, where its hash will not
+    /// match: the tree reports it as corrupt when a read reaches it, as it did before.
     static func migrateVersion1(_ connection: SQLiteConnection) throws(StoreError) {
         let count = try connection.prepare("SELECT count(*) FROM state_nodes")
         try count.bind([])
@@ -304,22 +387,46 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         count.reset()
         try connection.execute(
             """
-            ALTER TABLE state_nodes RENAME TO state_nodes_version1;
             CREATE TEMP TABLE version1_locations(hash BLOB PRIMARY KEY, location INTEGER NOT NULL) WITHOUT ROWID;
-            INSERT INTO version1_locations(hash, location)
-                SELECT hash, row_number() OVER (ORDER BY hash) - 1 FROM state_nodes_version1;
-            CREATE TABLE state_nodes\(stateNodesColumns)
-            INSERT INTO state_nodes(location, node, left_location, right_location)
-                SELECT placed.location, old.node,
-                    CASE WHEN substr(old.node, 1, 1) = x'01'
-                        THEN coalesce((SELECT location FROM version1_locations WHERE hash = substr(old.node, 2, 32)), 0)
-                        ELSE 0 END,
-                    CASE WHEN substr(old.node, 1, 1) = x'01'
-                        THEN coalesce((SELECT location FROM version1_locations WHERE hash = substr(old.node, 34, 32)), 0)
-                        ELSE 0 END
-                FROM state_nodes_version1 AS old JOIN version1_locations AS placed ON placed.hash = old.hash
-                ORDER BY placed.location;
-            DROP TABLE state_nodes_version1;
+            INSERT INTO version1_locations(hash, location) SELECT hash, row_number() OVER (ORDER BY hash) - 1 FROM state_nodes;
+            CREATE TABLE IF NOT EXISTS state_node_pages\(stateNodePagesColumns)
+            """)
+        // Streamed in location order and written 32 to a row, as `writeNodes` writes a block's.
+        let select = try connection.prepare(
+            """
+            SELECT placed.location, old.node,
+                CASE WHEN substr(old.node, 1, 1) = x'01'
+                    THEN coalesce((SELECT location FROM version1_locations WHERE hash = substr(old.node, 2, 32)), 0)
+                    ELSE 0 END,
+                CASE WHEN substr(old.node, 1, 1) = x'01'
+                    THEN coalesce((SELECT location FROM version1_locations WHERE hash = substr(old.node, 34, 32)), 0)
+                    ELSE 0 END
+            FROM state_nodes AS old JOIN version1_locations AS placed ON placed.hash = old.hash
+            ORDER BY placed.location
+            """)
+        try select.bind([])
+        let insertPage = try connection.prepare("INSERT INTO state_node_pages(page, nodes) VALUES (?, ?)")
+        var page: [UInt8] = []
+        var pageKey: Int64 = 0
+        while try select.step() {
+            let location = UInt64(select.integer(0))
+            if location / nodesPerPage != UInt64(pageKey), !page.isEmpty {
+                try insertPage.run([.integer(pageKey), .blob(page)])
+                page.removeAll(keepingCapacity: true)
+            }
+            pageKey = Int64(location / nodesPerPage)
+            let node = select.blob(1)
+            // A schema-1 row of the wrong length becomes 65 zero bytes, which hash to no node's
+            // hash: the tree reports it as corrupt when a read reaches it, as it did before.
+            page.append(contentsOf: node.count == SparseMerkleNode.byteCount ? node : [UInt8](repeating: 0, count: 65))
+            appendLocation(UInt64(max(0, select.integer(2))), to: &page)
+            appendLocation(UInt64(max(0, select.integer(3))), to: &page)
+        }
+        select.reset()
+        if !page.isEmpty { try insertPage.run([.integer(pageKey), .blob(page)]) }
+        try connection.execute(
+            """
+            DROP TABLE state_nodes;
             ALTER TABLE state_roots RENAME TO state_roots_version1;
             CREATE TABLE state_roots\(stateRootsColumns)
             INSERT INTO state_roots(height, root, root_location)

@@ -185,7 +185,8 @@ struct SparseMerkleTests {
             #expect(zip(created, created.dropFirst()).allSatisfy { $0.location < $1.location }, "batch \(batches)")
             #expect(
                 update.createdNodes.allSatisfy {
-                    ($0.leftLocation < $0.location || $0.leftLocation == 0) && ($0.rightLocation < $0.location || $0.rightLocation == 0)
+                    ($0.leftLocation < $0.location || $0.leftLocation == 0)
+                        && ($0.rightLocation < $0.location || $0.rightLocation == 0)
                 }, "batch \(batches)")
             #expect(Set(created) == after.subtracting(before), "batch \(batches)")
             // The stale nodes are exactly the nodes of the old tree the new tree lacks.

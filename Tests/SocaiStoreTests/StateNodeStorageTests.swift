@@ -4,9 +4,9 @@ import Testing
 
 @testable import SocaiStore
 
-/// State-tree nodes as schema 2 stores them: keyed by location (the height that wrote them
-/// and their ordinal in its update), each internal node naming its children's locations
-/// (docs/FORMAT.md §28), and a schema-1 store, keyed by hash, migrated when opened.
+/// State-tree nodes as schema 2 stores them: by location (the height that wrote them and
+/// their ordinal in its update), 32 to a row, each internal node naming its children's
+/// locations (docs/FORMAT.md §28), and a schema-1 store, keyed by hash, migrated when opened.
 extension StateStoreTests {
     /// Every node reachable from `root`, read from SQLite where its parent places it (a
     /// freshly opened store has nothing cached). A child of a later height than its parent,
@@ -40,16 +40,22 @@ extension StateStoreTests {
         let raw = try SQLiteConnection(path: path, create: false)
         try raw.execute(
             "CREATE TABLE nodes_by_hash(hash BLOB PRIMARY KEY CHECK (length(hash) = 32), node BLOB NOT NULL) WITHOUT ROWID")
-        let select = try raw.prepare("SELECT node FROM state_nodes")
+        let select = try raw.prepare("SELECT nodes FROM state_node_pages")
         try select.bind([])
         var nodes: [[UInt8]] = []
-        while try select.step() { nodes.append(select.blob(0)) }
+        while try select.step() {
+            let page = select.blob(0)
+            #expect(page.count % StateDatabase.pageEntryBytes == 0)
+            for start in stride(from: 0, to: page.count, by: StateDatabase.pageEntryBytes) {
+                nodes.append(Array(page[start..<(start + SparseMerkleNode.byteCount)]))
+            }
+        }
         select.reset()
         let insert = try raw.prepare("INSERT OR IGNORE INTO nodes_by_hash(hash, node) VALUES (?, ?)")
         for node in nodes { try insert.run([.blob(Hash.sha256(node).bytes), .blob(node)]) }
         try raw.execute(
             """
-            DROP TABLE state_nodes;
+            DROP TABLE state_node_pages;
             ALTER TABLE nodes_by_hash RENAME TO state_nodes;
             CREATE TABLE roots_without_version(
                 height INTEGER PRIMARY KEY CHECK (height >= 0), root BLOB NOT NULL CHECK (length(root) = 32));
@@ -88,12 +94,22 @@ extension StateStoreTests {
         #expect(try schemaVersion(path) == BlockStore.schemaVersion)
         let reopened = try BlockStore(existingAt: path)
         let raw = try SQLiteConnection(path: path, create: false)
-        let count = try raw.prepare("SELECT count(*) FROM state_nodes WHERE location >> ? = ?")
+        let count = try raw.prepare(
+            "SELECT count(*), coalesce(sum(length(nodes)), 0), coalesce(min(page), 0), coalesce(max(page), -1) FROM state_node_pages WHERE page >= ? AND page < ?"
+        )
         for height in UInt64(1)...5 {
-            // Exactly the nodes the block's update created are stored at its height.
-            try count.bind([.integer(Int64(SparseMerkleNodeLocation.ordinalBits)), .integer(Int64(height))])
+            // Exactly the nodes the block's update created are stored at its height, 32 to a
+            // row in consecutive rows, only the last one short.
+            let first = SparseMerkleNodeLocation.location(version: height, ordinal: 0) / StateDatabase.nodesPerPage
+            let next = SparseMerkleNodeLocation.location(version: height + 1, ordinal: 0) / StateDatabase.nodesPerPage
+            try count.bind([.integer(Int64(first)), .integer(Int64(next))])
             #expect(try count.step())
-            #expect(Int(count.integer(0)) == createdAt[height], "height \(height)")
+            let created = try #require(createdAt[height])
+            #expect(Int(count.integer(1)) == created * StateDatabase.pageEntryBytes, "height \(height)")
+            #expect(Int(count.integer(0)) == (created + 31) / 32, "height \(height)")
+            if created > 0 {
+                #expect(count.integer(2) == Int64(first) && count.integer(3) == Int64(first) + count.integer(0) - 1)
+            }
             count.reset()
         }
         for height in UInt64(0)...5 {

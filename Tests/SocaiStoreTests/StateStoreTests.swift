@@ -148,15 +148,16 @@ import Testing
         #expect(rootReference.hash == root)
         do {
             let raw = try SQLiteConnection(path: path, create: false)
-            let select = try raw.cached("SELECT node FROM state_nodes WHERE location = ?")
-            try select.bind([.integer(Int64(rootReference.location))])
+            let page = Int64(rootReference.location / StateDatabase.nodesPerPage)
+            let start = Int(rootReference.location % StateDatabase.nodesPerPage) * StateDatabase.pageEntryBytes
+            let select = try raw.cached("SELECT nodes FROM state_node_pages WHERE page = ?")
+            try select.bind([.integer(page)])
             #expect(try select.step())
-            let stored = select.blob(0)
-            #expect(Hash.sha256(stored) == root)
-            let tampered = stored.enumerated().map { $0.offset == 40 ? $0.element ^ 0x01 : $0.element }
-            try raw.cached("UPDATE state_nodes SET node = ? WHERE location = ?").run([
-                .blob(tampered), .integer(Int64(rootReference.location)),
-            ])
+            var stored = select.blob(0)
+            select.reset()
+            #expect(Hash.sha256(Array(stored[start..<(start + SparseMerkleNode.byteCount)])) == root)
+            stored[start + 40] ^= 0x01
+            try raw.cached("UPDATE state_node_pages SET nodes = ? WHERE page = ?").run([.blob(stored), .integer(page)])
         }
         // A fresh process has nothing cached: the node is checked as it is read, and refused.
         let reopened = try BlockStore(existingAt: path)
