@@ -180,9 +180,12 @@ struct SparseMerkleTests {
             let after = try smtReachable(update.rootReference, store)
             let created = update.createdNodes.map { SparseMerkleNodeReference(hash: $0.hash, location: $0.location) }
             #expect(created.count == Set(created).count, "batch \(batches)")
-            // Each at this update's version, in rising location order, above its children.
-            #expect(created.allSatisfy { SparseMerkleNodeLocation.version(of: $0.location) == update.version })
-            #expect(zip(created, created.dropFirst()).allSatisfy { $0.location < $1.location }, "batch \(batches)")
+            // Numbered 0, 1, 2, … at this update's version with no gap (a store packs them
+            // into consecutive rows), each above its children.
+            #expect(
+                created.enumerated().allSatisfy {
+                    $0.element.location == SparseMerkleNodeLocation.location(version: update.version, ordinal: UInt64($0.offset))
+                }, "batch \(batches)")
             #expect(
                 update.createdNodes.allSatisfy {
                     ($0.leftLocation < $0.location || $0.leftLocation == 0)
