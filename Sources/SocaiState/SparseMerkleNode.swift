@@ -19,17 +19,28 @@ public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
     public static let byteCount = 1 + 2 * Hash.byteCount
 
     /// The node's hash: SHA-256 of its 65 bytes, with no domain tag (the kind byte separates).
-    public var hash: Hash { withCanonicalBytes(Hash.sha256) }
+    /// This runs for every node an update creates, so it goes through SocaiCore's
+    /// non-generic `Hash.ofPrefixedPair`.
+    public var hash: Hash {
+        let (kind, first, second) = parts
+        return Hash.ofPrefixedPair(kind, first, second)
+    }
 
-    /// Calls `body` with the node's 65 canonical bytes laid out on the stack, not in a new
-    /// array: this runs for every node an update creates and every node a commit stores.
-    public func withCanonicalBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        let (kind, first, second): (UInt8, Hash, Hash)
+    /// Appends the node's 65 canonical bytes to `bytes`: a store writes every node a block
+    /// makes this way, without an array per node.
+    public func appendCanonicalBytes(to bytes: inout [UInt8]) {
+        let (kind, first, second) = parts
+        bytes.append(kind)
+        first.append(to: &bytes)
+        second.append(to: &bytes)
+    }
+
+    /// The kind byte and the two hashes, in encoding order.
+    private var parts: (kind: UInt8, first: Hash, second: Hash) {
         switch self {
-        case .leaf(let key, let valueHash): (kind, first, second) = (Self.leafKind, key, valueHash)
-        case .internal(let left, let right): (kind, first, second) = (Self.internalKind, left, right)
+        case .leaf(let key, let valueHash): return (Self.leafKind, key, valueHash)
+        case .internal(let left, let right): return (Self.internalKind, left, right)
         }
-        return try Hash.withPrefixedPair(kind, first, second, body)
     }
 
     /// Writes the kind byte and the two hashes.

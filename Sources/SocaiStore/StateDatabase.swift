@@ -308,10 +308,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             // hashing it again here would repeat that computation on the same immutable value,
             // on every node of every block. The pairing check is on the other side: every node
             // read back is hashed and decoded before use.
-            entry.node.withCanonicalBytes { bytes in
-                precondition(bytes.count == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
-                page.append(contentsOf: bytes)
-            }
+            let entryStart = page.count
+            entry.node.appendCanonicalBytes(to: &page)
+            precondition(page.count - entryStart == SparseMerkleNode.byteCount, "a state-tree node is not 65 bytes")
             Self.appendLocation(entry.leftLocation, to: &page)
             Self.appendLocation(entry.rightLocation, to: &page)
             if UInt64(index + 1) % Self.nodesPerPage == 0 || index == nodes.count - 1 {
