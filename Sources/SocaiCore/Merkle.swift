@@ -19,7 +19,7 @@ public enum Merkle {
 
     /// Hash of an interior node: its 65 bytes laid out on the stack, not in new arrays.
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        Hash.withPrefixedPair(0x01, left, right, Hash.sha256)
+        Hash.ofPrefixedPair(0x01, left, right)
     }
 
     /// The root over `leaves`, in order.

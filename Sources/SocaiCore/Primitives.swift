@@ -31,27 +31,17 @@ public struct Hash: Hashable, Comparable, Sendable, CanonicalCodable, CustomStri
         data.withUnsafeBytes { input in Hash(storage: Bytes32 { SHA256.hash(input, into: $0) }) }
     }
 
-    /// Calls `body` with the 65 bytes `prefix ‖ first ‖ second` laid out on the stack, not in a
-    /// new array: the shape of every Merkle node, hashed (and, for the state tree, stored)
-    /// once for each node a block makes.
-    public static func withPrefixedPair<Result>(
-        _ prefix: UInt8, _ first: Hash, _ second: Hash, _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) rethrows -> Result {
-        try withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
+    /// SHA-256 of the 65 bytes `prefix ‖ first ‖ second`, laid out on the stack, not in a new
+    /// array: the hash of every Merkle and state-tree node. Deliberately not generic: a
+    /// generic form called from SocaiState looked up generic metadata on every node, which put
+    /// `_swift_getGenericMetadata` at 0.6% of a replay and its tree at 6–7.5% instead of 4.7%.
+    public static func ofPrefixedPair(_ prefix: UInt8, _ first: Hash, _ second: Hash) -> Hash {
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
             buffer[0] = prefix
             first.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0) }
             second.storage.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0) }
-            return try body(UnsafeRawBufferPointer(buffer))
+            return sha256(UnsafeRawBufferPointer(buffer))
         }
-    }
-
-    /// SHA-256 of the 65 bytes `prefix ‖ first ‖ second`: the hash of every Merkle and
-    /// state-tree node. Not generic, unlike `withPrefixedPair`, so that a caller in another
-    /// module runs code specialized here instead of looking up generic metadata on every
-    /// node: calling `withPrefixedPair` from SocaiState put `_swift_getGenericMetadata` at
-    /// 0.6% of a replay, and the replay's tree at 6–7.5% of it instead of 4.7%.
-    public static func ofPrefixedPair(_ prefix: UInt8, _ first: Hash, _ second: Hash) -> Hash {
-        withPrefixedPair(prefix, first, second, Hash.sha256)
     }
 
     /// Appends this hash's 32 bytes to `bytes` (not generic, for the same reason as

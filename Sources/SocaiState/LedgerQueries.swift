@@ -53,7 +53,7 @@ public struct LedgerQueries {
     public func proof(
         forKey key: [UInt8], root: SparseMerkleNodeReference? = nil, valueAtRoot: [UInt8]?? = nil
     ) throws(StateError) -> StateProof {
-        let root = root ?? SparseMerkleNodeReference(hash: backend.stateRoot, location: backend.stateRootLocation)
+        let root = root ?? backend.stateRootReference
         let value: [UInt8]?
         if let valueAtRoot { value = valueAtRoot } else { value = try backend.value(forKey: key) }
         let tree = SparseMerkleTree(root: root, nodes: backend.treeNodes)

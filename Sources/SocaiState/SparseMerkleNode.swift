@@ -45,16 +45,10 @@ public enum SparseMerkleNode: Hashable, Sendable, CanonicalCodable {
 
     /// Writes the kind byte and the two hashes.
     public func encode(to writer: inout ByteWriter) {
-        switch self {
-        case .leaf(let key, let valueHash):
-            writer.write(Self.leafKind)
-            writer.write(key)
-            writer.write(valueHash)
-        case .internal(let left, let right):
-            writer.write(Self.internalKind)
-            writer.write(left)
-            writer.write(right)
-        }
+        let (kind, first, second) = parts
+        writer.write(kind)
+        writer.write(first)
+        writer.write(second)
     }
 
     /// Reads a node, rejecting an unknown kind byte and an internal node with two empty
@@ -172,5 +166,10 @@ public struct SparseMerkleStoredNode: Hashable, Sendable {
         self.node = node
         self.leftLocation = leftLocation
         self.rightLocation = rightLocation
+    }
+
+    /// The node's 65 bytes with its children's locations, as a store returns them.
+    public var storedBytes: SparseMerkleStoredBytes {
+        SparseMerkleStoredBytes(node.canonicalBytes, leftLocation: leftLocation, rightLocation: rightLocation)
     }
 }

@@ -38,6 +38,30 @@ public struct SparseMerkleStoredBytes: Sendable, Equatable {
         self.leftLocation = leftLocation
         self.rightLocation = rightLocation
     }
+
+    /// The node these bytes hold, once checked: they must hash to `hash` and decode as a
+    /// node, and a leaf must name no children. Anything else is corrupt storage. Every reader
+    /// of stored nodes checks them here: the tree, and a store filling its cache.
+    public func checked(as hash: Hash) throws(StateError) -> SparseMerkleStoredNode {
+        let actual = Hash.sha256(bytes)
+        guard actual == hash else {
+            throw StateError(.corrupt, "state tree node \(hash) read back as bytes hashing to \(actual)")
+        }
+        let node: SparseMerkleNode
+        do throws(FormatError) {
+            // Not `init(canonicalBytes:)`, which names the type for its error message with a
+            // runtime type lookup on every call: this runs for every node read.
+            var reader = ByteReader(bytes)
+            node = try SparseMerkleNode(from: &reader)
+            try reader.expectEnd("state tree node")
+        } catch {
+            throw StateError(.corrupt, "state tree node \(hash): \(error.message)")
+        }
+        if case .leaf = node, leftLocation != 0 || rightLocation != 0 {
+            throw StateError(.corrupt, "state tree leaf \(hash) is stored with child locations")
+        }
+        return SparseMerkleStoredNode(node, leftLocation: leftLocation, rightLocation: rightLocation)
+    }
 }
 
 /// A node source held in memory, for tests, tools and benchmarks. It keeps nodes by
@@ -75,10 +99,7 @@ public final class InMemorySparseMerkleNodes: SparseMerkleNodeSource {
         nextVersion = max(nextVersion, update.version + 1)
         for entry in update.createdNodes {
             let reference = SparseMerkleNodeReference(hash: entry.hash, location: entry.location)
-            if nodes[reference] == nil {
-                nodes[reference] = SparseMerkleStoredBytes(
-                    entry.node.canonicalBytes, leftLocation: entry.leftLocation, rightLocation: entry.rightLocation)
-            }
+            if nodes[reference] == nil { nodes[reference] = entry.stored.storedBytes }
         }
     }
 
@@ -288,33 +309,16 @@ public struct SparseMerkleTree {
         return stored
     }
 
-    /// Reads the bytes of the node `reference` names from the source and checks that they
-    /// hash to its hash and decode as a node.
+    /// Reads the bytes of the node `reference` names from the source and checks them
+    /// (`SparseMerkleStoredBytes.checked`).
     private func decodedNode(_ reference: SparseMerkleNodeReference, depth: Int) throws(StateError)
         -> SparseMerkleStoredNode
     {
-        let hash = reference.hash
         guard let stored = try nodes.node(reference) else {
-            throw StateError(.corrupt, "state tree node \(hash) (location \(reference.location), depth \(depth)) is missing")
+            throw StateError(
+                .corrupt, "state tree node \(reference.hash) (location \(reference.location), depth \(depth)) is missing")
         }
-        let actual = Hash.sha256(stored.bytes)
-        guard actual == hash else {
-            throw StateError(.corrupt, "state tree node \(hash) read back as bytes hashing to \(actual)")
-        }
-        let node: SparseMerkleNode
-        do throws(FormatError) {
-            // Not `init(canonicalBytes:)`, which names the type for its error message with a
-            // runtime type lookup on every call: this runs for every node read.
-            var reader = ByteReader(stored.bytes)
-            node = try SparseMerkleNode(from: &reader)
-            try reader.expectEnd("state tree node")
-        } catch {
-            throw StateError(.corrupt, "state tree node \(hash): \(error.message)")
-        }
-        if case .leaf = node, stored.leftLocation != 0 || stored.rightLocation != 0 {
-            throw StateError(.corrupt, "state tree leaf \(hash) is stored with child locations")
-        }
-        return SparseMerkleStoredNode(node, leftLocation: stored.leftLocation, rightLocation: stored.rightLocation)
+        return try stored.checked(as: reference.hash)
     }
 }
 

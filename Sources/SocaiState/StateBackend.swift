@@ -27,6 +27,11 @@ public protocol StateBackend: AnyObject {
 }
 
 extension StateBackend {
+    /// The current root and where its node is stored: where a tree over `treeNodes` starts.
+    public var stateRootReference: SparseMerkleNodeReference {
+        SparseMerkleNodeReference(hash: stateRoot, location: stateRootLocation)
+    }
+
     /// Decodes the bytes `value(forKey:)` returns, every time.
     public func record<Record: StateRecord>(_ type: Record.Type, forKey key: [UInt8]) throws(StateError) -> Record? {
         guard let bytes = try value(forKey: key) else { return nil }
@@ -178,9 +183,7 @@ public final class InMemoryStateBackend: StateBackend, SparseMerkleNodeSource {
 
     /// The bytes of the node `reference` names.
     public func node(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredBytes? {
-        nodes[reference].map {
-            SparseMerkleStoredBytes($0.node.canonicalBytes, leftLocation: $0.leftLocation, rightLocation: $0.rightLocation)
-        }
+        nodes[reference]?.storedBytes
     }
 
     /// The node `reference` names: every node here came from an update's change set, which

@@ -60,10 +60,8 @@ final class StateOverlay {
         if let own = try backend.updatedTree(changes, version: version) {
             update = own
         } else {
-            let tree = SparseMerkleTree(
-                root: SparseMerkleNodeReference(hash: backend.stateRoot, location: backend.stateRootLocation),
-                nodes: backend.treeNodes)
-            update = try tree.updating(changes, version: version)
+            update = try SparseMerkleTree(root: backend.stateRootReference, nodes: backend.treeNodes).updating(
+                changes, version: version)
         }
         return StateChanges(values: values, tree: update)
     }

@@ -9,9 +9,9 @@ import SocaiState
 /// crash at any moment the store reopens at exactly one committed height. There is no API
 /// to change or delete a block, and SQLite triggers refuse it from any other client.
 public final class BlockStore {
-    /// The schema version written to `PRAGMA user_version`. Version 2 keys state-tree nodes
-    /// by the height that wrote them (docs/FORMAT.md §28); a version-1 store is migrated
-    /// when opened.
+    /// The schema version written to `PRAGMA user_version`. Version 2 stores state-tree nodes
+    /// by location, 32 to a row (docs/FORMAT.md §28); a version-1 store is migrated when
+    /// opened.
     public static let schemaVersion: Int64 = 2
 
     /// The store's one SQLite connection. Internal, not private, so that a test can run a

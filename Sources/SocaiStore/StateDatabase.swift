@@ -192,11 +192,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// so whichever copy it holds serves any reference to that hash.
     public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? {
         if let node = checkedNodes.withLock({ $0.node(reference.hash) }) { return node }
-        guard let stored = try? node(reference), Hash.sha256(stored.bytes) == reference.hash,
-            let node = try? SparseMerkleNode(canonicalBytes: stored.bytes)
-        else { return nil }
-        if case .leaf = node, stored.leftLocation != 0 || stored.rightLocation != 0 { return nil }
-        let checked = SparseMerkleStoredNode(node, leftLocation: stored.leftLocation, rightLocation: stored.rightLocation)
+        guard let stored = try? node(reference), let checked = try? stored.checked(as: reference.hash) else { return nil }
         checkedNodes.withLock { $0.insert(checked, hash: reference.hash) }
         return checked
     }
@@ -346,11 +342,10 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         stateRoot = changes.stateRoot
         stateRootLocation = changes.tree.rootLocation
         cachedValues.committed(changes.values)
-        if keyFilter != nil {
-            for change in changes.values where change.value != nil { keyFilter!.insert(change.key) }
-            // Rebuilt from the table at the next read that needs it, twice as large.
-            if keyFilter!.isOverfull { keyFilter = nil }
-        }
+        // Mutated in place through the optional, so its bit array is not copied.
+        for change in changes.values where change.value != nil { keyFilter?.insert(change.key) }
+        // Rebuilt from the table at the next read that needs it, twice as large.
+        if keyFilter?.isOverfull == true { keyFilter = nil }
         checkedNodes.withLock { cache in
             for entry in changes.treeNodes { cache.insert(entry.stored, hash: entry.hash) }
         }

@@ -231,7 +231,7 @@ struct Workload {
         #expect(credits == LedgerFixture.initialCredits)
         #expect(balanceProof.verify())
         // An old root still proves what was true then.
-        let oldRoot = SparseMerkleNodeReference(hash: ledger.backend.stateRoot, location: ledger.backend.stateRootLocation)
+        let oldRoot = ledger.backend.stateRootReference
         #expect(try ledger.run(ConsentRevoke(consentID: consentID), by: ledger.citizen).code == .ok)
         let old = try queries.proof(forKey: StateKey.consent(consentID), root: oldRoot, valueAtRoot: .some(consent.proof.value))
         #expect(old.verify())
