@@ -89,7 +89,8 @@ public struct LedgerExecutor: Sendable {
     ) throws(StateError) -> BlockExecution {
         let header = block.header
         precondition(header.chainID == chainID, "a block of another chain reached the executor")
-        let state = StateOverlay(backend: backend)
+        // A transaction writes its signer's nonce, its outcome and usually two more keys.
+        let state = StateOverlay(backend: backend, keysExpected: 4 * block.transactions.count + 8)
         let baseStateRoot = backend.stateRoot
         let validatorSet = try Self.applyScheduledValidatorUpdates(height: header.height, state: state, write: true)
         state.commitTransaction()

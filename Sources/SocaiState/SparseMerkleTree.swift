@@ -226,6 +226,12 @@ public struct SparseMerkleTree {
         return SparseMerkleProof(siblings: siblings, terminal: terminal)
     }
 
+    /// Created nodes reserved per change: a leaf and the internal nodes of a path of a
+    /// tree of about a million keys below the part shared by a block's changes.
+    static let createdNodesReservedPerChange = 16
+    /// Changes for which nodes are reserved at most (about 17 MB of entries).
+    static let changesReservedMax = 1 << 13
+
     /// Applies `changes` as one batch and returns the new root and the new nodes, which are
     /// to be stored at `version`.
     ///
@@ -242,6 +248,11 @@ public struct SparseMerkleTree {
             throw StateError(.invalidArgument, "state tree update changes key \(sorted[index].key) twice")
         }
         var updater = SparseMerkleUpdater(tree: self, version: version)
+        // Room for the nodes a change usually creates (its leaf and the internal nodes on its
+        // path below the ones changes share), so that a large block's list, growing by
+        // doubling, is not copied a dozen times over; the reservation is capped because the
+        // list may still grow past it.
+        updater.created.reserveCapacity(min(sorted.count, Self.changesReservedMax) * Self.createdNodesReservedPerChange)
         let newRoot = try updater.apply(rootReference, depth: 0, alone: false, sorted[...])
         return SparseMerkleUpdate(
             root: newRoot.hash, rootLocation: newRoot.reference.location, version: version, createdNodes: updater.created,

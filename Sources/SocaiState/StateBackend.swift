@@ -132,6 +132,33 @@ public struct StateKeyBytes: Hashable, Sendable {
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     /// Feeds the key's bytes to the hasher in one call.
     public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+
+    /// Equal bytes, compared eight at a time. The synthesized comparison went through
+    /// `[UInt8]`'s, which compared one byte per call through `UInt8`'s conformance: about 1.5%
+    /// of a saturated validator's processor time, since every dictionary probe that finds its
+    /// key compares it whole.
+    public static func == (left: StateKeyBytes, right: StateKeyBytes) -> Bool {
+        let count = left.bytes.count
+        guard count == right.bytes.count else { return false }
+        return left.bytes.withUnsafeBytes { leftBytes in
+            right.bytes.withUnsafeBytes { rightBytes in
+                var offset = 0
+                while offset + 8 <= count {
+                    if leftBytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                        != rightBytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                    {
+                        return false
+                    }
+                    offset += 8
+                }
+                while offset < count {
+                    if leftBytes[offset] != rightBytes[offset] { return false }
+                    offset += 1
+                }
+                return true
+            }
+        }
+    }
 }
 
 /// A committed state value (nil: the key is absent) beside the record it last decoded as,

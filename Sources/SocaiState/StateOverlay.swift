@@ -8,7 +8,19 @@ final class StateOverlay {
     private var blockWrites: [StateKeyBytes: [UInt8]?] = [:]
     private var transactionWrites: [StateKeyBytes: [UInt8]?] = [:]
 
-    init(backend: any StateBackend) { self.backend = backend }
+    /// An overlay over `backend` for about `keysExpected` written keys: its dictionaries are
+    /// sized up front, since one is made for every block executed and every transaction a
+    /// mempool checks, and growing them one doubling at a time rehashed every key each time.
+    init(backend: any StateBackend, keysExpected: Int = 0) {
+        self.backend = backend
+        blockWrites.reserveCapacity(min(keysExpected, Self.keysReservedMax))
+        transactionWrites.reserveCapacity(Self.transactionKeysReserved)
+    }
+
+    /// Keys reserved for one transaction's writes: more than most rules write.
+    static let transactionKeysReserved = 8
+    /// Most keys reserved for a block's writes.
+    static let keysReservedMax = 1 << 16
 
     func value(forKey key: [UInt8]) throws(StateError) -> [UInt8]? {
         let wrapped = StateKeyBytes(key)

@@ -1,4 +1,5 @@
 import SocaiCore
+import SocaiCrypto
 import Testing
 
 /// did:key identifiers for Ed25519 keys, checked against published did:key documents.
@@ -26,5 +27,44 @@ import Testing
         #expect(Base58.encode([0]) == "1")
         #expect(Base58.encode([0, 0, 1]) == "112")
         #expect(Base58.encode(Array("Hello World!".utf8)) == "2NEpo7TZRRrLZSi2U")
+    }
+
+    /// Base58 one digit at a time, the textbook way: the yardstick for the encoder, which
+    /// carries five digits per limb.
+    static func referenceBase58(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+        let zeros = bytes.prefix { $0 == 0 }.count
+        var digits: [Int] = []  // least significant first
+        for byte in bytes {
+            var carry = Int(byte)
+            for index in digits.indices {
+                carry += digits[index] * 256
+                digits[index] = carry % 58
+                carry /= 58
+            }
+            while carry > 0 {
+                digits.append(carry % 58)
+                carry /= 58
+            }
+        }
+        return String(repeating: "1", count: zeros) + String(digits.reversed().map { alphabet[$0] })
+    }
+
+    @Test("base58 agrees with a digit-at-a-time encoder on leading zeros, limb edges and every length to 64")
+    func base58AgreesWithReference() {
+        var inputs: [[UInt8]] = [[0xff], [0, 0xff], Array(repeating: 0xff, count: 34), Array(repeating: 0, count: 5)]
+        // 58^5 and its neighbours: where a limb fills up and carries into the next.
+        inputs += [[0x27, 0x1f, 0x35, 0xa0], [0x27, 0x1f, 0x35, 0x9f], [0x27, 0x1f, 0x35, 0xa1]]
+        for length in 0...64 {
+            for zeros in [0, 1, 3] where zeros <= length {
+                // Fixed pseudo-random bytes: SHA-256 of the case's name, as long as needed.
+                let stream = (0..<3).flatMap { SHA256.hash(Array("base58 \(length) \(zeros) \($0)".utf8)) }
+                inputs.append([UInt8](repeating: 0, count: zeros) + stream.prefix(length - zeros))
+            }
+        }
+        for input in inputs {
+            #expect(Base58.encode(input) == Self.referenceBase58(input), "\(input)")
+        }
+        #expect(inputs.count > 190)
     }
 }
