@@ -30,6 +30,8 @@ public final class NodeMetrics: Sendable {
     public let blocksSynced: Counter
     /// Peer messages that did not decode.
     public let malformedMessages: Counter
+    /// Gossiped transaction messages dropped because too many waited for their signature checks.
+    public let gossipMessagesDropped: Counter
 
     /// Registers every metric.
     public init() {
@@ -49,6 +51,9 @@ public final class NodeMetrics: Sendable {
             descriptor: Self.named("blocks_synced_total", "Blocks applied through block sync since start."))
         malformedMessages = registry.makeCounter(
             descriptor: Self.named("peer_messages_malformed_total", "Peer messages that did not decode."))
+        gossipMessagesDropped = registry.makeCounter(
+            descriptor: Self.named(
+                "gossip_messages_dropped_total", "Gossiped transaction messages dropped while too many waited."))
     }
 
     /// The metric `socai_<name>`: the unit, where there is one, is already the end of `name`.

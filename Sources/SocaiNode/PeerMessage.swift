@@ -28,6 +28,13 @@ public enum NodeMessage: Equatable, Sendable, CanonicalCodable {
     /// `Limits.transactionBytesMax`, a full batch stays far below a frame's maximum.
     public static let transactionsPerMessageMax: UInt16 = 256
 
+    /// Whether `payload` is a `transaction` or `transactions` message, judged by its kind byte
+    /// alone (nothing is decoded): a node takes gossiped transactions in a lane of their own,
+    /// so that consensus messages never wait behind their signature checks.
+    public static func isTransactionGossip(_ payload: [UInt8]) -> Bool {
+        payload.first == 3 || payload.first == 8
+    }
+
     /// The transactions the message carries for the mempools, in order: one for
     /// `transaction`, all of a `transactions` batch, none for any other kind.
     public var carriedTransactions: [TransactionEnvelope] {

@@ -36,6 +36,9 @@ public actor ValidatorNode {
     /// proposes an empty block (CometBFT's create_empty_blocks_interval): an idle chain still
     /// advances, but does not spin. Below the propose timeout, so the round does not fail.
     public static let emptyBlockWaitMilliseconds: UInt64 = 600
+    /// Most gossiped transaction messages waiting for their signature checks; more are
+    /// dropped (each carries at most `NodeMessage.transactionsPerMessageMax` transactions).
+    static let gossipMessagesQueuedMax = 256
     /// Transactions whose signatures are verified on all cores at once; smaller sets are
     /// verified inline (the dispatch costs more than it saves).
     public static let parallelVerificationTransactionsMin = 16
@@ -174,15 +177,21 @@ public actor ValidatorNode {
         running = true
         try await network.start()
         let messages = network.messages
-        tasks.append(
-            Task { [weak self] in
-                for await message in messages {
-                    // Decoding and transaction signature checks run here, off the actor, so
-                    // they overlap with block execution instead of queueing behind it.
-                    let decoded = ValidatorNode.decode(message, verdicts: self?.signatureVerdicts)
-                    await self?.receive(decoded, from: message.peer)
-                }
-            })
+        let gossipDropped = exportedMetrics.gossipMessagesDropped
+        let lanes = PeerMessageLanes(
+            messages, gossipQueuedMax: Self.gossipMessagesQueuedMax, gossipDropped: { gossipDropped.increment() })
+        tasks.append(lanes.router)
+        // Decoding and signature checks run in each lane's task, off the actor, so they
+        // overlap with block execution instead of queueing behind it.
+        for lane in [lanes.consensus, lanes.gossip] {
+            tasks.append(
+                Task { [weak self] in
+                    for await message in lane {
+                        let decoded = ValidatorNode.decode(message, verdicts: self?.signatureVerdicts)
+                        await self?.receive(decoded, from: message.peer)
+                    }
+                })
+        }
         tasks.append(
             Task { [weak self] in
                 while !Task.isCancelled {
@@ -459,17 +468,21 @@ public actor ValidatorNode {
     }
 
     /// Verifies the signatures of `transactions` the mempool has not already verified, on all
-    /// cores when there are many; returns whether every one is valid.
+    /// cores when there are many; returns whether every one is valid. The verdicts are
+    /// recorded: a proposal often arrives before the gossip that carries its transactions,
+    /// which then finds them checked.
     private func verifySignatures(_ transactions: [TransactionEnvelope]) -> Bool {
         let unverified = transactions.filter { !mempool.contains($0.hash) }
         if unverified.count < Self.parallelVerificationTransactionsMin {
-            return unverified.allSatisfy(\.hasValidSignature)
+            return unverified.allSatisfy { signatureVerdicts.isValid($0) }
         }
-        return Self.verifyInParallel(unverified)
+        return Self.verifyInParallel(unverified, verdicts: signatureVerdicts)
     }
 
-    /// Checks every signature on all cores; false if any fails.
-    nonisolated static func verifyInParallel(_ transactions: [TransactionEnvelope]) -> Bool {
+    /// Checks every signature on all cores, through `verdicts` when given; false if any fails.
+    nonisolated static func verifyInParallel(
+        _ transactions: [TransactionEnvelope], verdicts: SignatureVerdicts? = nil
+    ) -> Bool {
         let chunks = min(ProcessInfo.processInfo.activeProcessorCount * 4, transactions.count)
         guard chunks > 0 else { return true }
         // One result slot per chunk: each worker writes only its own slot.
@@ -479,7 +492,7 @@ public actor ValidatorNode {
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 var index = chunk
                 while index < transactions.count {
-                    if !transactions[index].hasValidSignature {
+                    if !(verdicts?.isValid(transactions[index]) ?? transactions[index].hasValidSignature) {
                         slots[chunk] = false
                         return
                     }
