@@ -30,6 +30,11 @@ public final class BlockStore {
     public private(set) var tipTimeMilliseconds: UInt64?
     /// The ledger state kept beside the blocks (empty until `initializeState` runs).
     public let state: StateDatabase
+    /// Copies the write-ahead log into the file off the commit path. Internal, so that a
+    /// test can put one with a small threshold in its place.
+    var checkpointer: WALCheckpointer {
+        didSet { connection.routeCheckpoints(to: checkpointer) }
+    }
 
     /// Opens the store at `path`, creating it for `genesisHash` and `chainID` if it does not
     /// exist. An existing store must belong to the same chain and genesis.
@@ -66,6 +71,8 @@ public final class BlockStore {
 
     private init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
+        checkpointer = WALCheckpointer(path: connection.path)
+        connection.routeCheckpoints(to: checkpointer)
         let versionFound = try Self.upgradeSchema(connection)
         state = try StateDatabase(connection: connection)
         // Stamped once, on the new file: a store opened by a reader (an audit of a running
@@ -88,14 +95,11 @@ public final class BlockStore {
         // A 64 MiB page cache (SQLite's default is 2 MiB): state-tree nodes are keyed by their
         // hash, so each block inserts into pages all over that table, and with the default
         // cache most of those pages were read back through the kernel on every block.
-        // Checkpoints every 16384 WAL pages (64 MiB; the default is 1000): successive blocks
-        // dirty many of the same pages, and a checkpoint copies each page once however often
-        // it was rewritten since the last one. Checkpointing ran inside every few commits and
-        // was a fifth of a validator's processor time under load.
+        // Checkpoints are not SQLite's automatic ones but `WALCheckpointer`'s, which copy the
+        // log back on another thread once it holds 64 MiB.
         try connection.execute(
             """
             PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;
-            PRAGMA wal_autocheckpoint=16384;
             """)
     }
 

@@ -48,6 +48,9 @@ final class SQLiteConnection {
     private var statementCache: [String: SQLiteStatement] = [:]
     /// Most cached statements; the stores use a fixed handful, so this is never reached in practice.
     static let statementCacheMax = 64
+    /// Runs the checkpoints this connection's commits ask for; held so that it outlives the
+    /// connection's hook.
+    private var walCheckpointer: WALCheckpointer?
 
     /// Opens (or creates, when `create` is true) the database at `path`.
     init(path: String, create: Bool) throws(StoreError) {
@@ -72,6 +75,20 @@ final class SQLiteConnection {
     deinit {
         statementCache.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    /// Hands the checkpoints this connection's commits call for to `checkpointer`, in place
+    /// of SQLite's automatic checkpoint (a write-ahead-log hook replaces it).
+    func routeCheckpoints(to checkpointer: WALCheckpointer) {
+        walCheckpointer = checkpointer
+        sqlite3_wal_hook(
+            handle,
+            { context, database, _, frames in
+                guard let context, let database else { return SQLITE_OK }
+                Unmanaged<WALCheckpointer>.fromOpaque(context).takeUnretainedValue().committed(
+                    frames: frames, writer: database)
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(checkpointer).toOpaque())
     }
 
     /// A prepared statement for `sql`, reused from the cache when possible.
