@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// `SOCAI_BENCH_ONLY` runs one part after those rates: `network` (four validators), `audit`
 /// (the auditor's replay) or `did` (the resolver, alone); `ledger` runs the state machine
-/// alone, as a profiling aid.
+/// alone and `store` a validator's execute-and-store path alone, as profiling aids.
 @main
 struct SocaiBenchmarks {
     /// Each measurement runs at least this long, so short timer noise does not dominate.
@@ -30,6 +30,7 @@ struct SocaiBenchmarks {
             return
         }
         if only == "did" { return try DIDBenchmarks.run() }
+        if only == "store" { return try StoreBenchmarks.run() }
         let key = try SigningKey(seed: SHA256.hash(Array("bench".utf8)))
         let message = [UInt8](repeating: 0x5a, count: 200)  // about one signed transaction body
         let signature = key.signature(for: message)
@@ -83,6 +84,7 @@ struct SocaiBenchmarks {
         if only != "network" {
             try StateTreeBenchmarks.run()
             try LedgerBenchmarks.run()
+            try StoreBenchmarks.run()
             try DIDBenchmarks.run()
             try AuditBenchmarks.run(verifyRateAllCores: verifyAll, measureVerifyRate: measureVerifyAll)
         }

@@ -1,0 +1,75 @@
+import Dispatch
+import Foundation
+import SocaiCore
+import SocaiCrypto
+import SocaiState
+import SocaiStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A validator's work per block without the network: execute a block of new identities on
+/// the SQLite state, then store it with its execution, as `ValidatorNode.commit` does. The
+/// figures are processor time of the one thread doing it, so a busy machine moves them
+/// much less than wall time; `SOCAI_BENCH_ONLY=store` runs this alone, under a profiler.
+enum StoreBenchmarks {
+    static let blocks = 60
+    static let transactionsPerBlock = 300
+
+    static func run() throws {
+        let chainID = try ChainID("socai-bench-store")
+        let validators = (1...4).map { try! SigningKey(seed: SHA256.hash(Array("store bench validator \($0)".utf8))) }
+        let genesis = try Genesis(
+            file: Genesis.File(
+                chainID: chainID.value, genesisTimeMilliseconds: 1_000,
+                validators: validators.map { Genesis.ValidatorEntry(name: "v", publicKey: Hex.encode($0.publicKey), power: 1) },
+                governance: Genesis.Governance(keys: [Hex.encode(validators[0].publicKey)], threshold: 1)))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-storebench-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try BlockStore(path: directory + "/chain.sqlite", chainID: chainID, genesisHash: genesis.hash)
+        try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
+        let executor = LedgerExecutor(chainID: chainID)
+        var chain = try DevelopmentChain(
+            chainID: chainID, genesisHash: genesis.hash, validatorKeys: validators, validatorSet: genesis.validatorSet)
+
+        var executeNanoseconds: UInt64 = 0
+        var storeNanoseconds: UInt64 = 0
+        var transactions = 0
+        for height in 1...blocks {
+            let envelopes = (0..<transactionsPerBlock).map { index in
+                let key = try! SigningKey(seed: SHA256.hash(Array("store bench \(height) \(index)".utf8)))
+                return try! DIDCreate(did: DID(initialKey: PublicKey(of: key))).envelope(chainID: chainID, key: key, nonce: 1)
+            }
+            // The commit certificate needs the block's state root: found by a first, untimed run.
+            let (block, commit) = try chain.nextBlock(transactions: envelopes, timeMilliseconds: 1_000 + UInt64(height) * 1_000) {
+                (draft: Block) throws(StateError) in
+                try executor.execute(draft, on: store.state, signaturesVerified: true).stateRoot
+            }
+            let executeStart = threadNanoseconds()
+            let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
+            let storeStart = threadNanoseconds()
+            try store.append(block, commit: commit, execution: execution)
+            let end = threadNanoseconds()
+            precondition(execution.outcomes.allSatisfy { $0.code == .ok }, "benchmark transactions must all apply")
+            executeNanoseconds += storeStart - executeStart
+            storeNanoseconds += end - storeStart
+            transactions += envelopes.count
+        }
+        SocaiBenchmarks.report(
+            "block execute, \(transactionsPerBlock) DID creates/block", Double(executeNanoseconds) / Double(transactions) / 1_000,
+            "µs/tx (processor)")
+        SocaiBenchmarks.report(
+            "block store, \(transactionsPerBlock) DID creates/block", Double(storeNanoseconds) / Double(transactions) / 1_000,
+            "µs/tx (processor)")
+    }
+
+    /// Processor time of the calling thread.
+    static func threadNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
