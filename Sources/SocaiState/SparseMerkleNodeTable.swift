@@ -45,15 +45,24 @@ public final class SparseMerkleNodeTable {
     /// Number of nodes held.
     public private(set) var count = 0
 
-    /// An empty table. `seed` defaults to a random one; tests pass their own.
-    public init(seed: UInt64 = UInt64.random(in: .min ... .max)) {
+    /// An empty table with room for `nodesExpected` nodes before it first grows. `seed`
+    /// defaults to a random one; tests pass their own.
+    ///
+    /// A table sized up front never places its nodes again as it fills. Its memory is asked
+    /// for at once but, when large, comes from the kernel as zeroed pages that are only
+    /// backed as they are first written: a table that stays nearly empty costs almost nothing.
+    public init(nodesExpected: Int = 0, seed: UInt64 = UInt64.random(in: .min ... .max)) {
+        precondition(nodesExpected >= 0 && nodesExpected <= Self.capacityMax / 2, "node table sized beyond its maximum")
         self.seed = seed
-        capacity = Self.capacityInitial
-        slots = Self.allocate(Self.capacityInitial)
-        shift = UInt64(64 - Self.capacityInitial.trailingZeroBitCount)
+        // Sized so that `nodesExpected` nodes stay below the load of 3/4 at which it grows.
+        var wanted = Self.capacityInitial
+        while wanted * 3 < nodesExpected * 4 + 4 { wanted *= 2 }
+        capacity = wanted
+        slots = Self.allocate(wanted)
+        shift = UInt64(64 - wanted.trailingZeroBitCount)
     }
 
-    deinit { Self.free(slots) }
+    deinit { Self.free(slots, capacity: capacity) }
 
     /// Huge-page size on x86-64 and arm64 Linux; the alignment that lets the kernel back a
     /// large table with huge pages.
@@ -66,11 +75,20 @@ public final class SparseMerkleNodeTable {
         precondition(_isPOD(Slot.self), "a node table slot must be plain data")
         let bytes = capacity * MemoryLayout<Slot>.stride
         #if canImport(Glibc)
+            if bytes >= hugePageBytes {
+                // Anonymous pages read as zeros until written, and all-zero bytes are an empty
+                // slot (a zero hash; its node is never read), so the slots need no writing.
+                guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                    raw != MAP_FAILED
+                else { preconditionFailure("node table: out of memory") }
+                // Advice only: a kernel without transparent huge pages ignores it.
+                _ = madvise(raw, bytes, MADV_HUGEPAGE)
+                let slots = raw.bindMemory(to: Slot.self, capacity: capacity)
+                precondition(slots[0].hash == .zero, "node table: zeroed memory must read as an empty slot")
+                return slots
+            }
             var raw: UnsafeMutableRawPointer?
-            let alignment = bytes >= hugePageBytes ? hugePageBytes : 64
-            precondition(posix_memalign(&raw, alignment, bytes) == 0 && raw != nil, "node table: out of memory")
-            // Advice only: a kernel without transparent huge pages ignores it.
-            if bytes >= hugePageBytes { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+            precondition(posix_memalign(&raw, 64, bytes) == 0 && raw != nil, "node table: out of memory")
             let slots = raw!.bindMemory(to: Slot.self, capacity: capacity)
         #else
             let slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
@@ -79,10 +97,15 @@ public final class SparseMerkleNodeTable {
         return slots
     }
 
-    /// Frees what `allocate` returned.
-    private static func free(_ slots: UnsafeMutablePointer<Slot>) {
+    /// Frees what `allocate(capacity)` returned.
+    private static func free(_ slots: UnsafeMutablePointer<Slot>, capacity: Int) {
         #if canImport(Glibc)
-            Glibc.free(slots)
+            let bytes = capacity * MemoryLayout<Slot>.stride
+            if bytes >= hugePageBytes {
+                precondition(munmap(slots, bytes) == 0, "node table: cannot unmap its slots")
+            } else {
+                Glibc.free(slots)
+            }
         #else
             slots.deallocate()
         #endif
@@ -195,6 +218,6 @@ public final class SparseMerkleNodeTable {
             let inserted = insert(old[index].node, hash: old[index].hash)
             precondition(inserted, "node table held one hash twice")
         }
-        Self.free(old)
+        Self.free(old, capacity: capacityOld)
     }
 }

@@ -438,10 +438,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 /// node hash needs no SipHash to pick a slot, and every node a block reads or writes passes
 /// through here.
 ///
-/// The emptied generation keeps its slots. A new table would grow through nine sizes to
-/// 2^19 slots, placing every node again at each and faulting in and zeroing its memory,
-/// inside the commit that filled the generation; a saturated validator's profile had that
-/// at 2–3% of its processor time.
+/// The emptied generation keeps its slots. A new table would fault in and zero its memory
+/// again inside the commit that filled the generation; a saturated validator's profile had
+/// that at 2–3% of its processor time.
 struct CheckedNodeCache {
     /// Nodes per generation by default: a full generation is a table of 2^19 slots of 120 bytes
     /// (a hash beside its node and its children's locations), so the two hold at most about
@@ -450,12 +449,17 @@ struct CheckedNodeCache {
 
     /// Nodes per generation.
     let generationNodesMax: Int
-    private var young = SparseMerkleNodeTable()
-    private var old = SparseMerkleNodeTable()
+    private var young: SparseMerkleNodeTable
+    private var old: SparseMerkleNodeTable
 
     init(generationNodesMax: Int = CheckedNodeCache.generationNodesMaxDefault) {
         precondition(generationNodesMax >= 1)
         self.generationNodesMax = generationNodesMax
+        // Sized for a full generation at once: a table that grows places every node again
+        // at each doubling, and a new or restarted validator paid that, about 3% of its
+        // processor time, while its first blocks filled the cache.
+        young = SparseMerkleNodeTable(nodesExpected: generationNodesMax)
+        old = SparseMerkleNodeTable(nodesExpected: generationNodesMax)
     }
 
     /// Number of nodes held.

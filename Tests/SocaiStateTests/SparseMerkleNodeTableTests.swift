@@ -38,6 +38,33 @@ struct SparseMerkleNodeTableTests {
         #expect(seen == model)
     }
 
+    @Test("a table sized up front holds that many nodes without growing, from memory large enough to map")
+    func sizedTableDoesNotGrow() {
+        let expected = 20_000
+        let table = SparseMerkleNodeTable(nodesExpected: expected, seed: 5)
+        let capacity = table.capacity
+        // Above 2 MiB of slots: the zero-filled mapped memory, read as empty slots.
+        #expect(capacity * 120 > 2 << 20)
+        let hashes = (0..<expected).map { Hash.sha256(Array("sized \($0)".utf8)) }
+        for hash in hashes.prefix(100) { #expect(table.node(hash) == nil) }
+        for (index, hash) in hashes.enumerated() {
+            #expect(table.insert(SparseMerkleStoredNode(.leaf(key: hash, valueHash: hash)), hash: hash), "node \(index)")
+        }
+        #expect(table.capacity == capacity)
+        #expect(table.count == expected)
+        for hash in hashes { #expect(table.node(hash) == SparseMerkleStoredNode(.leaf(key: hash, valueHash: hash))) }
+        table.removeAll()
+        #expect(table.count == 0 && table.capacity == capacity)
+        #expect(table.node(hashes[0]) == nil)
+        // Filled again, and then past 3/4 of its slots, it grows.
+        for hash in hashes { table.insert(SparseMerkleStoredNode(.leaf(key: hash, valueHash: hash)), hash: hash) }
+        for index in 0..<(capacity * 3 / 4 - expected + 1) {
+            let hash = Hash.sha256(Array("beyond \(index)".utf8))
+            table.insert(SparseMerkleStoredNode(.leaf(key: hash, valueHash: hash)), hash: hash)
+        }
+        #expect(table.capacity == 2 * capacity)
+    }
+
     @Test("hashes that share a slot stay reachable when a run wraps and loses members")
     func collidingRunsSurviveRemovals() {
         // Equal first words give equal home slots for any seed: one long run.
