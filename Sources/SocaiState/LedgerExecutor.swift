@@ -50,8 +50,7 @@ public struct LedgerExecutor: Sendable {
                     verificationMethods: [VerificationMethodRecord(id: "key-1", publicKey: key, relationships: .all)],
                     services: [],
                     createdHeight: 0, createdMilliseconds: time, updatedHeight: 0, updatedMilliseconds: time)
-                state.put(StateKey.did(did), record)
-                state.put(StateKey.didVersion(did, 1), record)
+                state.put(record, under: StateKey.did(did), StateKey.didVersion(did, 1))
             }
             return did
         }

@@ -88,8 +88,7 @@ struct LedgerRules {
             verificationMethods: [VerificationMethodRecord(id: "key-1", publicKey: context.signer, relationships: .all)],
             services: payload.services, createdHeight: context.height, createdMilliseconds: context.timeMilliseconds,
             updatedHeight: context.height, updatedMilliseconds: context.timeMilliseconds)
-        state.put(StateKey.did(payload.did), record)
-        state.put(StateKey.didVersion(payload.did, 1), record)
+        state.put(record, under: StateKey.did(payload.did), StateKey.didVersion(payload.did, 1))
     }
 
     private func didUpdate(_ payload: DIDUpdate) throws {
@@ -149,8 +148,7 @@ struct LedgerRules {
         record.version += 1
         record.updatedHeight = context.height
         record.updatedMilliseconds = context.timeMilliseconds
-        state.put(StateKey.did(record.did), record)
-        state.put(StateKey.didVersion(record.did, record.version), record)
+        state.put(record, under: StateKey.did(record.did), StateKey.didVersion(record.did, record.version))
     }
 
     // MARK: Governance
