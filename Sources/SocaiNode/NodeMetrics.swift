@@ -32,6 +32,8 @@ public final class NodeMetrics: Sendable {
     public let malformedMessages: Counter
     /// Gossiped transaction messages dropped because too many waited for their signature checks.
     public let gossipMessagesDropped: Counter
+    /// Other peer messages (proposals, votes, status, sync) dropped because too many waited.
+    public let consensusMessagesDropped: Counter
 
     /// Registers every metric.
     public init() {
@@ -54,6 +56,9 @@ public final class NodeMetrics: Sendable {
         gossipMessagesDropped = registry.makeCounter(
             descriptor: Self.named(
                 "gossip_messages_dropped_total", "Gossiped transaction messages dropped while too many waited."))
+        consensusMessagesDropped = registry.makeCounter(
+            descriptor: Self.named(
+                "consensus_messages_dropped_total", "Proposals, votes and other peer messages dropped while too many waited."))
     }
 
     /// The metric `socai_<name>`: the unit, where there is one, is already the end of `name`.

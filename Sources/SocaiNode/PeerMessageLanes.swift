@@ -9,10 +9,11 @@ import SocaiNetwork
 /// CometBFT keeps mempool and consensus traffic on separate channels for the same reason.
 /// The router only reads each message's kind byte, so it never falls behind.
 ///
-/// Both lanes are bounded. A full gossip lane drops the newest batch (counted by
-/// `gossipDropped`): its transactions still reach every validator in the blocks that carry
-/// them. The other lane holds as many messages as the network's own buffer, and drops the
-/// oldest as that buffer does; Tendermint recovers lost votes and proposals by regossip.
+/// Both lanes are bounded, and each counts what it drops. A full gossip lane drops the
+/// newest batch (`gossipDropped`): its transactions still reach every validator in the
+/// blocks that carry them. The other lane holds as many messages as the network's own
+/// buffer and drops the oldest, as that buffer does (`consensusDropped`); Tendermint
+/// recovers lost votes and proposals by regossip.
 struct PeerMessageLanes: Sendable {
     /// Proposals, votes, evidence, status and block sync, in arrival order.
     let consensus: AsyncStream<PeerMessage>
@@ -21,10 +22,11 @@ struct PeerMessageLanes: Sendable {
     /// Routes messages until `messages` ends or the task is cancelled, then ends both lanes.
     let router: Task<Void, Never>
 
-    /// Starts routing `messages`; at most `gossipQueuedMax` gossip messages wait at once.
+    /// Starts routing `messages`; at most `gossipQueuedMax` gossip messages and
+    /// `consensusQueuedMax` others wait at once.
     init(
-        _ messages: AsyncStream<PeerMessage>, gossipQueuedMax: Int,
-        consensusQueuedMax: Int = PeerLimits.incomingMessagesMax, gossipDropped: @escaping @Sendable () -> Void
+        _ messages: AsyncStream<PeerMessage>, gossipQueuedMax: Int, consensusQueuedMax: Int,
+        gossipDropped: @escaping @Sendable () -> Void, consensusDropped: @escaping @Sendable () -> Void
     ) {
         precondition(gossipQueuedMax >= 1 && consensusQueuedMax >= 1, "peer message lanes hold at least one message")
         let (consensus, consensusInput) = AsyncStream.makeStream(
@@ -37,8 +39,8 @@ struct PeerMessageLanes: Sendable {
             for await message in messages {
                 if NodeMessage.isTransactionGossip(message.payload) {
                     if case .dropped = gossipInput.yield(message) { gossipDropped() }
-                } else {
-                    consensusInput.yield(message)
+                } else if case .dropped = consensusInput.yield(message) {
+                    consensusDropped()
                 }
             }
             consensusInput.finish()

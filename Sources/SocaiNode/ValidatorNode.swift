@@ -179,9 +179,13 @@ public actor ValidatorNode {
         running = true
         try await network.start()
         let messages = network.messages
-        let gossipDropped = exportedMetrics.gossipMessagesDropped
+        let (gossipDropped, consensusDropped) = (
+            exportedMetrics.gossipMessagesDropped, exportedMetrics.consensusMessagesDropped
+        )
         let lanes = PeerMessageLanes(
-            messages, gossipQueuedMax: Self.gossipMessagesQueuedMax, gossipDropped: { gossipDropped.increment() })
+            messages, gossipQueuedMax: Self.gossipMessagesQueuedMax,
+            consensusQueuedMax: network.configuration.incomingMessagesMax, gossipDropped: { gossipDropped.increment() },
+            consensusDropped: { consensusDropped.increment() })
         tasks.append(lanes.router)
         // Decoding and signature checks run in each lane's task, off the actor, so they
         // overlap with block execution instead of queueing behind it.

@@ -49,8 +49,9 @@ public final class SparseMerkleNodeTable {
     /// defaults to a random one; tests pass their own.
     ///
     /// A table sized up front never places its nodes again as it fills. Its memory is asked
-    /// for at once but, when large, comes from the kernel as zeroed pages that are only
-    /// backed as they are first written: a table that stays nearly empty costs almost nothing.
+    /// for at once but, when large, comes from the kernel as zeroed pages that are backed
+    /// only as they are first written, 4 KiB at a time until the table is an eighth full
+    /// (see `insert`): a table that stays nearly empty (a test's store) holds little.
     public init(nodesExpected: Int = 0, seed: UInt64 = UInt64.random(in: .min ... .max)) {
         precondition(nodesExpected >= 0 && nodesExpected <= Self.capacityMax / 2, "node table sized beyond its maximum")
         self.seed = seed
@@ -64,9 +65,13 @@ public final class SparseMerkleNodeTable {
 
     deinit { Self.free(slots, capacity: capacity) }
 
-    /// Huge-page size on x86-64 and arm64 Linux; the alignment that lets the kernel back a
-    /// large table with huge pages.
+    /// Huge-page size on x86-64 and arm64 Linux: tables at least this large are mapped, and
+    /// backed with huge pages once well filled.
     private static let hugePageBytes = 2 << 20
+    /// Whether the slots were mapped (and are unmapped when freed).
+    private var isMapped: Bool { capacity * MemoryLayout<Slot>.stride >= Self.hugePageBytes }
+    /// Whether huge pages were asked for, once the table was an eighth full.
+    private var hugePagesAdvised = false
 
     /// `capacity` empty slots.
     private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
@@ -81,8 +86,6 @@ public final class SparseMerkleNodeTable {
                 guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                     raw != MAP_FAILED
                 else { preconditionFailure("node table: out of memory") }
-                // Advice only: a kernel without transparent huge pages ignores it.
-                _ = madvise(raw, bytes, MADV_HUGEPAGE)
                 let slots = raw.bindMemory(to: Slot.self, capacity: capacity)
                 precondition(slots[0].hash == .zero, "node table: zeroed memory must read as an empty slot")
                 return slots
@@ -143,6 +146,7 @@ public final class SparseMerkleNodeTable {
             if stored == .zero {
                 slots[index] = Slot(hash: hash, node: node)
                 count += 1
+                if !hugePagesAdvised, isMapped, count >= capacity / 8 { adviseHugePages() }
                 return true
             }
             index = (index + 1) & mask
@@ -186,6 +190,18 @@ public final class SparseMerkleNodeTable {
         return true
     }
 
+    /// Asks for huge pages behind the slots. Random inserts have by now written most of the
+    /// table's 4 KiB pages, so whole 2 MiB pages cost little more memory, and a lookup in a
+    /// table far larger than the caches then does not also miss the TLB. Advice only: a
+    /// kernel without transparent huge pages ignores it, and the mapping is only 4 KiB
+    /// aligned, so the pages at its ends stay small.
+    private func adviseHugePages() {
+        hugePagesAdvised = true
+        #if canImport(Glibc)
+            _ = madvise(UnsafeMutableRawPointer(slots), capacity * MemoryLayout<Slot>.stride, MADV_HUGEPAGE)
+        #endif
+    }
+
     /// Removes every node and keeps the slots, so the table can be filled again without
     /// allocating: no new memory to fault in and zero, and no doubling on the way back up.
     public func removeAll() {
@@ -212,6 +228,7 @@ public final class SparseMerkleNodeTable {
         let (old, capacityOld) = (slots, capacity)
         slots = Self.allocate(capacityNew)
         capacity = capacityNew
+        hugePagesAdvised = false
         shift = UInt64(64 - capacityNew.trailingZeroBitCount)
         count = 0
         for index in 0..<capacityOld where old[index].hash != .zero {

@@ -32,8 +32,11 @@ final class WALCheckpointer: Sendable {
     private let queue = DispatchQueue(label: "socai.store.wal-checkpoint", qos: .utility)
     /// Whether a background checkpoint is queued or running.
     private let scheduled = Atomic<Bool>(false)
-    /// Background checkpoints finished (for tests and logs).
+    /// Background checkpoints that copied the whole log (for tests and logs).
     private let completed = Atomic<Int>(0)
+    /// Background checkpoints that could not open the file, failed, or left part of the log
+    /// behind a reader; the next commit past the threshold asks again.
+    private let incomplete = Atomic<Int>(0)
     /// The checkpointing connection, opened on first use and used only on `queue`.
     private let connection = Mutex<SQLiteConnection?>(nil)
 
@@ -47,8 +50,10 @@ final class WALCheckpointer: Sendable {
         self.inlineFramesMin = inlineFramesMin
     }
 
-    /// Background checkpoints finished so far.
+    /// Background checkpoints that copied the whole log so far.
     var checkpointsCompleted: Int { completed.load(ordering: .acquiring) }
+    /// Background checkpoints that did not copy the whole log so far.
+    var checkpointsIncomplete: Int { incomplete.load(ordering: .acquiring) }
 
     /// Called on the writing connection's thread after each commit, with the frames now in
     /// the log.
@@ -62,16 +67,33 @@ final class WALCheckpointer: Sendable {
             scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         queue.async { [self] in
-            connection.withLock { connection in
+            let whole = connection.withLock { connection -> Bool in
                 do throws(StoreError) {
-                    if connection == nil { connection = try SQLiteConnection(path: path, create: false) }
-                    try connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if connection == nil {
+                        let opened = try SQLiteConnection(path: path, create: false)
+                        // The checkpoint syncs the database file before the log is reused
+                        // only at this level; stated, not left to the library's default.
+                        try opened.execute("PRAGMA synchronous=FULL")
+                        connection = opened
+                    }
+                    guard let connection else { return false }
+                    // One row: busy (1 if it could not run), frames in the log, frames copied.
+                    let checkpoint = try connection.prepare("PRAGMA wal_checkpoint(PASSIVE)")
+                    try checkpoint.bind([])
+                    guard try checkpoint.step() else { return false }
+                    let (busy, frames, copied) = (checkpoint.integer(0), checkpoint.integer(1), checkpoint.integer(2))
+                    return busy == 0 && copied == frames
                 } catch {
-                    // The next commit asks again; the inline backstop bounds the log meanwhile.
+                    // Reopened next time; the inline backstop bounds the log meanwhile.
                     connection = nil
+                    return false
                 }
             }
-            completed.add(1, ordering: .releasing)
+            if whole {
+                completed.add(1, ordering: .releasing)
+            } else {
+                incomplete.add(1, ordering: .releasing)
+            }
             scheduled.store(false, ordering: .releasing)
         }
     }

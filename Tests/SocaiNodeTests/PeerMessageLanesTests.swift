@@ -48,7 +48,9 @@ struct PeerMessageLanesTests {
         input.finish()
 
         let dropped = Atomic<Int>(0)
-        let lanes = PeerMessageLanes(messages, gossipQueuedMax: 256, gossipDropped: { dropped.add(1, ordering: .relaxed) })
+        let lanes = PeerMessageLanes(
+            messages, gossipQueuedMax: 256, consensusQueuedMax: 8, gossipDropped: { dropped.add(1, ordering: .relaxed) },
+            consensusDropped: { Issue.record("a consensus message was dropped") })
         // Nothing has read the gossip lane, yet the vote is there, and then the lane ends.
         var consensus: [[UInt8]] = []
         for await message in lanes.consensus { consensus.append(message.payload) }
@@ -65,10 +67,28 @@ struct PeerMessageLanesTests {
         #expect(kept == (0..<256).map { UInt8($0) })
     }
 
+    @Test("a full consensus lane keeps the newest messages and counts the ones it drops")
+    func consensusLaneKeepsNewest() async {
+        let (messages, input) = AsyncStream.makeStream(of: PeerMessage.self)
+        for height in 1...10 {
+            input.yield(PeerMessage(peer: Self.peer, payload: NodeMessage.status(height: UInt64(height)).canonicalBytes))
+        }
+        input.finish()
+        let dropped = Atomic<Int>(0)
+        let lanes = PeerMessageLanes(
+            messages, gossipQueuedMax: 4, consensusQueuedMax: 3, gossipDropped: { Issue.record("no gossip was sent") },
+            consensusDropped: { dropped.add(1, ordering: .relaxed) })
+        await lanes.router.value
+        var kept: [NodeMessage] = []
+        for await message in lanes.consensus { kept.append(try! NodeMessage(canonicalBytes: message.payload)) }
+        #expect(kept == [.status(height: 8), .status(height: 9), .status(height: 10)])
+        #expect(dropped.load(ordering: .relaxed) == 7)
+    }
+
     @Test("cancelling the router ends both lanes")
     func cancellationEndsLanes() async {
         let (messages, _) = AsyncStream.makeStream(of: PeerMessage.self)
-        let lanes = PeerMessageLanes(messages, gossipQueuedMax: 4, gossipDropped: {})
+        let lanes = PeerMessageLanes(messages, gossipQueuedMax: 4, consensusQueuedMax: 4, gossipDropped: {}, consensusDropped: {})
         lanes.router.cancel()
         for await _ in lanes.consensus { Issue.record("a cancelled router delivered a message") }
         for await _ in lanes.gossip { Issue.record("a cancelled router delivered a message") }
