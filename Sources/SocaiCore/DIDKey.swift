@@ -21,6 +21,8 @@ public enum Base58 {
     /// 58^5, the largest power of 58 below 2^32: the number is carried in limbs of five
     /// base-58 digits each.
     private static let limbBase: UInt64 = 656_356_768
+    /// 58^4, the place value of a limb's most significant digit.
+    private static let limbTopDigit: UInt32 = 11_316_496
     /// Longest input encoded, in bytes (bounds the quadratic work).
     public static let bytesMax = 1024
 
@@ -51,19 +53,18 @@ public enum Base58 {
         var text = [UInt8](repeating: alphabet[0], count: zeros)
         text.reserveCapacity(zeros + 5 * limbs.count)
         for (position, limb) in limbs.enumerated().reversed() {
-            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+            // The limb's five digits, most significant first; the top limb's leading zero
+            // digits are not written (the number has none).
+            var leading = position == limbs.count - 1
             var value = limb
-            withUnsafeMutableBytes(of: &digits) { slots in
-                for slot in (0..<5).reversed() {
-                    slots[slot] = UInt8(value % 58)
-                    value /= 58
-                }
-            }
-            withUnsafeBytes(of: &digits) { slots in
-                // The top limb's leading zero digits are not written: the number has none.
-                var first = 0
-                if position == limbs.count - 1 { while slots[first] == 0 { first += 1 } }
-                for slot in first..<5 { text.append(alphabet[Int(slots[slot])]) }
+            var divisor = limbTopDigit
+            for _ in 0..<5 {
+                let digit = value / divisor
+                value %= divisor
+                divisor /= 58
+                if leading && digit == 0 { continue }
+                leading = false
+                text.append(alphabet[Int(digit)])
             }
         }
         return String(decoding: text, as: UTF8.self)

@@ -68,8 +68,9 @@ public final class SparseMerkleNodeTable {
     /// Huge-page size on x86-64 and arm64 Linux: tables at least this large are mapped, and
     /// backed with huge pages once well filled.
     private static let hugePageBytes = 2 << 20
-    /// Whether the slots were mapped (and are unmapped when freed).
-    private var isMapped: Bool { capacity * MemoryLayout<Slot>.stride >= Self.hugePageBytes }
+    /// Whether a table of `capacity` slots is mapped (and unmapped when freed) rather than
+    /// allocated: the one rule `allocate`, `free` and `insert` share.
+    private static func isMapped(capacity: Int) -> Bool { capacity * MemoryLayout<Slot>.stride >= hugePageBytes }
     /// Whether huge pages were asked for, once the table was an eighth full.
     private var hugePagesAdvised = false
 
@@ -80,7 +81,7 @@ public final class SparseMerkleNodeTable {
         precondition(_isPOD(Slot.self), "a node table slot must be plain data")
         let bytes = capacity * MemoryLayout<Slot>.stride
         #if canImport(Glibc)
-            if bytes >= hugePageBytes {
+            if isMapped(capacity: capacity) {
                 // Anonymous pages read as zeros until written, and all-zero bytes are an empty
                 // slot (a zero hash; its node is never read), so the slots need no writing.
                 guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -103,9 +104,8 @@ public final class SparseMerkleNodeTable {
     /// Frees what `allocate(capacity)` returned.
     private static func free(_ slots: UnsafeMutablePointer<Slot>, capacity: Int) {
         #if canImport(Glibc)
-            let bytes = capacity * MemoryLayout<Slot>.stride
-            if bytes >= hugePageBytes {
-                precondition(munmap(slots, bytes) == 0, "node table: cannot unmap its slots")
+            if isMapped(capacity: capacity) {
+                precondition(munmap(slots, capacity * MemoryLayout<Slot>.stride) == 0, "node table: cannot unmap its slots")
             } else {
                 Glibc.free(slots)
             }
@@ -146,7 +146,7 @@ public final class SparseMerkleNodeTable {
             if stored == .zero {
                 slots[index] = Slot(hash: hash, node: node)
                 count += 1
-                if !hugePagesAdvised, isMapped, count >= capacity / 8 { adviseHugePages() }
+                if !hugePagesAdvised, Self.isMapped(capacity: capacity), count >= capacity / 8 { adviseHugePages() }
                 return true
             }
             index = (index + 1) & mask
