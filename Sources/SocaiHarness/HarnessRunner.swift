@@ -140,7 +140,12 @@ public final class HarnessRunner: @unchecked Sendable {
         defer { shutdown() }
         try startNetwork()
         workloadStart = Date()
-        let monitor = Thread { [self] in monitorLoop() }
+        // The last sample must be taken while every node still runs: stopping waits for it.
+        let monitorDone = DispatchSemaphore(value: 0)
+        let monitor = Thread { [self] in
+            monitorLoop()
+            monitorDone.signal()
+        }
         monitor.start()
         let faultsDone = DispatchSemaphore(value: 0)
         Thread { [self] in
@@ -152,7 +157,7 @@ public final class HarnessRunner: @unchecked Sendable {
         faultsDone.wait()
         settle()
         lock.withLock { monitoring = false }
-        usleep(useconds_t(Self.sampleIntervalMilliseconds * 2_000))
+        monitorDone.wait()
         stopNodes()
         let observation = try observe()
         let invariants = InvariantChecker.check(observation)
@@ -324,7 +329,9 @@ public final class HarnessRunner: @unchecked Sendable {
                     heights.append(nil)
                     continue
                 }
-                let metrics = HarnessHTTP.metrics("\(api(node))/metrics", timeoutSeconds: 1)
+                // 3 s: on a loaded machine a live node can take over a second to answer, and a
+                // sample it misses reads as no height at all.
+                let metrics = HarnessHTTP.metrics("\(api(node))/metrics", timeoutSeconds: 3)
                 heights.append(metrics?["socai_height"].map { UInt64($0) })
                 if let synced = metrics?["socai_blocks_synced_total"] { lock.withLock { syncedNow[node] = UInt64(synced) } }
             }

@@ -46,13 +46,14 @@ import Testing
         }
     }
 
-    /// GET a JSON object, or nil when the node does not answer.
+    /// GET a JSON object, or nil when the node does not answer within 10 s.
     func getJSON(_ url: String) -> [String: Any]? {
         let semaphore = DispatchSemaphore(value: 0)
         final class Box: @unchecked Sendable { var data: Data? }
         let box = Box()
         var request = URLRequest(url: URL(string: url)!)
-        request.timeoutInterval = 3
+        // Generous: on a loaded machine eight validators share two cores with the test.
+        request.timeoutInterval = 10
         URLSession.shared.dataTask(with: request) { data, response, _ in
             if (response as? HTTPURLResponse)?.statusCode == 200 { box.data = data }
             semaphore.signal()
@@ -62,6 +63,17 @@ import Testing
     }
 
     func height(_ api: String) -> Int? { getJSON("\(api)/v1/status")?["height"] as? Int }
+
+    /// The block at `blockHeight` as `api` serves it, asked again for up to 30 s while the node
+    /// does not answer or does not have it yet (a node one block behind answers 404).
+    func block(_ api: String, at blockHeight: Int) -> [String: Any]? {
+        var found: [String: Any]?
+        _ = waitUntil(30) {
+            found = getJSON("\(api)/v1/blocks/\(blockHeight)")
+            return found != nil
+        }
+        return found
+    }
 
     /// Polls until `condition` holds or `seconds` pass.
     func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
@@ -73,12 +85,16 @@ import Testing
         return condition()
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    // The waits inside bound a real failure; the limit only has to leave them room on a
+    // loaded machine, beside some thirty child processes.
+    @Test(.timeLimit(.minutes(6)))
     func fourValidatorsCommitSurviveAKillAndCatchUp() throws {
         let directory = TemporaryDirectory()
         // Ports from the process id, so parallel runs on one machine do not collide, in
-        // 30000–39999: BlockSyncTests, in the same test process, takes 42000–49999.
-        let base = 30_000 + Int(getpid() % 500) * 20
+        // 10000–14999: below the ephemeral range (32768–60999) that outgoing connections and
+        // the free-port finder draw from, and below PeerNetworkTests' 20000–32767 (a port of
+        // node 4's stands free while it is down). BlockSyncTests takes 15000–19999.
+        let base = 10_000 + Int(getpid() % 250) * 20
         let keys = directory.file("keys")
         var publicKeys: [String: String] = [:]
         for name in ["citizen", "ministry", "bank"] {
@@ -139,7 +155,9 @@ import Testing
                 "loan-assessment", "--delivered-hash", String(repeating: "ab", count: 32),
             ], key: "ministry", nonce: 1, node: 2)
         #expect(access["code"] as? String == "ok")
-        #expect(waitUntil(30) { (height(apis[0]) ?? 0) >= heightAtKill + 3 }, "no progress with one validator down:\n\(logs())")
+        // Every round needs all three survivors, and node 4's proposer turns each wait out a
+        // propose timeout: allowed 90 s on a loaded machine.
+        #expect(waitUntil(90) { (height(apis[0]) ?? 0) >= heightAtKill + 3 }, "no progress with one validator down:\n\(logs())")
 
         // Restart it: it must catch up by block sync.
         try nodes[3].start()
@@ -150,7 +168,7 @@ import Testing
         let common = apis.compactMap(height).min() ?? 0
         #expect(common >= target)
         for blockHeight in stride(from: 1, through: common, by: max(1, common / 20)) {
-            let blocks = apis.map { getJSON("\($0)/v1/blocks/\(blockHeight)") }
+            let blocks = apis.map { block($0, at: blockHeight) }
             let hashes = Set(blocks.map { $0?["hash"] as? String ?? "missing" })
             let roots = Set(blocks.map { $0?["stateRoot"] as? String ?? "missing" })
             #expect(hashes.count == 1 && !hashes.contains("missing"), "height \(blockHeight): block hashes differ \(hashes)")
@@ -187,7 +205,8 @@ import Testing
         let height = try #require(report["finalHeight"] as? Int)
         #expect(height >= 1)
         for api in apis {
-            let root = getJSON("\(api)/v1/blocks/\(height)")?["stateRoot"] as? String
+            // The export ends at node 1's height when it began; another node may be a block behind.
+            let root = block(api, at: height)?["stateRoot"] as? String
             #expect(root == report["finalStateRoot"] as? String, "\(api)")
         }
     }

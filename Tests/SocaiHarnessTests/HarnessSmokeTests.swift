@@ -23,7 +23,7 @@ import Testing
         fatalError("the socai executable was not found next to the tests; run `swift build --build-tests` first")
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(5)))
     func theSmokeManifestPassesEveryInvariant() throws {
         let manifest = try HarnessManifest.load(path: Self.packageRoot.appendingPathComponent("Nodes/manifests/smoke.json").path)
         let runs = FileManager.default.temporaryDirectory.appendingPathComponent("socai-harness-\(UUID().uuidString)").path

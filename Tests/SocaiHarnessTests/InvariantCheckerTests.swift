@@ -79,6 +79,25 @@ import Testing
         #expect(verdict.detail.contains("node2"))
     }
 
+    @Test func aNodeThatMissesTheLastSampleIsJudgedByItsLastAnswer() {
+        var run = Self.healthyRun()
+        // node3 did not answer the last two samples in time; it had answered at the top.
+        run.samples[run.samples.count - 1].heights[2] = nil
+        run.samples[run.samples.count - 2].heights[2] = nil
+        #expect(Self.verdict(run, .liveness).passed, "\(Self.verdict(run, .liveness).detail)")
+    }
+
+    @Test func aNodeThatStopsAnsweringBelowTheChainFailsLiveness() {
+        var run = Self.healthyRun()
+        // node3 answered last at height 3 (at 4 s), then never again.
+        for index in run.samples.indices where run.samples[index].atMilliseconds > 4_000 {
+            run.samples[index].heights[2] = nil
+        }
+        let verdict = Self.verdict(run, .liveness)
+        #expect(!verdict.passed)
+        #expect(verdict.detail.contains("node3 stalled: at height 3"))
+    }
+
     @Test func aHaltedChainFailsLiveness() {
         var run = Self.healthyRun()
         for index in run.samples.indices where run.samples[index].atMilliseconds >= 4_000 {

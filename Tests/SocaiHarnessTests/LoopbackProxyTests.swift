@@ -32,11 +32,13 @@ import Testing
         return (port, listener)
     }
 
-    /// Sends `text` and reads the echo; nil when the link is closed.
-    static func roundTrip(_ descriptor: Int32, _ text: String) -> String? {
+    /// Sends `text` and reads the echo; nil when the link is closed or nothing comes back
+    /// within `waitingSeconds`: long for an echo that must come (a loaded machine), short for
+    /// one that must not.
+    static func roundTrip(_ descriptor: Int32, _ text: String, waitingSeconds: Int = 10) -> String? {
         let bytes = Array(text.utf8)
         guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return nil }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        var timeout = timeval(tv_sec: waitingSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 1024)
         let count = read(descriptor, &buffer, buffer.count)
@@ -58,10 +60,10 @@ import Testing
         #expect(Self.roundTrip(first, "hello") == "hello")
 
         proxy.setBlocked(true)
-        #expect(Self.roundTrip(first, "lost") == nil)
+        #expect(Self.roundTrip(first, "lost", waitingSeconds: 2) == nil)
         // New connections are accepted by the kernel, then closed at once.
         if let refused = LoopbackProxy.connect(port: proxy.listenPort) {
-            #expect(Self.roundTrip(refused, "lost") == nil)
+            #expect(Self.roundTrip(refused, "lost", waitingSeconds: 2) == nil)
             close(refused)
         }
 

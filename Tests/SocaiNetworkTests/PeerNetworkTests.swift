@@ -34,7 +34,9 @@ struct PeerNetworkTests {
         var configuration = PeerNetworkConfiguration(
             chainID: NetFixture.chainID, nodeKey: keys[index], listenHost: "127.0.0.1", listenPort: ports[index], peers: peers,
             log: logs.log)
-        configuration.handshakeDeadlineMilliseconds = 1_000
+        // Short enough for the silent rogue to be cut off quickly, long enough that a real
+        // handshake on a loaded machine (two cores shared with the whole test suite) finishes.
+        configuration.handshakeDeadlineMilliseconds = 3_000
         configuration.reconnectDelayMillisecondsMin = 50
         configuration.reconnectDelayMillisecondsMax = 400
         tune(&configuration)
@@ -169,8 +171,9 @@ struct PeerNetworkTests {
         await Self.awaitStableMesh(nodes)
         let target = nodes[0]
         let before = await target.network.statistics().peers.map(\.sessionsEstablished)
+        let failedBefore = await target.network.statistics().connectionsFailed
 
-        // Garbage: an HTTP request. Silence: nothing at all (the 1 s deadline). Stranger: a
+        // Garbage: an HTTP request. Silence: nothing at all (the 3 s deadline). Stranger: a
         // well-formed Hello from a key that is not configured.
         let stranger = HandshakeHello(
             chainID: NetFixture.chainID, nodeKey: PublicKey(of: SigningKey()), ephemeralKey: X25519KeyPair().publicKey,
@@ -202,7 +205,7 @@ struct PeerNetworkTests {
             let second = await nodes[2].inbox.payloads(from: target.publicKey).contains(Array("me too".utf8))
             return first && second
         }
-        #expect(await target.network.statistics().connectionsFailed == 3)
+        #expect(await target.network.statistics().connectionsFailed == failedBefore + 3)
         await Self.shutdown(nodes)
     }
 
@@ -260,6 +263,7 @@ struct PeerNetworkTests {
                 })
             guard try await Self.started(network) else { continue }
             var silent: [Channel] = []
+            let connected = Date()
             for _ in 0..<3 {
                 silent.append(
                     try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -267,8 +271,14 @@ struct PeerNetworkTests {
             }
             // Each connect finished before the next began, and the kernel's accept queue is
             // first in, first out, so the third is the one refused.
-            await eventually("the third connection is closed at once", seconds: 3) { !silent[2].isActive }
-            #expect(silent[0].isActive && silent[1].isActive)
+            // The server decides the refusal itself; wait for it rather than for a clock.
+            await eventually("the third connection is refused", seconds: 15) {
+                await network.statistics().inboundConnectionsRefused == 1
+            }
+            await eventually("the third connection is closed", seconds: 10) { !silent[2].isActive }
+            // The first two stay open until their 5 s handshake deadline; past it, on a machine
+            // too loaded to get here sooner, their being closed says nothing.
+            if Date().timeIntervalSince(connected) < 4.5 { #expect(silent[0].isActive && silent[1].isActive) }
             #expect(await network.statistics().inboundConnectionsRefused == 1)
             for channel in silent { try? await channel.close() }
             await network.shutdown()

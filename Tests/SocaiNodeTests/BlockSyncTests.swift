@@ -47,9 +47,11 @@ import Testing
         }
     }
 
-    /// Ports unlikely to collide with other test processes on this machine, in 42000–49999
-    /// (LocalnetProcessTests, in the same test process, keeps below 40000).
-    static func portBase() -> Int { 42_000 + Int(getpid() % 400) * 20 }
+    /// Ports unlikely to collide with other test processes on this machine, in 15000–19999:
+    /// below Linux's ephemeral range (32768–60999), where the test process's own outgoing
+    /// connections and the free-port finder draw theirs, and below PeerNetworkTests'
+    /// 20000–32767. LocalnetProcessTests, in the same test process, takes 10000–14999.
+    static func portBase() -> Int { 15_000 + Int(getpid() % 250) * 20 }
 
     static func waitUntil(_ what: String, _ condition: () async -> Bool) async throws {
         let start = Date()
