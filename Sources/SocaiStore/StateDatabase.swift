@@ -346,9 +346,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         for change in changes.values where change.value != nil { keyFilter?.insert(change.key) }
         // Rebuilt from the table at the next read that needs it, twice as large.
         if keyFilter?.isOverfull == true { keyFilter = nil }
-        checkedNodes.withLock { cache in
-            for entry in changes.treeNodes { cache.insert(entry.stored, hash: entry.hash) }
-        }
+        checkedNodes.withLock { cache in cache.insert(contentsOf: changes.treeNodes) }
         uncommittedChanges = nil
     }
 
@@ -470,6 +468,24 @@ struct CheckedNodeCache {
         guard let node = old.node(hash) else { return nil }
         insert(node, hash: hash)
         return node
+    }
+
+    /// Inserts a block's new nodes, in the young generation's slot order (see
+    /// `SparseMerkleNodeTable.insert(contentsOf:)`); a generation that fills on the way is
+    /// aged as single inserts age it.
+    mutating func insert(contentsOf entries: [SparseMerkleNodeEntry]) {
+        var rest = entries[...]
+        // Each pass inserts at least one entry (room ≥ 1 after aging), so this ends.
+        while !rest.isEmpty {
+            if young.count >= generationNodesMax {
+                swap(&young, &old)
+                young.removeAll()
+            }
+            let room = generationNodesMax - young.count
+            young.insert(contentsOf: rest.prefix(room))
+            rest = rest.dropFirst(room)
+            precondition(young.count <= generationNodesMax, "checked node cache over its bound")
+        }
     }
 
     mutating func insert(_ node: SparseMerkleStoredNode, hash: Hash) {

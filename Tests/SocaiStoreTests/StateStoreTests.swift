@@ -168,6 +168,26 @@ import Testing
         #expect(error.message.contains("read back as bytes hashing to"), "\(error.message)")
     }
 
+    @Test func aBatchIntoTheCheckedNodeCacheAgesGenerationsAsSingleInsertsDo() throws {
+        var cache = CheckedNodeCache(generationNodesMax: 100)
+        let entries = (0..<250).map { index -> SparseMerkleNodeEntry in
+            let node = SparseMerkleNode.leaf(key: Hash.sha256(Array("cached \(index)".utf8)), valueHash: .zero)
+            return SparseMerkleNodeEntry(SparseMerkleNodeReference(hash: node.hash, location: 0), stored: .init(node))
+        }
+        cache.insert(contentsOf: Array(entries.prefix(70)))
+        #expect(cache.count == 70)
+        // 180 more: the young generation fills at 100, ages, the next 100 fill it again and
+        // age it again, and the last 50 start a third; the first 100 are gone.
+        cache.insert(contentsOf: Array(entries.dropFirst(70)))
+        #expect(cache.count == 150)
+        for entry in entries.prefix(100) { #expect(cache.node(entry.hash) == nil) }
+        for entry in entries.dropFirst(200) { #expect(cache.node(entry.hash) == entry.stored) }
+        // Found in the old generation, each of these moves to the young one, filling it to
+        // its bound without aging it again.
+        for entry in entries[100..<150] { #expect(cache.node(entry.hash) == entry.stored) }
+        #expect(cache.count == 200)
+    }
+
     @Test func theCheckedNodeCacheKeepsTwoGenerationsAndPromotesWhatIsUsed() throws {
         var cache = CheckedNodeCache(generationNodesMax: 4)
         func node(_ index: Int) -> (Hash, SparseMerkleStoredNode) {
