@@ -10,9 +10,9 @@ import SocaiState
 /// to change or delete a block, and SQLite triggers refuse it from any other client.
 public final class BlockStore {
     /// The schema version written to `PRAGMA user_version`. Version 2 stores state-tree nodes
-    /// by location, 32 to a row (docs/FORMAT.md §28); a version-1 store is migrated when
-    /// opened.
-    public static let schemaVersion: Int64 = 2
+    /// by location, 32 to a row; version 3 keys transaction results by height and position
+    /// (docs/FORMAT.md §28). An older store is migrated when opened.
+    public static let schemaVersion: Int64 = 3
 
     /// The store's one SQLite connection. Internal, not private, so that a test can run a
     /// transaction that writes state and then fails.
@@ -137,9 +137,12 @@ public final class BlockStore {
         switch version {
         case schemaVersion, 0:
             break
-        case 1:
+        case 1, 2:
             try connection.inTransaction { () throws(StoreError) in
-                if try StateDatabase.hasVersion1Layout(connection) { try StateDatabase.migrateVersion1(connection) }
+                if version == 1, try StateDatabase.hasVersion1Layout(connection) {
+                    try StateDatabase.migrateVersion1(connection)
+                }
+                try StateDatabase.migrateTransactionResultsToVersion3(connection)
                 try connection.execute("PRAGMA user_version = \(schemaVersion)")
             }
         default:

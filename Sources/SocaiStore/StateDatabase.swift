@@ -69,6 +69,22 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         );
         """
 
+    /// The columns of `transaction_results` (schema 3): each recorded transaction's result,
+    /// keyed by where it is in the chain. A block's rows take increasing keys, so SQLite
+    /// appends them at the end of the table; keyed by transaction hash (schema 2), each row
+    /// went to a random page, and every block rewrote one more page per transaction in the
+    /// write-ahead log. The hash finds the row through the transaction's outcome record in
+    /// the state (`tx/<hash>`), which names its height and position.
+    static let transactionResultsColumns = """
+        (
+            height INTEGER NOT NULL CHECK (height >= 1),
+            position INTEGER NOT NULL CHECK (position >= 0),
+            code INTEGER NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (height, position)
+        ) WITHOUT ROWID;
+        """
+
     init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
         try connection.execute(
@@ -76,9 +92,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             CREATE TABLE IF NOT EXISTS state(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS state_node_pages\(Self.stateNodePagesColumns)
             CREATE TABLE IF NOT EXISTS state_roots\(Self.stateRootsColumns)
-            CREATE TABLE IF NOT EXISTS transaction_results(
-                hash BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL
-            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS transaction_results\(Self.transactionResultsColumns)
             """)
         let select = try connection.cached("SELECT height, root, root_location FROM state_roots ORDER BY height DESC LIMIT 1")
         try select.bind([])
@@ -242,14 +256,34 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
-    /// The recorded outcome of a transaction: height, position, code and message.
+    /// The recorded outcome of a transaction: height, position, code and message. The
+    /// state's outcome record (`tx/<hash>`) says where the transaction is; the result row
+    /// there adds the code and message. Both are written in the block's one SQLite
+    /// transaction, so a record without its row is a corrupt store.
     public func transactionResult(_ hash: Hash) throws(StoreError) -> (
         height: UInt64, position: UInt32, code: UInt16, message: String
     )? {
-        let select = try connection.cached("SELECT height, position, code, message FROM transaction_results WHERE hash = ?")
-        try select.bind([.blob(hash.bytes)])
-        guard try select.step() else { return nil }
-        return (UInt64(select.integer(0)), UInt32(select.integer(1)), UInt16(select.integer(2)), select.text(3))
+        let outcome: TransactionOutcomeRecord?
+        do throws(StateError) {
+            outcome = try record(TransactionOutcomeRecord.self, forKey: StateKey.transaction(hash))
+        } catch {
+            throw StoreError(.corrupt, "the outcome record of transaction \(hash) cannot be read: \(error.message)")
+        }
+        guard let outcome else { return nil }
+        let select = try connection.cached("SELECT code, message FROM transaction_results WHERE height = ? AND position = ?")
+        try select.bind([.integer(Int64(outcome.height)), .integer(Int64(outcome.index))])
+        guard try select.step() else {
+            throw StoreError(
+                .corrupt,
+                "transaction \(hash) is recorded at height \(outcome.height), position \(outcome.index), but no result is stored there"
+            )
+        }
+        // The row's code, as recorded beside its message; the outcome record's own code is
+        // part of the state, which its root covers. An auditor compares both with a replay.
+        guard let code = UInt16(exactly: select.integer(0)) else {
+            throw StoreError(.corrupt, "transaction \(hash): the stored result code \(select.integer(0)) is out of range")
+        }
+        return (outcome.height, outcome.index, code, select.text(1))
     }
 
     /// Writes a change set for `height` inside the caller's SQLite transaction.
@@ -274,12 +308,12 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             .integer(Int64(height)), .blob(changes.stateRoot.bytes), .integer(Int64(changes.tree.rootLocation)),
         ])
         let insertResult = try connection.cached(
-            "INSERT OR IGNORE INTO transaction_results(hash, height, position, code, message) VALUES (?, ?, ?, ?, ?)")
+            "INSERT INTO transaction_results(height, position, code, message) VALUES (?, ?, ?, ?)")
         for (position, outcome) in outcomes.enumerated() where outcome.code.consumesNonce || outcome.code == .ok {
-            // Only transactions that consumed a nonce are unique by hash; a rejected replay must not hide its original.
+            // Exactly the transactions that leave an outcome record in the state (`tx/<hash>`),
+            // through which `transactionResult` finds this row: those that consumed a nonce.
             try insertResult.run([
-                .blob(outcome.transactionHash.bytes), .integer(Int64(height)), .integer(Int64(position)),
-                .integer(Int64(outcome.code.rawValue)),
+                .integer(Int64(height)), .integer(Int64(position)), .integer(Int64(outcome.code.rawValue)),
                 .text(outcome.message),
             ])
         }
@@ -348,6 +382,26 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         if keyFilter?.isOverfull == true { keyFilter = nil }
         checkedNodes.withLock { cache in cache.insert(contentsOf: changes.treeNodes) }
         uncommittedChanges = nil
+    }
+
+    /// Moves a schema-2 store's transaction results, keyed by transaction hash, to the
+    /// schema-3 table keyed by height and position, inside the caller's transaction. The
+    /// rows keep their values; a store without the table (it is created on first open) has
+    /// nothing to move.
+    static func migrateTransactionResultsToVersion3(_ connection: SQLiteConnection) throws(StoreError) {
+        let select = try connection.prepare(
+            "SELECT count(*) FROM pragma_table_info('transaction_results') WHERE name = 'hash'")
+        try select.bind([])
+        guard try select.step(), select.integer(0) > 0 else { return }
+        select.reset()
+        try connection.execute(
+            """
+            ALTER TABLE transaction_results RENAME TO transaction_results_by_hash;
+            CREATE TABLE transaction_results\(transactionResultsColumns)
+            INSERT INTO transaction_results(height, position, code, message)
+                SELECT height, position, code, message FROM transaction_results_by_hash ORDER BY height, position;
+            DROP TABLE transaction_results_by_hash;
+            """)
     }
 
     /// Whether a version-1 store (tree nodes keyed by hash) is at `connection`: it has a

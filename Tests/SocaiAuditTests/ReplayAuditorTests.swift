@@ -171,9 +171,9 @@ import Testing
         }
         #expect(rootFailure?.message.hasPrefix("block 3: recorded state root differs: recorded \(forged), replayed ") == true)
 
-        let transaction = fixture.blocks[2].block.transactions[0]
+        // Block 3's first transaction's result, found where its outcome record places it.
         let resultFailure = try tamperedStoreFailure(fixture) { path in
-            try tamper(path, "UPDATE transaction_results SET code = 150 WHERE hash = ?", [.blob(transaction.hash.bytes)])
+            try tamper(path, "UPDATE transaction_results SET code = 150 WHERE height = 3 AND position = 0")
         }
         #expect(
             resultFailure?.message

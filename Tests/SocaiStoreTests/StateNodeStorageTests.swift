@@ -66,6 +66,105 @@ extension StateStoreTests {
             """)
     }
 
+    /// Rewrites the store's transaction results at `path` into schema 2's table, keyed by
+    /// transaction hash (each hash from the transaction's outcome record in the state), and
+    /// stamps the store as `version`.
+    func downgradeResultsToSchema2(_ path: String, stampingVersion version: Int64 = 2) throws {
+        let raw = try SQLiteConnection(path: path, create: false)
+        var hashes: [String: [UInt8]] = [:]
+        let outcomes = try raw.prepare("SELECT key, value FROM state WHERE key >= CAST('tx/' AS BLOB) AND key < CAST('tx0' AS BLOB)")
+        try outcomes.bind([])
+        while try outcomes.step() {
+            let record = try TransactionOutcomeRecord(canonicalBytes: outcomes.blob(1))
+            hashes["\(record.height)/\(record.index)"] = Array(outcomes.blob(0).dropFirst(3))
+        }
+        outcomes.reset()
+        #expect(!hashes.isEmpty)
+        try raw.execute(
+            """
+            CREATE TABLE results_by_hash(
+                hash BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL
+            ) WITHOUT ROWID;
+            """)
+        let rows = try raw.prepare("SELECT height, position, code, message FROM transaction_results")
+        try rows.bind([])
+        let insert = try raw.prepare("INSERT INTO results_by_hash(hash, height, position, code, message) VALUES (?, ?, ?, ?, ?)")
+        var copied = 0
+        while try rows.step() {
+            let hash = try #require(hashes["\(rows.integer(0))/\(rows.integer(1))"])
+            try insert.run([
+                .blob(hash), .integer(rows.integer(0)), .integer(rows.integer(1)), .integer(rows.integer(2)), .text(rows.text(3)),
+            ])
+            copied += 1
+        }
+        rows.reset()
+        #expect(copied == hashes.count)
+        try raw.execute(
+            """
+            DROP TABLE transaction_results;
+            ALTER TABLE results_by_hash RENAME TO transaction_results;
+            PRAGMA user_version = \(version);
+            """)
+    }
+
+    /// Every transaction of `blocks` that left an outcome record, with its recorded result.
+    func recordedResults(_ blocks: [(Block, CommitCertificate)], in state: StateDatabase) throws -> [String] {
+        try blocks.flatMap { block, _ in
+            try block.transactions.compactMap { transaction in
+                try state.transactionResult(transaction.hash).map { "\($0.height)/\($0.position)/\($0.code)/\($0.message)" }
+            }
+        }
+    }
+
+    @Test func aSchema2StoreIsMigratedWhenOpenedAndFindsEveryResultByHash() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("chain.sqlite")
+        let genesis = try genesis()
+        let reference = try genesisState(genesis)
+        let blocks = try buildChain(genesis, count: 5, reference: reference)
+        let executor = LedgerExecutor(chainID: Self.chainID)
+        let before: [String]
+        do {
+            let store = try genesisStore(genesis, in: directory)
+            for (block, commit) in blocks.prefix(3) { try store.appendExecuting(block, commit: commit, executor: executor) }
+            before = try recordedResults(Array(blocks.prefix(3)), in: store.state)
+        }
+        #expect(!before.isEmpty)
+        try downgradeResultsToSchema2(path)
+        #expect(try schemaVersion(path) == 2)
+
+        let migrated = try BlockStore(existingAt: path)
+        #expect(try schemaVersion(path) == BlockStore.schemaVersion)
+        #expect(try recordedResults(Array(blocks.prefix(3)), in: migrated.state) == before)
+        // Blocks go on after the migration, their results found by hash as well.
+        for (block, commit) in blocks.dropFirst(3) { try migrated.appendExecuting(block, commit: commit, executor: executor) }
+        let reopened = try BlockStore(existingAt: path)
+        let after = try recordedResults(blocks, in: reopened.state)
+        #expect(after.count > before.count && Array(after.prefix(before.count)) == before)
+        #expect(reopened.verifyChain().isValid)
+    }
+
+    @Test func aResultRowMissingUnderItsOutcomeRecordIsReportedAsCorrupt() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("chain.sqlite")
+        let genesis = try genesis()
+        let reference = try genesisState(genesis)
+        let blocks = try buildChain(genesis, count: 2, reference: reference)
+        let executor = LedgerExecutor(chainID: Self.chainID)
+        do {
+            let store = try genesisStore(genesis, in: directory)
+            for (block, commit) in blocks { try store.appendExecuting(block, commit: commit, executor: executor) }
+        }
+        try SQLiteConnection(path: path, create: false).execute("DELETE FROM transaction_results WHERE height = 2")
+        let reopened = try BlockStore(existingAt: path)
+        let transaction = try #require(blocks[1].0.transactions.first)
+        let error = try #require(throws: StoreError.self) { _ = try reopened.state.transactionResult(transaction.hash) }
+        #expect(error.code == .corrupt)
+        #expect(error.message.contains("recorded at height 2, position 0, but no result is stored there"), "\(error.message)")
+        // An unknown hash is simply not found.
+        #expect(try reopened.state.transactionResult(Hash.sha256([1, 2, 3])) == nil)
+    }
+
     /// The store's `PRAGMA user_version`.
     func schemaVersion(_ path: String) throws -> Int64 {
         let raw = try SQLiteConnection(path: path, create: false)
@@ -138,6 +237,8 @@ extension StateStoreTests {
                 roots.append(store.state.stateRoot)
             }
         }
+        let resultsBefore = try recordedResults(Array(blocks.prefix(3)), in: try BlockStore(existingAt: path).state)
+        try downgradeResultsToSchema2(path, stampingVersion: 1)
         try downgradeToSchema1(path)
         #expect(try schemaVersion(path) == 1)
 
@@ -145,6 +246,7 @@ extension StateStoreTests {
         #expect(try schemaVersion(path) == BlockStore.schemaVersion)
         #expect(migrated.height == 3)
         #expect(migrated.state.stateRoot == roots[3])
+        #expect(try recordedResults(Array(blocks.prefix(3)), in: migrated.state) == resultsBefore)
         // Every old node is at version 0, and every recorded root reads there.
         for (height, root) in roots.enumerated() {
             let stored = try #require(try migrated.state.stateRootReference(atHeight: UInt64(height)))
@@ -179,9 +281,10 @@ extension StateStoreTests {
         let path = directory.file("chain.sqlite")
         let genesis = try genesis()
         _ = try genesisStore(genesis, in: directory)
-        try SQLiteConnection(path: path, create: false).execute("PRAGMA user_version = 3")
+        let newer = BlockStore.schemaVersion + 1
+        try SQLiteConnection(path: path, create: false).execute("PRAGMA user_version = \(newer)")
         let error = try #require(throws: StoreError.self) { _ = try BlockStore(existingAt: path) }
-        #expect(error.message.contains("schema version 3"), "\(error.message)")
-        #expect(try schemaVersion(path) == 3)
+        #expect(error.message.contains("schema version \(newer)"), "\(error.message)")
+        #expect(try schemaVersion(path) == newer)
     }
 }
