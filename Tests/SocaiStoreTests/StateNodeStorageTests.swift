@@ -72,7 +72,8 @@ extension StateStoreTests {
     func downgradeResultsToSchema2(_ path: String, stampingVersion version: Int64 = 2) throws {
         let raw = try SQLiteConnection(path: path, create: false)
         var hashes: [String: [UInt8]] = [:]
-        let outcomes = try raw.prepare("SELECT key, value FROM state WHERE key >= CAST('tx/' AS BLOB) AND key < CAST('tx0' AS BLOB)")
+        let outcomes = try raw.prepare(
+            "SELECT key, value FROM state WHERE key >= CAST('tx/' AS BLOB) AND key < CAST('tx0' AS BLOB)")
         try outcomes.bind([])
         while try outcomes.step() {
             let record = try TransactionOutcomeRecord(canonicalBytes: outcomes.blob(1))
