@@ -227,14 +227,15 @@ public enum InvariantChecker {
             }
         }
         // No node may stall: at the end each is at least where the chain was a bound earlier.
-        // A node's height at the end is the last one it answered with: one sample it did not
-        // answer in time (a loaded machine) is not a stall, and a node that stopped answering
-        // for good is still judged by the height it had reached.
+        // A node's height at the end is the last one it answered with within that bound: a
+        // sample or two it did not answer in time (a loaded machine) is not a stall, and a
+        // node that answered nothing in the last bound has stalled whatever it reached.
         if let last = run.samples.last, last.atMilliseconds >= bound {
             let earlier = run.samples.last { $0.atMilliseconds <= last.atMilliseconds - bound }
             let target = earlier.map(networkHeight) ?? 0
+            let recent = run.samples.filter { $0.atMilliseconds + bound >= last.atMilliseconds }
             let finalHeights = last.heights.indices.map { node in
-                run.samples.reversed().lazy.compactMap { node < $0.heights.count ? $0.heights[node] : nil }.first
+                recent.reversed().lazy.compactMap { node < $0.heights.count ? $0.heights[node] : nil }.first
             }
             for (index, height) in finalHeights.enumerated() where (height ?? 0) < target {
                 violations.append(

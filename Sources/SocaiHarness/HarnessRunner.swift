@@ -157,7 +157,11 @@ public final class HarnessRunner: @unchecked Sendable {
         faultsDone.wait()
         settle()
         lock.withLock { monitoring = false }
-        monitorDone.wait()
+        // One pass of the loop: at most one 3 s request per node, then its pause.
+        let monitorPassSeconds = 3 * validatorCount + 5
+        if monitorDone.wait(timeout: .now() + .seconds(monitorPassSeconds)) == .timedOut {
+            log("the height monitor did not finish its last pass within \(monitorPassSeconds) s")
+        }
         stopNodes()
         let observation = try observe()
         let invariants = InvariantChecker.check(observation)

@@ -186,6 +186,9 @@ public struct LedgerExecutor: Sendable {
             try LedgerRules(context: context, state: state).apply()
             result = outcome(.ok, "applied")
         } catch let violation as RuleViolation {
+            // A rule's violation consumes the nonce and leaves an outcome record, which a
+            // node's store finds its result row through (codes 1 to 3 leave neither).
+            precondition(violation.code.consumesNonce, "rule violation \(violation.code) below the nonce-consuming codes")
             state.discardTransaction()
             result = outcome(violation.code, violation.message)
         } catch let error as StateError {

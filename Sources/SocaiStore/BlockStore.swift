@@ -59,25 +59,32 @@ public final class BlockStore {
                 try insert.run([.text("tip_hash"), .blob(genesisHash.bytes)])
             }
         }
-        try self.init(connection: connection)
+        try self.init(connection: connection, migrating: true)
     }
 
     /// Opens an existing store at `path`; throws `notFound` when there is none.
     public convenience init(existingAt path: String) throws(StoreError) {
         let connection = try SQLiteConnection(path: path, create: false)
         try Self.configure(connection)
-        try self.init(connection: connection)
+        try self.init(connection: connection, migrating: false)
     }
 
-    private init(connection: SQLiteConnection) throws(StoreError) {
+    /// `migrating`: whether a schema-2 store is brought to this schema. Only the node's own
+    /// open (`init(path:chainID:genesisHash:)`) migrates one: a reader (`existingAt`, a
+    /// command reading a running node's store) leaves it as it is and reads its results
+    /// by hash, so that an older node still running on it can go on committing. A schema-1
+    /// store, which this socai cannot read, is migrated by either.
+    private init(connection: SQLiteConnection, migrating: Bool) throws(StoreError) {
         self.connection = connection
         checkpointer = WALCheckpointer(path: connection.path)
         connection.routeCheckpoints(to: checkpointer)
-        let versionFound = try Self.upgradeSchema(connection)
+        let versionFound = try Self.upgradeSchema(connection, migratingVersion2: migrating)
         state = try StateDatabase(connection: connection)
         // Stamped once, on the new file: a store opened by a reader (an audit of a running
         // node's store) is not written to.
-        if versionFound == 0 { try connection.execute("PRAGMA user_version = \(Self.schemaVersion)") }
+        if versionFound == 0, try !StateDatabase.hasResultsKeyedByHash(connection) {
+            try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
+        }
         guard let meta = try Self.readMeta(connection) else {
             throw StoreError(.corrupt, "\(connection.path) is not a Socai block store (no chain metadata)")
         }
@@ -129,13 +136,23 @@ public final class BlockStore {
     /// Brings a store written by an earlier Socai to this schema, in one transaction, or
     /// refuses one written by a later Socai, and returns the version it found. A new file
     /// (version 0) needs nothing.
-    private static func upgradeSchema(_ connection: SQLiteConnection) throws(StoreError) -> Int64 {
+    private static func upgradeSchema(_ connection: SQLiteConnection, migratingVersion2: Bool) throws(StoreError) -> Int64 {
         let select = try connection.prepare("PRAGMA user_version")
         try select.bind([])
         let version = try select.step() ? select.integer(0) : 0
         select.reset()
         switch version {
-        case schemaVersion, 0:
+        case schemaVersion:
+            break
+        case 0:
+            // Not yet stamped: new, or made by an earlier socai that stopped before stamping
+            // it, whose results table may be schema 2's.
+            if migratingVersion2, try StateDatabase.hasResultsKeyedByHash(connection) {
+                try connection.inTransaction { () throws(StoreError) in
+                    try StateDatabase.migrateTransactionResultsToVersion3(connection)
+                }
+            }
+        case 2 where !migratingVersion2:
             break
         case 1, 2:
             try connection.inTransaction { () throws(StoreError) in

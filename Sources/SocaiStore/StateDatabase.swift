@@ -87,6 +87,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
     init(connection: SQLiteConnection) throws(StoreError) {
         self.connection = connection
+        resultsKeyedByHash = try Self.hasResultsKeyedByHash(connection)
         try connection.execute(
             """
             CREATE TABLE IF NOT EXISTS state(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -263,11 +264,19 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     public func transactionResult(_ hash: Hash) throws(StoreError) -> (
         height: UInt64, position: UInt32, code: UInt16, message: String
     )? {
+        if resultsKeyedByHash { return try transactionResultKeyedByHash(hash) }
+        // Read past the value cache: a lookup of a hash never committed (any API client can
+        // ask for one) must not push the records execution reads out of it.
+        let key = StateKey.transaction(hash)
         let outcome: TransactionOutcomeRecord?
         do throws(StateError) {
-            outcome = try record(TransactionOutcomeRecord.self, forKey: StateKey.transaction(hash))
+            outcome = try storedValue(forKey: key).map { bytes throws(StateError) in
+                try StateRecordDecoding.decode(TransactionOutcomeRecord.self, bytes, key: key)
+            }
         } catch {
-            throw StoreError(.corrupt, "the outcome record of transaction \(hash) cannot be read: \(error.message)")
+            throw StoreError(
+                error.code == .corrupt ? .corrupt : .database,
+                "the outcome record of transaction \(hash) cannot be read: \(error.message)")
         }
         guard let outcome else { return nil }
         let select = try connection.cached("SELECT code, message FROM transaction_results WHERE height = ? AND position = ?")
@@ -286,8 +295,30 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         return (outcome.height, outcome.index, code, select.text(1))
     }
 
+    /// Whether this store's `transaction_results` is schema 2's, keyed by transaction hash: a
+    /// store read without being migrated (an auditor's `StoredChainReader`, or a reader of a
+    /// running node's schema-2 store) looks its results up by hash, as that schema did,
+    /// instead of scanning an unindexed table for each (height, position).
+    private let resultsKeyedByHash: Bool
+
+    /// The schema-2 lookup; see `resultsKeyedByHash`.
+    private func transactionResultKeyedByHash(_ hash: Hash) throws(StoreError) -> (
+        height: UInt64, position: UInt32, code: UInt16, message: String
+    )? {
+        let select = try connection.cached("SELECT height, position, code, message FROM transaction_results WHERE hash = ?")
+        try select.bind([.blob(hash.bytes)])
+        guard try select.step() else { return nil }
+        guard let position = UInt32(exactly: select.integer(1)), let code = UInt16(exactly: select.integer(2)),
+            select.integer(0) >= 1
+        else {
+            throw StoreError(.corrupt, "transaction \(hash): its stored result is out of range")
+        }
+        return (UInt64(select.integer(0)), position, code, select.text(3))
+    }
+
     /// Writes a change set for `height` inside the caller's SQLite transaction.
     func write(_ changes: StateChanges, height: UInt64, outcomes: [TransactionOutcome]) throws(StoreError) {
+        precondition(!resultsKeyedByHash, "a schema-2 store read without migrating it is written to")
         precondition(changes.tree.version == height, "state changes made for height \(changes.tree.version) written at \(height)")
         precondition(
             SparseMerkleNodeLocation.version(of: changes.tree.rootLocation) <= height, "a state root stored above its own height")
@@ -389,11 +420,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// rows keep their values; a store without the table (it is created on first open) has
     /// nothing to move.
     static func migrateTransactionResultsToVersion3(_ connection: SQLiteConnection) throws(StoreError) {
-        let select = try connection.prepare(
-            "SELECT count(*) FROM pragma_table_info('transaction_results') WHERE name = 'hash'")
-        try select.bind([])
-        guard try select.step(), select.integer(0) > 0 else { return }
-        select.reset()
+        guard try hasResultsKeyedByHash(connection) else { return }
         try connection.execute(
             """
             ALTER TABLE transaction_results RENAME TO transaction_results_by_hash;
@@ -402,6 +429,15 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
                 SELECT height, position, code, message FROM transaction_results_by_hash ORDER BY height, position;
             DROP TABLE transaction_results_by_hash;
             """)
+    }
+
+    /// Whether the store at `connection` keeps schema 2's `transaction_results`, keyed by
+    /// transaction hash.
+    static func hasResultsKeyedByHash(_ connection: SQLiteConnection) throws(StoreError) -> Bool {
+        let select = try connection.prepare(
+            "SELECT count(*) FROM pragma_table_info('transaction_results') WHERE name = 'hash'")
+        try select.bind([])
+        return try select.step() && select.integer(0) > 0
     }
 
     /// Whether a version-1 store (tree nodes keyed by hash) is at `connection`: it has a

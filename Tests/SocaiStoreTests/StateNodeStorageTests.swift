@@ -134,7 +134,19 @@ extension StateStoreTests {
         try downgradeResultsToSchema2(path)
         #expect(try schemaVersion(path) == 2)
 
-        let migrated = try BlockStore(existingAt: path)
+        // A reader leaves it as it is (an older node may still be running on it) and finds
+        // each result by hash, as schema 2 did.
+        do {
+            let read = try BlockStore(existingAt: path)
+            #expect(try recordedResults(Array(blocks.prefix(3)), in: read.state) == before)
+        }
+        #expect(try schemaVersion(path) == 2)
+        let reader = try StoredChainReader(path: path)
+        let first = try #require(blocks[0].0.transactions.first)
+        #expect(try reader.recordedResult(first.hash)?.height == 1)
+
+        // The node's own open migrates it.
+        let migrated = try BlockStore(path: path, chainID: Self.chainID, genesisHash: genesis.hash)
         #expect(try schemaVersion(path) == BlockStore.schemaVersion)
         #expect(try recordedResults(Array(blocks.prefix(3)), in: migrated.state) == before)
         // Blocks go on after the migration, their results found by hash as well.
