@@ -117,19 +117,24 @@ extension StateStoreTests {
         }
     }
 
-    @Test func aSchema2StoreIsMigratedWhenOpenedAndFindsEveryResultByHash() throws {
+    /// A new store holding the first `appended` blocks of a `count`-block chain, closed.
+    func closedStore(chainOf count: Int, appended: Int) throws -> (
+        directory: TemporaryDirectory, path: String, genesis: Genesis, blocks: [(Block, CommitCertificate)],
+        executor: LedgerExecutor
+    ) {
         let directory = TemporaryDirectory()
-        let path = directory.file("chain.sqlite")
         let genesis = try genesis()
-        let reference = try genesisState(genesis)
-        let blocks = try buildChain(genesis, count: 5, reference: reference)
+        let blocks = try buildChain(genesis, count: count, reference: try genesisState(genesis))
         let executor = LedgerExecutor(chainID: Self.chainID)
-        let before: [String]
-        do {
-            let store = try genesisStore(genesis, in: directory)
-            for (block, commit) in blocks.prefix(3) { try store.appendExecuting(block, commit: commit, executor: executor) }
-            before = try recordedResults(Array(blocks.prefix(3)), in: store.state)
-        }
+        let store = try genesisStore(genesis, in: directory)
+        for (block, commit) in blocks.prefix(appended) { try store.appendExecuting(block, commit: commit, executor: executor) }
+        return (directory, directory.file("chain.sqlite"), genesis, blocks, executor)
+    }
+
+    @Test func aSchema2StoreIsMigratedWhenOpenedAndFindsEveryResultByHash() throws {
+        let (directory, path, genesis, blocks, executor) = try closedStore(chainOf: 5, appended: 3)
+        defer { withExtendedLifetime(directory) {} }
+        let before = try recordedResults(Array(blocks.prefix(3)), in: try BlockStore(existingAt: path).state)
         #expect(!before.isEmpty)
         try downgradeResultsToSchema2(path)
         #expect(try schemaVersion(path) == 2)
@@ -158,16 +163,8 @@ extension StateStoreTests {
     }
 
     @Test func aResultRowMissingUnderItsOutcomeRecordIsReportedAsCorrupt() throws {
-        let directory = TemporaryDirectory()
-        let path = directory.file("chain.sqlite")
-        let genesis = try genesis()
-        let reference = try genesisState(genesis)
-        let blocks = try buildChain(genesis, count: 2, reference: reference)
-        let executor = LedgerExecutor(chainID: Self.chainID)
-        do {
-            let store = try genesisStore(genesis, in: directory)
-            for (block, commit) in blocks { try store.appendExecuting(block, commit: commit, executor: executor) }
-        }
+        let (directory, path, _, blocks, _) = try closedStore(chainOf: 2, appended: 2)
+        defer { withExtendedLifetime(directory) {} }
         try SQLiteConnection(path: path, create: false).execute("DELETE FROM transaction_results WHERE height = 2")
         let reopened = try BlockStore(existingAt: path)
         let transaction = try #require(blocks[1].0.transactions.first)
