@@ -135,7 +135,7 @@ public final class BlockStore {
 
     /// Brings a store written by an earlier Socai to this schema, in one transaction, or
     /// refuses one written by a later Socai, and returns the version it found. A new file
-    /// (version 0) needs nothing.
+    /// (version 0) needs nothing, unless an earlier Socai stopped before stamping it.
     private static func upgradeSchema(_ connection: SQLiteConnection, migratingVersion2: Bool) throws(StoreError) -> Int64 {
         let select = try connection.prepare("PRAGMA user_version")
         try select.bind([])
