@@ -44,6 +44,9 @@ public struct HarnessRunConfiguration: Sendable {
 public final class HarnessRunner: @unchecked Sendable {
     /// How often node heights are sampled.
     public static let sampleIntervalMilliseconds: UInt64 = 500
+    /// Longest wait for one node's `/metrics` in a height sample: on a loaded machine a live
+    /// node can take over a second to answer, and a sample it misses reads as no height.
+    static let metricsRequestSecondsMax = 3
     /// Timeline interval.
     public static let bucketMilliseconds: UInt64 = 5_000
     /// Longest wait for one transaction's commit.
@@ -157,8 +160,8 @@ public final class HarnessRunner: @unchecked Sendable {
         faultsDone.wait()
         settle()
         lock.withLock { monitoring = false }
-        // One pass of the loop: at most one 3 s request per node, then its pause.
-        let monitorPassSeconds = 3 * validatorCount + 5
+        // One pass of the loop: at most one request per node, then its pause.
+        let monitorPassSeconds = Self.metricsRequestSecondsMax * validatorCount + 5
         if monitorDone.wait(timeout: .now() + .seconds(monitorPassSeconds)) == .timedOut {
             log("the height monitor did not finish its last pass within \(monitorPassSeconds) s")
         }
@@ -333,9 +336,7 @@ public final class HarnessRunner: @unchecked Sendable {
                     heights.append(nil)
                     continue
                 }
-                // 3 s: on a loaded machine a live node can take over a second to answer, and a
-                // sample it misses reads as no height at all.
-                let metrics = HarnessHTTP.metrics("\(api(node))/metrics", timeoutSeconds: 3)
+                let metrics = HarnessHTTP.metrics("\(api(node))/metrics", timeoutSeconds: Double(Self.metricsRequestSecondsMax))
                 heights.append(metrics?["socai_height"].map { UInt64($0) })
                 if let synced = metrics?["socai_blocks_synced_total"] { lock.withLock { syncedNow[node] = UInt64(synced) } }
             }

@@ -82,7 +82,7 @@ public final class BlockStore {
         state = try StateDatabase(connection: connection)
         // Stamped once, on the new file: a store opened by a reader (an audit of a running
         // node's store) is not written to.
-        if versionFound == 0, try !StateDatabase.hasResultsKeyedByHash(connection) {
+        if versionFound == 0, !state.resultsKeyedByHash {
             try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
         }
         guard let meta = try Self.readMeta(connection) else {

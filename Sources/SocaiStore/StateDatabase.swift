@@ -257,13 +257,14 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
+    /// A transaction's recorded result: where it is in the chain, its code and its message.
+    public typealias StoredTransactionResult = (height: UInt64, position: UInt32, code: UInt16, message: String)
+
     /// The recorded outcome of a transaction: height, position, code and message. The
     /// state's outcome record (`tx/<hash>`) says where the transaction is; the result row
     /// there adds the code and message. Both are written in the block's one SQLite
     /// transaction, so a record without its row is a corrupt store.
-    public func transactionResult(_ hash: Hash) throws(StoreError) -> (
-        height: UInt64, position: UInt32, code: UInt16, message: String
-    )? {
+    public func transactionResult(_ hash: Hash) throws(StoreError) -> StoredTransactionResult? {
         if resultsKeyedByHash { return try transactionResultKeyedByHash(hash) }
         // Read past the value cache: a lookup of a hash never committed (any API client can
         // ask for one) must not push the records execution reads out of it.
@@ -299,12 +300,10 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// store read without being migrated (an auditor's `StoredChainReader`, or a reader of a
     /// running node's schema-2 store) looks its results up by hash, as that schema did,
     /// instead of scanning an unindexed table for each (height, position).
-    private let resultsKeyedByHash: Bool
+    let resultsKeyedByHash: Bool
 
     /// The schema-2 lookup; see `resultsKeyedByHash`.
-    private func transactionResultKeyedByHash(_ hash: Hash) throws(StoreError) -> (
-        height: UInt64, position: UInt32, code: UInt16, message: String
-    )? {
+    private func transactionResultKeyedByHash(_ hash: Hash) throws(StoreError) -> StoredTransactionResult? {
         let select = try connection.cached("SELECT height, position, code, message FROM transaction_results WHERE hash = ?")
         try select.bind([.blob(hash.bytes)])
         guard try select.step() else { return nil }
@@ -567,10 +566,7 @@ struct CheckedNodeCache {
         var rest = entries[...]
         // Each pass inserts at least one entry (room ≥ 1 after aging), so this ends.
         while !rest.isEmpty {
-            if young.count >= generationNodesMax {
-                swap(&young, &old)
-                young.removeAll()
-            }
+            ageIfFull()
             let room = generationNodesMax - young.count
             young.insert(contentsOf: rest.prefix(room))
             rest = rest.dropFirst(room)
@@ -579,11 +575,15 @@ struct CheckedNodeCache {
     }
 
     mutating func insert(_ node: SparseMerkleStoredNode, hash: Hash) {
-        if young.count >= generationNodesMax {
-            swap(&young, &old)
-            young.removeAll()
-        }
+        ageIfFull()
         young.insert(node, hash: hash)
         precondition(young.count <= generationNodesMax, "checked node cache over its bound")
+    }
+
+    /// A full young generation becomes the old one, and the old one, emptied, the young.
+    private mutating func ageIfFull() {
+        guard young.count >= generationNodesMax else { return }
+        swap(&young, &old)
+        young.removeAll()
     }
 }
