@@ -154,57 +154,6 @@ public final class SparseMerkleNodeTable {
         preconditionFailure("node table has no empty slot")
     }
 
-    /// Batches smaller than this are inserted in the order given: their slots are few and
-    /// far apart whatever the order.
-    static let batchOrderedMin = 64
-    /// The order batch inserts visit slots in is by the top `batchBucketBits` bits of each
-    /// home slot: 4,096 stretches, each a few pages of a large table.
-    static let batchBucketBits = 12
-
-    /// Stores each of `entries` as `insert(_:hash:)` does, visiting their home slots in
-    /// ascending stretches of the table instead of in the order given. Returns how many were
-    /// added.
-    ///
-    /// Why: a block's new nodes land all over a table far larger than the caches, and one
-    /// at a time each insert waited for its slot's memory (filling a validator's checked-node
-    /// cache was about a quarter of storing a block). In slot order, successive inserts fall
-    /// in the same or the next pages, which the processor fetches ahead. A counting sort on
-    /// the slots' top bits orders them in two passes, linear in the batch.
-    @discardableResult
-    public func insert(contentsOf entries: ArraySlice<SparseMerkleNodeEntry>) -> Int {
-        var added = 0
-        guard entries.count >= Self.batchOrderedMin else {
-            for entry in entries where insert(entry.stored, hash: entry.hash) { added += 1 }
-            return added
-        }
-        // Grown first, so the slots the order was computed for are the slots filled.
-        while (count + entries.count) * 4 > capacity * 3 { grow() }
-        let capacityBefore = capacity
-        let bucketShift = max(0, capacity.trailingZeroBitCount - Self.batchBucketBits)
-        let bucketCount = capacity >> bucketShift
-        var bucketEnds = [Int](repeating: 0, count: bucketCount + 1)
-        var buckets: [Int32] = []
-        buckets.reserveCapacity(entries.count)
-        for entry in entries {
-            let bucket = home(entry.hash) >> bucketShift
-            buckets.append(Int32(truncatingIfNeeded: bucket))
-            bucketEnds[bucket + 1] += 1
-        }
-        for bucket in 0..<bucketCount { bucketEnds[bucket + 1] += bucketEnds[bucket] }
-        var order = [Int32](repeating: -1, count: entries.count)
-        for (offset, bucket) in buckets.enumerated() {
-            order[bucketEnds[Int(bucket)]] = Int32(truncatingIfNeeded: offset)
-            bucketEnds[Int(bucket)] += 1
-        }
-        for offset in order {
-            precondition(offset >= 0, "node table: a batch entry was left out of its order")
-            let entry = entries[entries.startIndex + Int(offset)]
-            if insert(entry.stored, hash: entry.hash) { added += 1 }
-        }
-        precondition(capacity == capacityBefore, "node table grew during a batch sized for it")
-        return added
-    }
-
     /// Removes the node stored under `hash`. Returns whether there was one.
     @discardableResult
     public func remove(_ hash: Hash) -> Bool {

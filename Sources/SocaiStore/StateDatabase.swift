@@ -202,11 +202,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// missing or fails the check: the tree then reads it through `node(_:)` and reports
     /// exactly what is wrong.
     ///
-    /// The cache is keyed by hash alone. It holds only nodes of committed blocks, and every
-    /// stored copy of one hash is the same node whose children's locations name stored rows,
-    /// so whichever copy it holds serves any reference to that hash.
+    /// The cache holds only nodes of committed blocks (see `CheckedNodeCache`).
     public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? {
-        if let node = checkedNodes.withLock({ $0.node(reference.hash) }) { return node }
+        if let node = checkedNodes.withLock({ $0.node(reference) }) { return node }
         guard let stored = try? node(reference), let checked = try? stored.checked(as: reference.hash) else { return nil }
         checkedNodes.withLock { $0.insert(checked, hash: reference.hash) }
         return checked
@@ -410,7 +408,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         for change in changes.values where change.value != nil { keyFilter?.insert(change.key) }
         // Rebuilt from the table at the next read that needs it, twice as large.
         if keyFilter?.isOverfull == true { keyFilter = nil }
-        checkedNodes.withLock { cache in cache.insert(contentsOf: changes.treeNodes) }
+        checkedNodes.withLock { cache in cache.keep(committed: changes.treeNodes, version: changes.tree.version) }
         uncommittedChanges = nil
     }
 
@@ -514,76 +512,5 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             DROP TABLE state_roots_version1;
             DROP TABLE temp.version1_locations;
             """)
-    }
-}
-
-/// A bounded cache of checked state-tree nodes in two generations: when the young one
-/// fills, it becomes the old one and the former old one is emptied to serve as the next
-/// young one; a hit in the old one moves the node back to the young one. Recently used
-/// nodes (the top of the tree, which every update walks) stay; at most
-/// `2 × generationNodesMax` nodes are held. Each generation is a `SparseMerkleNodeTable`: a
-/// node hash needs no SipHash to pick a slot, and every node a block reads or writes passes
-/// through here.
-///
-/// The emptied generation keeps its slots. A new table would fault in and zero its memory
-/// again inside the commit that filled the generation; a saturated validator's profile had
-/// that at 2–3% of its processor time.
-struct CheckedNodeCache {
-    /// Nodes per generation by default: a full generation is a table of 2^19 slots of 120 bytes
-    /// (a hash beside its node and its children's locations), so the two hold at most about
-    /// 126 MB.
-    static let generationNodesMaxDefault = 1 << 18
-
-    /// Nodes per generation.
-    let generationNodesMax: Int
-    private var young: SparseMerkleNodeTable
-    private var old: SparseMerkleNodeTable
-
-    init(generationNodesMax: Int = CheckedNodeCache.generationNodesMaxDefault) {
-        precondition(generationNodesMax >= 1)
-        self.generationNodesMax = generationNodesMax
-        // Sized for a full generation at once: a table that grows places every node again
-        // at each doubling, and a new or restarted validator paid that, about 3% of its
-        // processor time, while its first blocks filled the cache.
-        young = SparseMerkleNodeTable(nodesExpected: generationNodesMax)
-        old = SparseMerkleNodeTable(nodesExpected: generationNodesMax)
-    }
-
-    /// Number of nodes held.
-    var count: Int { young.count + old.count }
-
-    mutating func node(_ hash: Hash) -> SparseMerkleStoredNode? {
-        if let node = young.node(hash) { return node }
-        guard let node = old.node(hash) else { return nil }
-        insert(node, hash: hash)
-        return node
-    }
-
-    /// Inserts a block's new nodes, in the young generation's slot order (see
-    /// `SparseMerkleNodeTable.insert(contentsOf:)`); a generation that fills on the way is
-    /// aged as single inserts age it.
-    mutating func insert(contentsOf entries: [SparseMerkleNodeEntry]) {
-        var rest = entries[...]
-        // Each pass inserts at least one entry (room ≥ 1 after aging), so this ends.
-        while !rest.isEmpty {
-            ageIfFull()
-            let room = generationNodesMax - young.count
-            young.insert(contentsOf: rest.prefix(room))
-            rest = rest.dropFirst(room)
-            precondition(young.count <= generationNodesMax, "checked node cache over its bound")
-        }
-    }
-
-    mutating func insert(_ node: SparseMerkleStoredNode, hash: Hash) {
-        ageIfFull()
-        young.insert(node, hash: hash)
-        precondition(young.count <= generationNodesMax, "checked node cache over its bound")
-    }
-
-    /// A full young generation becomes the old one, and the old one, emptied, the young.
-    private mutating func ageIfFull() {
-        guard young.count >= generationNodesMax else { return }
-        swap(&young, &old)
-        young.removeAll()
     }
 }

@@ -38,37 +38,6 @@ struct SparseMerkleNodeTableTests {
         #expect(seen == model)
     }
 
-    @Test(
-        "a batch insert, in slot order, holds exactly what one-by-one inserts hold, through growth and duplicates",
-        arguments: [10, 64, 5_000])
-    func batchInsertAgreesWithSingleInserts(batchSize: Int) {
-        let single = SparseMerkleNodeTable(seed: 11)
-        let batched = SparseMerkleNodeTable(seed: 11)
-        var generator = SeededGenerator(seed: UInt64(batchSize))
-        // Batches draw from a pool smaller than their total, so some of each batch repeats
-        // a node already held or one earlier in the same batch.
-        let pool = (0..<(batchSize * 2)).map { Hash.sha256(Array("batch \($0)".utf8)) }
-        for round in 0..<4 {
-            let entries = (0..<batchSize).map { _ -> SparseMerkleNodeEntry in
-                let hash = pool[Int(generator.next() % UInt64(pool.count))]
-                let node = SparseMerkleStoredNode(.leaf(key: hash, valueHash: Hash.sha256(hash.bytes + [UInt8(round)])))
-                return SparseMerkleNodeEntry(SparseMerkleNodeReference(hash: hash, location: 0), stored: node)
-            }
-            var addedSingly = 0
-            for entry in entries where single.insert(entry.stored, hash: entry.hash) { addedSingly += 1 }
-            #expect(batched.insert(contentsOf: entries[...]) == addedSingly)
-            #expect(batched.count == single.count)
-        }
-        // The 5,000-node batches outgrow the first capacity before they are placed.
-        if batchSize == 5_000 { #expect(batched.capacity > SparseMerkleNodeTable.capacityInitial) }
-        var fromSingle: [Hash: SparseMerkleStoredNode] = [:]
-        var fromBatches: [Hash: SparseMerkleStoredNode] = [:]
-        single.forEachUnordered { fromSingle[$0] = $1 }
-        batched.forEachUnordered { fromBatches[$0] = $1 }
-        #expect(fromBatches == fromSingle)
-        for hash in pool { #expect(batched.node(hash) == single.node(hash)) }
-    }
-
     @Test("a table sized up front holds that many nodes without growing, from memory large enough to map")
     func sizedTableDoesNotGrow() {
         let expected = 20_000

@@ -168,56 +168,99 @@ import Testing
         #expect(error.message.contains("read back as bytes hashing to"), "\(error.message)")
     }
 
-    @Test func aBatchIntoTheCheckedNodeCacheAgesGenerationsAsSingleInsertsDo() throws {
-        var cache = CheckedNodeCache(generationNodesMax: 100)
-        let entries = (0..<250).map { index -> SparseMerkleNodeEntry in
-            let node = SparseMerkleNode.leaf(key: Hash.sha256(Array("cached \(index)".utf8)), valueHash: .zero)
-            return SparseMerkleNodeEntry(SparseMerkleNodeReference(hash: node.hash, location: 0), stored: .init(node))
+    /// `count` leaves made by the tree update of `version`, numbered from ordinal 0, as a
+    /// block's new nodes are.
+    static func committedNodes(version: UInt64, count: Int) -> [SparseMerkleNodeEntry] {
+        (0..<count).map { ordinal in
+            let node = SparseMerkleNode.leaf(key: Hash.sha256(Array("node \(version) \(ordinal)".utf8)), valueHash: .zero)
+            let location = SparseMerkleNodeLocation.location(version: version, ordinal: UInt64(ordinal))
+            return SparseMerkleNodeEntry(SparseMerkleNodeReference(hash: node.hash, location: location), stored: .init(node))
         }
-        cache.insert(contentsOf: Array(entries.prefix(70)))
-        #expect(cache.count == 70)
-        // 180 more: the young generation fills at 100, ages, the next 100 fill it again and
-        // age it again, and the last 50 start a third; the first 100 are gone.
-        cache.insert(contentsOf: Array(entries.dropFirst(70)))
-        #expect(cache.count == 150)
-        for entry in entries.prefix(100) { #expect(cache.node(entry.hash) == nil) }
-        for entry in entries.dropFirst(200) { #expect(cache.node(entry.hash) == entry.stored) }
-        // Found in the old generation, each of these moves to the young one, filling it to
-        // its bound without aging it again.
-        for entry in entries[100..<150] { #expect(cache.node(entry.hash) == entry.stored) }
-        #expect(cache.count == 200)
     }
 
-    @Test func theCheckedNodeCacheKeepsTwoGenerationsAndPromotesWhatIsUsed() throws {
-        var cache = CheckedNodeCache(generationNodesMax: 4)
-        func node(_ index: Int) -> (Hash, SparseMerkleStoredNode) {
+    @Test func theCheckedNodeCacheFindsARecentBlocksNodesByLocationAndDropsTheOldestBlocksFirst() throws {
+        let stride = MemoryLayout<SparseMerkleNodeEntry>.stride
+        let blocks = (1...5).map { Self.committedNodes(version: UInt64($0) * 2, count: 40) }
+        // Room for three blocks' lists, counted by capacity.
+        let budget = blocks.prefix(3).map { $0.capacity * stride }.reduce(0, +)
+        var cache = CheckedNodeCache(recentEntryBytesMax: budget, readBackGenerationNodesMax: 8)
+        for block in blocks.prefix(3) {
+            cache.keep(committed: block, version: SparseMerkleNodeLocation.version(of: block[0].location))
+        }
+        #expect(cache.recentBlocks == 3)
+        for block in blocks.prefix(3) {
+            for entry in block {
+                #expect(cache.node(SparseMerkleNodeReference(hash: entry.hash, location: entry.location)) == entry.stored)
+            }
+        }
+        let held = blocks[1][7]
+        // The right location with another hash, a version between two held ones, and an
+        // ordinal past the block's last node are all misses, left to SQLite.
+        #expect(cache.node(SparseMerkleNodeReference(hash: blocks[1][8].hash, location: held.location)) == nil)
+        #expect(
+            cache.node(
+                SparseMerkleNodeReference(hash: held.hash, location: SparseMerkleNodeLocation.location(version: 5, ordinal: 7)))
+                == nil)
+        #expect(
+            cache.node(
+                SparseMerkleNodeReference(hash: held.hash, location: SparseMerkleNodeLocation.location(version: 4, ordinal: 40)))
+                == nil)
+        // Two more blocks push the two oldest out; nothing of theirs is answered, and nothing
+        // went to the read-back generations.
+        for block in blocks.dropFirst(3) {
+            cache.keep(committed: block, version: SparseMerkleNodeLocation.version(of: block[0].location))
+        }
+        #expect(cache.recentBlocks == 3)
+        #expect(cache.recentEntryBytes <= budget)
+        for block in blocks.prefix(2) {
+            for entry in block {
+                #expect(cache.node(SparseMerkleNodeReference(hash: entry.hash, location: entry.location)) == nil)
+            }
+        }
+        for block in blocks.dropFirst(2) {
+            for entry in block {
+                #expect(cache.node(SparseMerkleNodeReference(hash: entry.hash, location: entry.location)) == entry.stored)
+            }
+        }
+        #expect(cache.readBackCount == 0)
+        // A block that changed nothing adds nothing.
+        cache.keep(committed: [], version: 12)
+        #expect(cache.recentBlocks == 3)
+    }
+
+    @Test func theCheckedNodeCacheKeepsTwoReadBackGenerationsAndPromotesWhatIsUsed() throws {
+        var cache = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 4)
+        func node(_ index: Int) -> (SparseMerkleNodeReference, SparseMerkleStoredNode) {
             let node = SparseMerkleNode.leaf(key: Hash.sha256([UInt8(index)]), valueHash: Hash.sha256([UInt8(index), 1]))
-            return (node.hash, SparseMerkleStoredNode(node))
+            return (SparseMerkleNodeReference(hash: node.hash, location: UInt64(index)), SparseMerkleStoredNode(node))
         }
         for index in 0..<4 {
-            let (hash, value) = node(index)
-            cache.insert(value, hash: hash)
+            let (reference, value) = node(index)
+            cache.insert(value, hash: reference.hash)
         }
-        #expect(cache.count == 4)
+        #expect(cache.readBackCount == 4)
         // The fifth starts a new generation; the first four become the old one.
-        let (fifthHash, fifth) = node(4)
-        cache.insert(fifth, hash: fifthHash)
-        #expect(cache.count == 5)
+        let (fifth, fifthNode) = node(4)
+        cache.insert(fifthNode, hash: fifth.hash)
+        #expect(cache.readBackCount == 5)
         // Node 0, used now, moves to the young generation and survives the next turnover.
         #expect(cache.node(node(0).0) == node(0).1)
         for index in 5..<8 {
-            let (hash, value) = node(index)
-            cache.insert(value, hash: hash)
+            let (reference, value) = node(index)
+            cache.insert(value, hash: reference.hash)
         }
-        #expect(cache.count <= 8)
+        #expect(cache.readBackCount <= 8)
         #expect(cache.node(node(0).0) == node(0).1)
         #expect(cache.node(node(1).0) == nil)
         // Never more than two generations, however many nodes pass through.
         for index in 8..<40 {
-            let (hash, value) = node(index)
-            cache.insert(value, hash: hash)
-            #expect(cache.count <= 8)
+            let (reference, value) = node(index)
+            cache.insert(value, hash: reference.hash)
+            #expect(cache.readBackCount <= 8)
         }
+        // A budget of no bytes keeps no recent block.
+        cache.keep(committed: Self.committedNodes(version: 3, count: 5), version: 3)
+        #expect(cache.recentBlocks == 0)
     }
 
     @Test func cachedValuesFollowCommitsAndNeverARolledBackWrite() throws {
