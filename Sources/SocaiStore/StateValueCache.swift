@@ -79,19 +79,27 @@ struct StateValueCache {
     mutating func committed(_ changes: [StateEntryChange]) {
         for change in changes {
             let wrapped = StateKeyBytes(change.key)
-            let held: Entry?
-            if let entry = young.removeValue(forKey: wrapped) {
-                youngBytes -= Self.weight(entry)
-                held = entry
+            let fits = (change.value?.count ?? 0) <= Self.valueBytesMax
+            // Most changed keys are held young (admission read them, often as absent): the
+            // new entry takes the old one's slot, one hash and one probe instead of a removal
+            // and an insertion.
+            if let index = young.index(forKey: wrapped) {
+                let entry = Entry(change.value)
+                let weightChange = Self.weight(entry) - Self.weight(young.values[index])
+                if fits, youngBytes + weightChange <= generationBytesMax {
+                    young.values[index] = entry
+                    youngBytes += weightChange
+                    continue
+                }
+                youngBytes -= Self.weight(young.remove(at: index).value)
             } else if let entry = old.removeValue(forKey: wrapped) {
                 oldBytes -= Self.weight(entry)
-                held = entry
             } else {
-                held = nil
+                continue
             }
-            guard held != nil, (change.value?.count ?? 0) <= Self.valueBytesMax else { continue }
-            place(wrapped, Entry(change.value))
+            if fits { place(wrapped, Entry(change.value)) }
         }
+        precondition(youngBytes >= 0 && oldBytes >= 0 && youngBytes <= generationBytesMax, "state value cache over its bound")
     }
 
     /// Bytes an entry counts against its generation's bound (keys are small and bounded).
@@ -109,7 +117,8 @@ struct StateValueCache {
         if young.count >= generationEntriesMax || youngBytes + Self.weight(entry) > generationBytesMax {
             old = young
             oldBytes = youngBytes
-            young = [:]
+            // Sized for a full generation at once, so filling it never rehashes it.
+            young = Dictionary(minimumCapacity: generationEntriesMax)
             youngBytes = 0
         }
         young[key] = entry

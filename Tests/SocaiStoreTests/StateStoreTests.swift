@@ -342,5 +342,20 @@ import Testing
             #expect(byBytes.bytes <= 2 * 8_192)
         }
         #expect(byBytes.count <= 4)
+        // A held key changed to a value too large to hold is dropped, and one in the old
+        // generation takes its new value in the young one.
+        var changing = StateValueCache(generationEntriesMax: 8, generationBytesMax: 8_192)
+        for index in 0..<9 { changing.insert(key(index), [UInt8(index)]) }
+        changing.committed([StateEntryChange(key: key(8), value: large), StateEntryChange(key: key(3), value: [33])])
+        #expect(changing.entry(key(8)) == nil)
+        #expect(changing.entry(key(3))?.bytes == [33])
+        // A young key whose new value would take its generation past the byte bound ages the
+        // generation instead of growing it.
+        changing.insert(key(20), [UInt8](repeating: 2, count: 4_000))
+        let largest = [UInt8](repeating: 5, count: StateValueCache.valueBytesMax)
+        changing.committed([StateEntryChange(key: key(3), value: largest)])
+        #expect(changing.bytes <= 2 * 8_192)
+        #expect(changing.entry(key(3))?.bytes == largest)
+        #expect(changing.entry(key(20))?.bytes == [UInt8](repeating: 2, count: 4_000))
     }
 }

@@ -30,7 +30,14 @@ enum StoreBenchmarks {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-storebench-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // `SOCAI_BENCH_KEEP=1` keeps the store, to look at its tables afterwards.
+        defer {
+            if ProcessInfo.processInfo.environment["SOCAI_BENCH_KEEP"] == "1" {
+                print("store benchmark: the store is kept in \(directory)")
+            } else {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
         let store = try BlockStore(path: directory + "/chain.sqlite", chainID: chainID, genesisHash: genesis.hash)
         try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         let executor = LedgerExecutor(chainID: chainID)
