@@ -15,11 +15,19 @@ public protocol SparseMerkleNodeSource {
     /// checked then. Nil sends the tree to `node(_:)`, whose bytes it hashes and decodes
     /// before use. Hashing every node again on every read was a third of executing a block.
     func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode?
+
+    /// An empty list whose storage an update may fill with the nodes it creates: a source
+    /// that keeps recent blocks' node lists hands back one it let go of, so that a block's
+    /// list is not allocated, and its memory faulted in, anew at every block.
+    func reusableNodeList() -> [SparseMerkleNodeEntry]
 }
 
 extension SparseMerkleNodeSource {
     /// No node is held in checked form: every read goes through `node(_:)` and its checks.
     public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? { nil }
+
+    /// No list to reuse: each update allocates its own.
+    public func reusableNodeList() -> [SparseMerkleNodeEntry] { [] }
 }
 
 /// A node's bytes as a store returns them, before the tree has checked them, with the
@@ -248,6 +256,8 @@ public struct SparseMerkleTree {
             throw StateError(.invalidArgument, "state tree update changes key \(sorted[index].key) twice")
         }
         var updater = SparseMerkleUpdater(tree: self, version: version)
+        updater.created = nodes.reusableNodeList()
+        precondition(updater.created.isEmpty, "a reusable node list must be empty")
         // Room for the nodes a change usually creates (its leaf and the internal nodes on its
         // path below the ones changes share), so that a large block's list, growing by
         // doubling, is not copied a dozen times over; the reservation is capped because the

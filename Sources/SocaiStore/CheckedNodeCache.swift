@@ -21,12 +21,16 @@ import SocaiState
 ///
 /// Bounds: recent blocks hold at most `recentEntryBytesMax` bytes of node lists (counted by
 /// their capacity) and at most `recentBlocksMax` lists; the read-back part at most
-/// `2 × readBackGenerationNodesMax` nodes.
+/// `2 × readBackGenerationNodesMax` nodes; and `reusableListsMax` emptied lists are kept
+/// for reuse.
 struct CheckedNodeCache {
     /// Bytes of recent blocks' node lists held by default: about 30 blocks of 1,500 changes.
     static let recentEntryBytesMaxDefault = 96 << 20
     /// Most recent blocks held: blocks that change little add a short list each.
     static let recentBlocksMax = 1_024
+    /// Most emptied lists kept for reuse: one per update that may run before the next
+    /// commit (a proposal of its own and one to validate) is enough.
+    static let reusableListsMax = 2
     /// Nodes per read-back generation by default: a full one is a table of 2^17 slots of 120
     /// bytes, so the two hold at most about 32 MB.
     static let readBackGenerationNodesMaxDefault = 1 << 16
@@ -42,6 +46,9 @@ struct CheckedNodeCache {
     private var recentNodes: [[SparseMerkleNodeEntry]] = []
     /// Bytes the recent lists hold, by capacity.
     private(set) var recentEntryBytes = 0
+    /// Emptied lists that left the recent blocks, for tree updates to reuse; at most
+    /// `reusableListsMax`.
+    private var reusableLists: [[SparseMerkleNodeEntry]] = []
     private var young: SparseMerkleNodeTable
     private var old: SparseMerkleNodeTable
 
@@ -92,13 +99,30 @@ struct CheckedNodeCache {
             evicted += 1
         }
         if evicted > 0 {
+            var leaving = Array(recentNodes[..<evicted])
             recentVersions.removeFirst(evicted)
             recentNodes.removeFirst(evicted)
+            // Moved out of `leaving` one at a time, each list is then referenced once, so
+            // emptying it keeps its storage rather than copying it.
+            while reusableLists.count < Self.reusableListsMax, var list = leaving.popLast() {
+                list.removeAll(keepingCapacity: true)
+                reusableLists.append(list)
+            }
         }
         precondition(
             recentEntryBytes >= 0 && recentVersions.count == recentNodes.count && recentVersions.count <= Self.recentBlocksMax,
             "checked node cache: recent blocks out of bounds")
     }
+
+    /// An empty list with the storage of one the recent blocks let go of, or an empty
+    /// array when there is none: a tree update fills it with the next block's nodes. Once a
+    /// list leaves the recent blocks, this cache holds the only reference to it (the block's
+    /// execution is dropped at its commit), so emptying it keeps its storage.
+    ///
+    /// Why: a block's list is a few megabytes, which the allocator maps afresh; with the
+    /// lists of 30 blocks held, each new one was a new mapping whose every page faulted in,
+    /// zeroed, as the update wrote it.
+    mutating func takeReusableList() -> [SparseMerkleNodeEntry] { reusableLists.popLast() ?? [] }
 
     /// Holds `node`, just read from SQLite and checked to hash to `hash`.
     mutating func insert(_ node: SparseMerkleStoredNode, hash: Hash) {

@@ -210,6 +210,10 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         return checked
     }
 
+    /// A node list the checked-node cache let go of, emptied, for the next tree update to
+    /// fill (see `CheckedNodeCache.takeReusableList`).
+    public func reusableNodeList() -> [SparseMerkleNodeEntry] { checkedNodes.withLock { $0.takeReusableList() } }
+
     /// The bytes of the tree node `reference` names, with its children's locations (the tree
     /// checks the bytes against the hash).
     public func node(_ reference: SparseMerkleNodeReference) throws(StateError) -> SparseMerkleStoredBytes? {

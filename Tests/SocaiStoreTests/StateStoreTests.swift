@@ -228,6 +228,30 @@ import Testing
         #expect(cache.recentBlocks == 3)
     }
 
+    @Test func listsThatLeaveTheRecentBlocksAreHandedBackEmptyWithTheirStorage() throws {
+        let stride = MemoryLayout<SparseMerkleNodeEntry>.stride
+        var cache = CheckedNodeCache(recentEntryBytesMax: 2 * 64 * stride, readBackGenerationNodesMax: 8)
+        #expect(cache.takeReusableList().capacity == 0)
+        var addresses: [UInt64: UnsafePointer<SparseMerkleNodeEntry>?] = [:]
+        for version in UInt64(1)...5 {
+            var list = Self.committedNodes(version: version, count: 40)
+            list.reserveCapacity(64)
+            addresses[version] = list.withUnsafeBufferPointer { $0.baseAddress }
+            cache.keep(committed: list, version: version)
+            // The cache now holds the only reference, as a validator's does once a block's
+            // execution is dropped at its commit.
+            list = []
+        }
+        // Versions 1 to 3 left (two lists fit the budget); at most two are kept for reuse,
+        // each emptied in its own storage.
+        #expect(cache.recentBlocks == 2)
+        let reused = (0..<3).map { _ in cache.takeReusableList() }
+        #expect(reused[0].isEmpty && reused[1].isEmpty && reused[2].capacity == 0)
+        let reusedAddresses = Set(reused.prefix(2).map { list in list.withUnsafeBufferPointer { $0.baseAddress } })
+        #expect(reusedAddresses.isSubset(of: Set([addresses[1]!, addresses[2]!, addresses[3]!])))
+        #expect(reusedAddresses.count == 2)
+    }
+
     @Test func theCheckedNodeCacheKeepsTwoReadBackGenerationsAndPromotesWhatIsUsed() throws {
         var cache = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 4)
         func node(_ index: Int) -> (SparseMerkleNodeReference, SparseMerkleStoredNode) {
