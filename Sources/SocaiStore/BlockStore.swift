@@ -10,9 +10,10 @@ import SocaiState
 /// to change or delete a block, and SQLite triggers refuse it from any other client.
 public final class BlockStore {
     /// The schema version written to `PRAGMA user_version`. Version 2 stores state-tree nodes
-    /// by location, 32 to a row; version 3 keys transaction results by height and position
-    /// (docs/FORMAT.md §28). An older store is migrated when opened.
-    public static let schemaVersion: Int64 = 3
+    /// by location, 32 to a row; version 3 keys transaction results by height and position;
+    /// version 4 records the nodes per row in `meta`, 64 in a new store (docs/FORMAT.md §28).
+    /// An older store is migrated when opened.
+    public static let schemaVersion: Int64 = 4
 
     /// The store's one SQLite connection. Internal, not private, so that a test can run a
     /// transaction that writes state and then fails.
@@ -39,6 +40,12 @@ public final class BlockStore {
     /// Opens the store at `path`, creating it for `genesisHash` and `chainID` if it does not
     /// exist. An existing store must belong to the same chain and genesis.
     public convenience init(path: String, chainID: ChainID, genesisHash: Hash) throws(StoreError) {
+        try self.init(path: path, chainID: chainID, genesisHash: genesisHash, nodesPerPageIfNew: StateDatabase.nodesPerPageForNewStores)
+    }
+
+    /// Opens or creates the store as `init(path:chainID:genesisHash:)` does; a new store gets
+    /// `nodesPerPageIfNew` tree nodes per row (a test makes a store as schema 3 wrote it).
+    convenience init(path: String, chainID: ChainID, genesisHash: Hash, nodesPerPageIfNew: UInt64) throws(StoreError) {
         let connection = try SQLiteConnection(path: path, create: true)
         try Self.configure(connection)
         try Self.createSchema(connection)
@@ -57,6 +64,7 @@ public final class BlockStore {
                 try insert.run([.text("genesis_hash"), .blob(genesisHash.bytes)])
                 try insert.run([.text("tip_height"), .blob(Self.encodeHeight(0))])
                 try insert.run([.text("tip_hash"), .blob(genesisHash.bytes)])
+                try StateDatabase.recordNodesPerPage(nodesPerPageIfNew, connection)
             }
         }
         try self.init(connection: connection, migrating: true)
@@ -78,12 +86,17 @@ public final class BlockStore {
         self.connection = connection
         checkpointer = WALCheckpointer(path: connection.path)
         connection.routeCheckpoints(to: checkpointer)
-        let versionFound = try Self.upgradeSchema(connection, migratingVersion2: migrating)
+        let versionFound = try Self.upgradeSchema(connection, migrating: migrating)
         state = try StateDatabase(connection: connection)
         // Stamped once, on the new file: a store opened by a reader (an audit of a running
         // node's store) is not written to.
         if versionFound == 0, !state.resultsKeyedByHash {
-            try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
+            // A store an earlier socai left unstamped has 32 nodes to a row and no record of it.
+            let nodesPerPage = state.nodesPerPage
+            try connection.inTransaction { () throws(StoreError) in
+                try StateDatabase.recordNodesPerPage(nodesPerPage, connection)
+                try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
+            }
         }
         guard let meta = try Self.readMeta(connection) else {
             throw StoreError(.corrupt, "\(connection.path) is not a Socai block store (no chain metadata)")
@@ -136,7 +149,7 @@ public final class BlockStore {
     /// Brings a store written by an earlier Socai to this schema, in one transaction, or
     /// refuses one written by a later Socai, and returns the version it found. A new file
     /// (version 0) needs nothing, unless an earlier Socai stopped before stamping it.
-    private static func upgradeSchema(_ connection: SQLiteConnection, migratingVersion2: Bool) throws(StoreError) -> Int64 {
+    private static func upgradeSchema(_ connection: SQLiteConnection, migrating: Bool) throws(StoreError) -> Int64 {
         let select = try connection.prepare("PRAGMA user_version")
         try select.bind([])
         let version = try select.step() ? select.integer(0) : 0
@@ -147,19 +160,23 @@ public final class BlockStore {
         case 0:
             // Not yet stamped: new, or made by an earlier socai that stopped before stamping
             // it, whose results table may be schema 2's.
-            if migratingVersion2, try StateDatabase.hasResultsKeyedByHash(connection) {
+            if migrating, try StateDatabase.hasResultsKeyedByHash(connection) {
                 try connection.inTransaction { () throws(StoreError) in
                     try StateDatabase.migrateTransactionResultsToVersion3(connection)
                 }
             }
-        case 2 where !migratingVersion2:
+        case 2 where !migrating, 3 where !migrating:
+            // A reader leaves the store as it is: its rows hold 32 nodes, as it records none.
             break
-        case 1, 2:
+        case 1, 2, 3:
             try connection.inTransaction { () throws(StoreError) in
                 if version == 1, try StateDatabase.hasVersion1Layout(connection) {
                     try StateDatabase.migrateVersion1(connection)
                 }
-                try StateDatabase.migrateTransactionResultsToVersion3(connection)
+                if version < 3 { try StateDatabase.migrateTransactionResultsToVersion3(connection) }
+                // Schema 4 changes no row: it records the rows' 32 nodes that schemas 2 and
+                // 3 (and the schema-1 migration) wrote.
+                try StateDatabase.recordNodesPerPage(StateDatabase.legacyNodesPerPage, connection)
                 try connection.execute("PRAGMA user_version = \(schemaVersion)")
             }
         default:

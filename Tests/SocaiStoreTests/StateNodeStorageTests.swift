@@ -104,8 +104,29 @@ extension StateStoreTests {
             """
             DROP TABLE transaction_results;
             ALTER TABLE results_by_hash RENAME TO transaction_results;
+            DELETE FROM meta WHERE key = '\(StateDatabase.nodesPerPageMetaKey)';
             PRAGMA user_version = \(version);
             """)
+    }
+
+    /// Makes a store written with 32 nodes to a row into what schema 3 wrote: the same rows,
+    /// no record of their size, stamped 3.
+    func downgradeToSchema3(_ path: String) throws {
+        try SQLiteConnection(path: path, create: false).execute(
+            """
+            DELETE FROM meta WHERE key = '\(StateDatabase.nodesPerPageMetaKey)';
+            PRAGMA user_version = 3;
+            """)
+    }
+
+    /// The length of every `state_node_pages` row, by row.
+    func rowLengths(_ path: String) throws -> [Int64: Int] {
+        let raw = try SQLiteConnection(path: path, create: false)
+        let select = try raw.prepare("SELECT page, length(nodes) FROM state_node_pages")
+        try select.bind([])
+        var lengths: [Int64: Int] = [:]
+        while try select.step() { lengths[select.integer(0)] = Int(select.integer(1)) }
+        return lengths
     }
 
     /// Every transaction of `blocks` that left an outcome record, with its recorded result.
@@ -118,7 +139,7 @@ extension StateStoreTests {
     }
 
     /// A new store holding the first `appended` blocks of a `count`-block chain, closed.
-    func closedStore(chainOf count: Int, appended: Int) throws -> (
+    func closedStore(chainOf count: Int, appended: Int, nodesPerPage: UInt64 = StateDatabase.nodesPerPageForNewStores) throws -> (
         directory: TemporaryDirectory, path: String, genesis: Genesis, blocks: [(Block, CommitCertificate)],
         executor: LedgerExecutor
     ) {
@@ -126,13 +147,14 @@ extension StateStoreTests {
         let genesis = try genesis()
         let blocks = try buildChain(genesis, count: count, reference: try genesisState(genesis))
         let executor = LedgerExecutor(chainID: Self.chainID)
-        let store = try genesisStore(genesis, in: directory)
+        let store = try genesisStore(genesis, in: directory, nodesPerPage: nodesPerPage)
         for (block, commit) in blocks.prefix(appended) { try store.appendExecuting(block, commit: commit, executor: executor) }
         return (directory, directory.file("chain.sqlite"), genesis, blocks, executor)
     }
 
     @Test func aSchema2StoreIsMigratedWhenOpenedAndFindsEveryResultByHash() throws {
-        let (directory, path, genesis, blocks, executor) = try closedStore(chainOf: 5, appended: 3)
+        let (directory, path, genesis, blocks, executor) = try closedStore(
+            chainOf: 5, appended: 3, nodesPerPage: StateDatabase.legacyNodesPerPage)
         defer { withExtendedLifetime(directory) {} }
         let before = try recordedResults(Array(blocks.prefix(3)), in: try BlockStore(existingAt: path).state)
         #expect(!before.isEmpty)
@@ -206,16 +228,20 @@ extension StateStoreTests {
         let count = try raw.prepare(
             "SELECT count(*), coalesce(sum(length(nodes)), 0), coalesce(min(page), 0), coalesce(max(page), -1) FROM state_node_pages WHERE page >= ? AND page < ?"
         )
+        // A new store records 64 nodes to a row.
+        let perRow = reopened.state.nodesPerPage
+        #expect(perRow == StateDatabase.nodesPerPageForNewStores)
+        #expect(try StateDatabase.recordedNodesPerPage(raw) == perRow)
         for height in UInt64(1)...5 {
-            // Exactly the nodes the block's update created are stored at its height, 32 to a
+            // Exactly the nodes the block's update created are stored at its height, 64 to a
             // row in consecutive rows, only the last one short.
-            let first = SparseMerkleNodeLocation.location(version: height, ordinal: 0) / StateDatabase.nodesPerPage
-            let next = SparseMerkleNodeLocation.location(version: height + 1, ordinal: 0) / StateDatabase.nodesPerPage
+            let first = SparseMerkleNodeLocation.location(version: height, ordinal: 0) / perRow
+            let next = SparseMerkleNodeLocation.location(version: height + 1, ordinal: 0) / perRow
             try count.bind([.integer(Int64(first)), .integer(Int64(next))])
             #expect(try count.step())
             let created = try #require(createdAt[height])
             #expect(Int(count.integer(1)) == created * StateDatabase.pageEntryBytes, "height \(height)")
-            #expect(Int(count.integer(0)) == (created + 31) / 32, "height \(height)")
+            #expect(Int(count.integer(0)) == (created + Int(perRow) - 1) / Int(perRow), "height \(height)")
             if created > 0 {
                 #expect(count.integer(2) == Int64(first) && count.integer(3) == Int64(first) + count.integer(0) - 1)
             }
@@ -240,7 +266,7 @@ extension StateStoreTests {
         let executor = LedgerExecutor(chainID: Self.chainID)
         var roots: [Hash] = []
         do {
-            let store = try genesisStore(genesis, in: directory)
+            let store = try genesisStore(genesis, in: directory, nodesPerPage: StateDatabase.legacyNodesPerPage)
             roots.append(store.state.stateRoot)
             for (block, commit) in blocks.prefix(3) {
                 try store.appendExecuting(block, commit: commit, executor: executor)
@@ -284,6 +310,58 @@ extension StateStoreTests {
         let reachable = try storedNodes(from: tip, in: reopened.state)
         #expect(reachable.contains { version($0.location) == 0 } && reachable.contains { version($0.location) == 5 })
         #expect(try queries.did(did)?.record.version == 6)
+    }
+
+    @Test func aSchema3StoreKeepsItsRowsOf32AndIsStampedWithThemWhenTheNodeOpensIt() throws {
+        let (directory, path, genesis, blocks, executor) = try closedStore(
+            chainOf: 6, appended: 3, nodesPerPage: StateDatabase.legacyNodesPerPage)
+        defer { withExtendedLifetime(directory) {} }
+        let rootBefore = try BlockStore(existingAt: path).state.stateRoot
+        try downgradeToSchema3(path)
+        let legacyRowBytes = Int(StateDatabase.legacyNodesPerPage) * StateDatabase.pageEntryBytes
+        // Rows of 32: the first row of height h is h × 2^28 / 32.
+        func firstRow(_ height: Int64) -> Int64 { height << 28 / Int64(StateDatabase.legacyNodesPerPage) }
+        #expect(try rowLengths(path).keys.contains(firstRow(3)))
+
+        // A reader leaves it as it is and reads its rows as 32 nodes each.
+        do {
+            let read = try BlockStore(existingAt: path)
+            #expect(read.state.nodesPerPage == StateDatabase.legacyNodesPerPage)
+            #expect(read.state.stateRoot == rootBefore)
+            let did = DID(initialKey: PublicKey(of: citizen))
+            #expect(try LedgerQueries(backend: read.state).did(did)?.proof.verify() == true)
+        }
+        #expect(try schemaVersion(path) == 3)
+        #expect(try StateDatabase.recordedNodesPerPage(try SQLiteConnection(path: path, create: false)) == nil)
+
+        // The node's own open records the 32 and stamps schema 4, changing no row; the blocks
+        // that follow are written 32 to a row too.
+        let rowsBefore = try rowLengths(path)
+        let migrated = try BlockStore(path: path, chainID: Self.chainID, genesisHash: genesis.hash)
+        #expect(try schemaVersion(path) == BlockStore.schemaVersion)
+        #expect(migrated.state.nodesPerPage == StateDatabase.legacyNodesPerPage)
+        #expect(try rowLengths(path) == rowsBefore)
+        for (block, commit) in blocks.dropFirst(3) { try migrated.appendExecuting(block, commit: commit, executor: executor) }
+        let rowsAfter = try rowLengths(path)
+        #expect(rowsAfter.keys.contains(firstRow(6)))
+        #expect(rowsAfter.values.allSatisfy { $0 <= legacyRowBytes && $0 % StateDatabase.pageEntryBytes == 0 })
+        let reopened = try BlockStore(existingAt: path)
+        #expect(reopened.state.nodesPerPage == StateDatabase.legacyNodesPerPage)
+        #expect(reopened.verifyChain().isValid)
+        let tip = try #require(try reopened.state.stateRootReference(atHeight: 6))
+        #expect(try storedNodes(from: tip, in: reopened.state).contains { version($0.location) == 6 })
+        let did = DID(initialKey: PublicKey(of: citizen))
+        #expect(try LedgerQueries(backend: reopened.state).did(did)?.proof.verify() == true)
+    }
+
+    @Test func aRecordedNodesPerRowOtherThan32Or64IsReportedAsCorrupt() throws {
+        let (directory, path, _, _, _) = try closedStore(chainOf: 1, appended: 1)
+        defer { withExtendedLifetime(directory) {} }
+        try SQLiteConnection(path: path, create: false).execute(
+            "UPDATE meta SET value = x'0000000000000030' WHERE key = '\(StateDatabase.nodesPerPageMetaKey)'")
+        let error = try #require(throws: StoreError.self) { _ = try BlockStore(existingAt: path) }
+        #expect(error.code == .corrupt)
+        #expect(error.message.contains(StateDatabase.nodesPerPageMetaKey), "\(error.message)")
     }
 
     @Test func aStoreWithANewerSchemaIsRefusedWithItsVersion() throws {

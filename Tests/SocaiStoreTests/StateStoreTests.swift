@@ -29,8 +29,12 @@ import Testing
     }
 
     /// A new store in `directory` with the genesis state written.
-    func genesisStore(_ genesis: Genesis, in directory: TemporaryDirectory) throws -> BlockStore {
-        let store = try BlockStore(path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash)
+    /// A new store at genesis; `nodesPerPage` 32 makes it as schemas 2 and 3 did.
+    func genesisStore(
+        _ genesis: Genesis, in directory: TemporaryDirectory, nodesPerPage: UInt64 = StateDatabase.nodesPerPageForNewStores
+    ) throws -> BlockStore {
+        let store = try BlockStore(
+            path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash, nodesPerPageIfNew: nodesPerPage)
         try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         return store
     }
@@ -148,8 +152,8 @@ import Testing
         #expect(rootReference.hash == root)
         do {
             let raw = try SQLiteConnection(path: path, create: false)
-            let page = Int64(rootReference.location / StateDatabase.nodesPerPage)
-            let start = Int(rootReference.location % StateDatabase.nodesPerPage) * StateDatabase.pageEntryBytes
+            let page = Int64(rootReference.location / StateDatabase.nodesPerPageForNewStores)
+            let start = Int(rootReference.location % StateDatabase.nodesPerPageForNewStores) * StateDatabase.pageEntryBytes
             let select = try raw.cached("SELECT nodes FROM state_node_pages WHERE page = ?")
             try select.bind([.integer(page)])
             #expect(try select.step())
