@@ -40,7 +40,8 @@ public final class BlockStore {
     /// Opens the store at `path`, creating it for `genesisHash` and `chainID` if it does not
     /// exist. An existing store must belong to the same chain and genesis.
     public convenience init(path: String, chainID: ChainID, genesisHash: Hash) throws(StoreError) {
-        try self.init(path: path, chainID: chainID, genesisHash: genesisHash, nodesPerPageIfNew: StateDatabase.nodesPerPageForNewStores)
+        try self.init(
+            path: path, chainID: chainID, genesisHash: genesisHash, nodesPerPageIfNew: StateDatabase.nodesPerPageForNewStores)
     }
 
     /// Opens or creates the store as `init(path:chainID:genesisHash:)` does; a new store gets

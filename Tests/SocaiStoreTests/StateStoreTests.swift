@@ -34,7 +34,8 @@ import Testing
         _ genesis: Genesis, in directory: TemporaryDirectory, nodesPerPage: UInt64 = StateDatabase.nodesPerPageForNewStores
     ) throws -> BlockStore {
         let store = try BlockStore(
-            path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash, nodesPerPageIfNew: nodesPerPage)
+            path: directory.file("chain.sqlite"), chainID: Self.chainID, genesisHash: genesis.hash,
+            nodesPerPageIfNew: nodesPerPage)
         try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         return store
     }
