@@ -65,8 +65,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
     /// The columns of `state_node_pages`: row `page` holds, in order, the nodes at locations
     /// `page × n` to `page × n + n − 1` that exist, `n` being the store's `nodesPerPage` (an
-    /// update's ordinals have no gaps, so only its last row is short). No CHECK constraints: `write` checks every entry before writing
-    /// it, and the tree hashes and decodes every node it reads back.
+    /// update's ordinals have no gaps, so only its last row is short). No CHECK constraints:
+    /// `write` checks every entry before writing it, and the tree hashes and decodes every
+    /// node it reads back.
     static let stateNodePagesColumns = """
         (page INTEGER PRIMARY KEY, nodes BLOB NOT NULL);
         """
