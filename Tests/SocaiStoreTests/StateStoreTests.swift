@@ -28,8 +28,8 @@ import Testing
         return backend
     }
 
-    /// A new store in `directory` with the genesis state written.
-    /// A new store at genesis; `nodesPerPage` 32 makes it as schemas 2 and 3 did.
+    /// A new store in `directory` with the genesis state written; `nodesPerPage` 32 makes it
+    /// as schemas 2 and 3 did.
     func genesisStore(
         _ genesis: Genesis, in directory: TemporaryDirectory, nodesPerPage: UInt64 = StateDatabase.nodesPerPageForNewStores
     ) throws -> BlockStore {
@@ -234,18 +234,23 @@ import Testing
     }
 
     @Test func listsThatLeaveTheRecentBlocksAreHandedBackEmptyWithTheirStorage() throws {
-        let stride = MemoryLayout<SparseMerkleNodeEntry>.stride
-        var cache = CheckedNodeCache(recentEntryBytesMax: 2 * 64 * stride, readBackGenerationNodesMax: 8)
+        func list(_ version: UInt64) -> [SparseMerkleNodeEntry] {
+            var list = Self.committedNodes(version: version, count: 40)
+            list.reserveCapacity(64)
+            return list
+        }
+        // Room for two lists: each has the capacity the allocator gave this one.
+        let budget = 2 * list(0).capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
+        var cache = CheckedNodeCache(recentEntryBytesMax: budget, readBackGenerationNodesMax: 8)
         #expect(cache.takeReusableList().capacity == 0)
         var addresses: [UInt64: UnsafePointer<SparseMerkleNodeEntry>?] = [:]
         for version in UInt64(1)...5 {
-            var list = Self.committedNodes(version: version, count: 40)
-            list.reserveCapacity(64)
-            addresses[version] = list.withUnsafeBufferPointer { $0.baseAddress }
-            cache.keep(committed: list, version: version)
+            var kept = list(version)
+            addresses[version] = kept.withUnsafeBufferPointer { $0.baseAddress }
+            cache.keep(committed: kept, version: version)
             // The cache now holds the only reference, as a validator's does once a block's
             // execution is dropped at its commit.
-            list = []
+            kept = []
         }
         // Versions 1 to 3 left (two lists fit the budget); at most two are kept for reuse,
         // each emptied in its own storage.
