@@ -21,8 +21,8 @@ import SocaiState
 ///
 /// Bounds: recent blocks hold at most `recentEntryBytesMax` bytes of node lists (counted by
 /// their capacity) and at most `recentBlocksMax` lists; the read-back part at most
-/// `2 × readBackGenerationNodesMax` nodes; and `reusableListsMax` emptied lists are kept
-/// for reuse.
+/// `2 × readBackGenerationNodesMax` nodes; and at most `reusableListsMax` emptied lists,
+/// each of at most `reusableListBytesMax` bytes, are kept for reuse.
 struct CheckedNodeCache {
     /// Bytes of recent blocks' node lists held by default: about 30 blocks of 1,500 changes.
     static let recentEntryBytesMaxDefault = 96 << 20
@@ -31,6 +31,10 @@ struct CheckedNodeCache {
     /// Most emptied lists kept for reuse: one per update that may run before the next
     /// commit (a proposal of its own and one to validate) is enough.
     static let reusableListsMax = 2
+    /// Largest list kept for reuse, by capacity: a typical block's list is a few megabytes,
+    /// and a rare block of thousands of transactions should not leave tens of megabytes held
+    /// for good.
+    static let reusableListBytesMax = 16 << 20
     /// Nodes per read-back generation by default: a full one is a table of 2^17 slots of 120
     /// bytes, so the two hold at most about 32 MB.
     static let readBackGenerationNodesMaxDefault = 1 << 16
@@ -105,6 +109,7 @@ struct CheckedNodeCache {
             // Moved out of `leaving` one at a time, each list is then referenced once, so
             // emptying it keeps its storage rather than copying it.
             while reusableLists.count < Self.reusableListsMax, var list = leaving.popLast() {
+                guard Self.bytes(of: list) <= Self.reusableListBytesMax else { continue }
                 list.removeAll(keepingCapacity: true)
                 reusableLists.append(list)
             }

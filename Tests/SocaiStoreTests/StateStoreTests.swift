@@ -260,6 +260,20 @@ import Testing
         let reusedAddresses = Set(reused.prefix(2).map { list in list.withUnsafeBufferPointer { $0.baseAddress } })
         #expect(reusedAddresses.isSubset(of: Set([addresses[1]!, addresses[2]!, addresses[3]!])))
         #expect(reusedAddresses.count == 2)
+        // A list larger than the reuse bound is let go of, not kept.
+        // Its first and last entries are placed as a block's are (what `keep` checks); the
+        // rest repeat the first.
+        let count = CheckedNodeCache.reusableListBytesMax / MemoryLayout<SparseMerkleNodeEntry>.stride + 1
+        let first = Self.committedNodes(version: 6, count: 1)[0]
+        let last = SparseMerkleNodeEntry(
+            SparseMerkleNodeReference(
+                hash: first.hash, location: SparseMerkleNodeLocation.location(version: 6, ordinal: UInt64(count - 1))),
+            stored: first.stored)
+        let large = [SparseMerkleNodeEntry](repeating: first, count: count - 1) + [last]
+        var small = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 8)
+        small.keep(committed: large, version: 6)
+        #expect(small.recentBlocks == 0)
+        #expect(small.takeReusableList().capacity == 0)
     }
 
     @Test func theCheckedNodeCacheKeepsTwoReadBackGenerationsAndPromotesWhatIsUsed() throws {
