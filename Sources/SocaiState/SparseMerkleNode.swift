@@ -147,6 +147,9 @@ public enum SparseMerkleNodeLocation {
 
     /// The version of the update that wrote the node at `location`.
     public static func version(of location: UInt64) -> UInt64 { location >> UInt64(ordinalBits) }
+
+    /// The ordinal of the node at `location` among those its update made.
+    public static func ordinal(of location: UInt64) -> UInt64 { location & (ordinalsPerVersionMax - 1) }
 }
 
 /// A node as a store keeps it: the node, and for an internal node its children's locations,

@@ -43,11 +43,9 @@ struct CheckedNodeCache {
     let recentEntryBytesMax: Int
     /// Nodes per read-back generation.
     let readBackGenerationNodesMax: Int
-    /// The tree versions (heights) of the recent blocks held, ascending.
-    private var recentVersions: [UInt64] = []
-    /// The nodes each of those blocks made, in ordinal order: `recentNodes[i][k]` is the node
-    /// at location (`recentVersions[i]`, `k`).
-    private var recentNodes: [[SparseMerkleNodeEntry]] = []
+    /// The recent blocks held, by ascending tree version (height), each with the nodes it
+    /// made in ordinal order: `nodes[k]` is the node at location (`version`, `k`).
+    private var recent: [(version: UInt64, nodes: [SparseMerkleNodeEntry])] = []
     /// Bytes the recent lists hold, by capacity.
     private(set) var recentEntryBytes = 0
     /// Emptied lists that left the recent blocks, for tree updates to reuse; at most
@@ -70,7 +68,7 @@ struct CheckedNodeCache {
     }
 
     /// Recent blocks held.
-    var recentBlocks: Int { recentVersions.count }
+    var recentBlocks: Int { recent.count }
     /// Nodes held in the read-back generations.
     var readBackCount: Int { young.count + old.count }
 
@@ -93,19 +91,17 @@ struct CheckedNodeCache {
                 && last.location == SparseMerkleNodeLocation.location(version: version, ordinal: UInt64(entries.count - 1)),
             "checked node cache: the nodes kept are not those of version \(version) in ordinal order")
         precondition(
-            recentVersions.last.map { $0 < version } ?? true, "checked node cache: version \(version) kept twice or late")
-        recentVersions.append(version)
-        recentNodes.append(entries)
+            recent.last.map { $0.version < version } ?? true, "checked node cache: version \(version) kept twice or late")
+        recent.append((version, entries))
         recentEntryBytes += Self.bytes(of: entries)
         var evicted = 0
-        while recentEntryBytes > recentEntryBytesMax || recentVersions.count - evicted > Self.recentBlocksMax {
-            recentEntryBytes -= Self.bytes(of: recentNodes[evicted])
+        while recentEntryBytes > recentEntryBytesMax || recent.count - evicted > Self.recentBlocksMax {
+            recentEntryBytes -= Self.bytes(of: recent[evicted].nodes)
             evicted += 1
         }
         if evicted > 0 {
-            var leaving = Array(recentNodes[..<evicted])
-            recentVersions.removeFirst(evicted)
-            recentNodes.removeFirst(evicted)
+            var leaving = recent[..<evicted].map(\.nodes)
+            recent.removeFirst(evicted)
             // Moved out of `leaving` one at a time, each list is then referenced once, so
             // emptying it keeps its storage rather than copying it.
             while reusableLists.count < Self.reusableListsMax, var list = leaving.popLast() {
@@ -115,8 +111,7 @@ struct CheckedNodeCache {
             }
         }
         precondition(
-            recentEntryBytes >= 0 && recentVersions.count == recentNodes.count && recentVersions.count <= Self.recentBlocksMax,
-            "checked node cache: recent blocks out of bounds")
+            recentEntryBytes >= 0 && recent.count <= Self.recentBlocksMax, "checked node cache: recent blocks out of bounds")
     }
 
     /// An empty list with the storage of one the recent blocks let go of, or an empty
@@ -147,14 +142,14 @@ struct CheckedNodeCache {
         let version = SparseMerkleNodeLocation.version(of: reference.location)
         // Binary search: versions ascend, and a few dozen blocks are held.
         var low = 0
-        var high = recentVersions.count
+        var high = recent.count
         while low < high {
             let middle = (low + high) / 2
-            if recentVersions[middle] < version { low = middle + 1 } else { high = middle }
+            if recent[middle].version < version { low = middle + 1 } else { high = middle }
         }
-        guard low < recentVersions.count, recentVersions[low] == version else { return nil }
-        let ordinal = reference.location & (SparseMerkleNodeLocation.ordinalsPerVersionMax - 1)
-        let nodes = recentNodes[low]
+        guard low < recent.count, recent[low].version == version else { return nil }
+        let ordinal = SparseMerkleNodeLocation.ordinal(of: reference.location)
+        let nodes = recent[low].nodes
         guard ordinal < UInt64(nodes.count) else { return nil }
         let entry = nodes[Int(ordinal)]
         // A reference whose hash is not the node's there is answered from SQLite, where the

@@ -8,9 +8,9 @@ import Synchronization
 /// written in one SQLite transaction.
 ///
 /// Tree nodes are stored by location (`SparseMerkleNodeLocation`: the height that wrote them
-/// and their ordinal in that block's update), 32 to a row, and an internal node names its
-/// children's locations. A block's new nodes thus fill a few rows appended at the end of the
-/// table. Keyed by hash, one node per row, as in schema 1, they landed on about 20 different
+/// and their ordinal in that block's update), `nodesPerPage` to a row, and an internal node
+/// names its children's locations. A block's new nodes thus fill a few rows appended at the
+/// end of the table. Keyed by hash, one node per row, as in schema 1, they landed on about 20 different
 /// pages per transaction, and writing those pages to the WAL cost more than checking the
 /// transaction's signature.
 public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
@@ -363,9 +363,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
-    /// Writes a block's new tree nodes, 32 to a row, in the order the update made them: their
-    /// ordinals run 0, 1, 2, … at this height, so the rows take increasing keys and SQLite
-    /// appends each at the end of the table without searching for its place.
+    /// Writes a block's new tree nodes, `nodesPerPage` to a row, in the order the update made
+    /// them: their ordinals run 0, 1, 2, … at this height, so the rows take increasing keys and
+    /// SQLite appends each at the end of the table without searching for its place.
     private func writeNodes(_ nodes: [SparseMerkleNodeEntry], height: UInt64) throws(StoreError) {
         let insertPage = try connection.cached("INSERT INTO state_node_pages(page, nodes) VALUES (?, ?)")
         let first = SparseMerkleNodeLocation.location(version: height, ordinal: 0)
@@ -513,7 +513,8 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             INSERT INTO version1_locations(hash, location) SELECT hash, row_number() OVER (ORDER BY hash) - 1 FROM state_nodes;
             CREATE TABLE IF NOT EXISTS state_node_pages\(stateNodePagesColumns)
             """)
-        // Streamed in location order and written 32 to a row, as `writeNodes` writes a block's.
+        // Streamed in location order and written `legacyNodesPerPage` (32) to a row, as
+        // `writeNodes` writes a block's in a store that records 32.
         let select = try connection.prepare(
             """
             SELECT placed.location, old.node,

@@ -186,6 +186,12 @@ struct SparseMerkleTests {
                 created.enumerated().allSatisfy {
                     $0.element.location == SparseMerkleNodeLocation.location(version: update.version, ordinal: UInt64($0.offset))
                 }, "batch \(batches)")
+            // And each location reads back as that version and ordinal.
+            #expect(
+                created.enumerated().allSatisfy {
+                    SparseMerkleNodeLocation.version(of: $0.element.location) == update.version
+                        && SparseMerkleNodeLocation.ordinal(of: $0.element.location) == UInt64($0.offset)
+                }, "batch \(batches)")
             #expect(
                 update.createdNodes.allSatisfy {
                     ($0.leftLocation < $0.location || $0.leftLocation == 0)
