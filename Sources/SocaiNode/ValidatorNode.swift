@@ -551,9 +551,9 @@ public actor ValidatorNode {
         var block = Block(header: header, lastCommit: previous?.commit, transactions: transactions, evidence: Array(evidence))
         // Every mempool transaction's signature was verified on admission. Execution does not
         // read the header's state root, so the result holds for the finished block too.
-        let executionStart = monotonicNanoseconds()
-        let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
-        heightTiming.executionNanoseconds += monotonicNanoseconds() - executionStart
+        let execution = try heightTiming.timingExecution {
+            try executor.execute(block, on: store.state, signaturesVerified: true)
+        }
         header.stateRoot = execution.stateRoot
         block.header = header
         remember(execution, of: block)
@@ -600,9 +600,9 @@ public actor ValidatorNode {
                 log("block \(block.hash) at height \(height) holds a transaction whose signature does not verify")
                 return false
             }
-            let executionStart = monotonicNanoseconds()
-            let execution = try executor.execute(block, on: store.state, signaturesVerified: true)
-            heightTiming.executionNanoseconds += monotonicNanoseconds() - executionStart
+            let execution = try heightTiming.timingExecution {
+                try executor.execute(block, on: store.state, signaturesVerified: true)
+            }
             guard execution.stateRoot == header.stateRoot else { return false }
             remember(execution, of: block)
             return true
@@ -847,12 +847,25 @@ struct HeightTiming {
     var startedNanoseconds = monotonicNanoseconds()
     /// Time spent executing candidate blocks of this height (built or received).
     var executionNanoseconds: UInt64 = 0
+    /// The executing thread's processor time in those executions.
+    var executionProcessorNanoseconds: UInt64 = 0
     /// When the first proposed block of this height was at hand (built here or received).
     var proposalNanoseconds: UInt64?
 
     /// Notes that a proposed block is at hand now, unless one already was.
     mutating func proposalAtHand() {
         if proposalNanoseconds == nil { proposalNanoseconds = monotonicNanoseconds() }
+    }
+
+    /// Runs one candidate block's execution, adding its wall and processor time.
+    mutating func timingExecution<Result>(_ body: () throws -> Result) rethrows -> Result {
+        let start = monotonicNanoseconds()
+        let processorStart = threadProcessorNanoseconds()
+        defer {
+            executionNanoseconds += monotonicNanoseconds() - start
+            executionProcessorNanoseconds += threadProcessorNanoseconds() - processorStart
+        }
+        return try body()
     }
 
     /// "N ms after the height started (proposal at hand after …, executing …, storing …)",
@@ -863,6 +876,7 @@ struct HeightTiming {
         let proposal = proposalNanoseconds.map { milliseconds($0 - startedNanoseconds) } ?? "none"
         return "\(milliseconds(monotonicNanoseconds() - startedNanoseconds)) after the height started "
             + "(proposal at hand after \(proposal), executing \(milliseconds(executionNanoseconds)), "
+            + "\(milliseconds(executionProcessorNanoseconds)) of it processor, "
             + "storing \(milliseconds(storeNanoseconds)), \(milliseconds(storeProcessorNanoseconds)) of it processor)"
     }
 }

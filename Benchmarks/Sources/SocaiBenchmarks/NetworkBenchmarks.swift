@@ -130,11 +130,11 @@ enum NetworkBenchmarks {
         // sustains), then at half the target load (the figure).
         if let fixed = Double(ProcessInfo.processInfo.environment["SOCAI_BENCH_LATENCY_RATE"] ?? ""), fixed >= 1 {
             // One fixed offered load instead, so that two builds can be compared at the same load.
-            try openLoopLatency(offeredRate: min(fixed, 100_000), label: "the given load", apis: apis)
+            try openLoopLatency(offeredRate: min(fixed, 100_000), label: "the given load", apis: apis, nodes: nodes)
             return
         }
-        try openLoopLatency(offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis)
-        try openLoopLatency(offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis)
+        try openLoopLatency(offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis, nodes: nodes)
+        try openLoopLatency(offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis, nodes: nodes)
     }
 
     /// User plus system processor time of process `pid` so far, from /proc/PID/stat (fields
@@ -162,8 +162,11 @@ enum NetworkBenchmarks {
     /// watches node1's new blocks; a transaction's latency is from its submission to the
     /// moment its block was seen committed (polled every `observerPollMilliseconds`, so
     /// figures err high by at most that).
-    static func openLoopLatency(offeredRate: Double, label: String, apis: [String]) throws {
+    static func openLoopLatency(offeredRate: Double, label: String, apis: [String], nodes: [Process]) throws {
         let latencyLoad = try transactions(Int(offeredRate * latencySeconds), label: "latency \(label)")
+        // Processor time per transaction here too: this phase runs on a larger state than
+        // saturation did, and what a transaction costs there is what its latency waits on.
+        let cpuBefore = nodes.map { cpuSeconds($0.processIdentifier) }
         let clock = BenchmarkClock()
         let sentAt = TimeTable(count: latencyLoad.count)
         let committedAt = TimeTable(count: latencyLoad.count)
@@ -226,6 +229,9 @@ enum NetworkBenchmarks {
         SocaiBenchmarks.report(
             "  committed \(sorted.count) of \(latencyLoad.count); commit latency p50", percentile(0.50), "ms")
         SocaiBenchmarks.report("  commit latency p99", percentile(0.99), "ms")
+        let cpuSpent = zip(nodes, cpuBefore).map { cpuSeconds($0.processIdentifier) - $1 }.reduce(0, +)
+        SocaiBenchmarks.report(
+            "  node CPU per committed transaction (4 nodes)", cpuSpent / Double(sorted.count) * 1e6, "µs")
     }
 
     /// Milliseconds since the clock was made (monotonic).
