@@ -69,6 +69,8 @@ public final class BlockStore {
             }
         }
         try self.init(connection: connection, migrating: true)
+        // The node's own open: every write to this file is this connection's.
+        connection.holdReadTransactions()
     }
 
     /// Opens an existing store at `path`; throws `notFound` when there is none.

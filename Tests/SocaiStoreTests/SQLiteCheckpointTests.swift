@@ -59,4 +59,66 @@ import Testing
         // transaction can overshoot it by its own pages).
         #expect(walBytes < 8 * Self.autocheckpointPages * (pageBytes + 24), "the WAL grew to \(walBytes) bytes")
     }
+
+    /// The node's connection holds one read transaction across its lookups between writes
+    /// (`holdReadTransactions`). It must end before each write and never pin the log: its
+    /// snapshot is the latest, so another connection's checkpoint copies every frame back,
+    /// and another connection sees every committed write.
+    @Test func heldReadsEndBeforeEachWriteAndNeverPinTheLog() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-wal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/test.sqlite"
+        let connection = try SQLiteConnection(path: path, create: true)
+        // No automatic checkpoints: only the other connection's, below, copies pages back.
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
+        try connection.execute(
+            """
+            CREATE TABLE rows(id INTEGER PRIMARY KEY, value BLOB NOT NULL);
+            INSERT INTO rows(id, value) VALUES (0, x'00');
+            """)
+        connection.holdReadTransactions()
+        let other = try SQLiteConnection(path: path, create: false)
+        for round in 1...Self.transactions {
+            let lookup = try connection.cached("SELECT count(*) FROM rows")
+            #expect(connection.readTransactionOpen)
+            try lookup.bind([])
+            #expect(try lookup.step())
+            #expect(lookup.integer(0) == Int64((round - 1) * Self.rowsPerTransaction + 1))
+            // A second lookup shares the open transaction.
+            let again = try connection.cached("SELECT value FROM rows WHERE id = 0")
+            try again.bind([])
+            #expect(try again.step())
+            try connection.inTransaction { () throws(StoreError) in
+                #expect(!connection.readTransactionOpen)
+                let insert = try connection.cached("INSERT INTO rows(id, value) VALUES (?, ?)")
+                for row in 0..<Self.rowsPerTransaction {
+                    try insert.run([
+                        .integer(Int64((round - 1) * Self.rowsPerTransaction + row + 1)),
+                        .blob([UInt8](repeating: 7, count: 100)),
+                    ])
+                }
+            }
+            #expect(!connection.readTransactionOpen)
+            // The next lookup opens a transaction at the write just made; the other
+            // connection sees that write too.
+            let after = try connection.cached("SELECT count(*) FROM rows")
+            #expect(connection.readTransactionOpen)
+            try after.bind([])
+            #expect(try after.step())
+            #expect(after.integer(0) == Int64(round * Self.rowsPerTransaction + 1))
+            let count = try other.prepare("SELECT count(*) FROM rows")
+            try count.bind([])
+            #expect(try count.step())
+            #expect(count.integer(0) == Int64(round * Self.rowsPerTransaction + 1))
+        }
+        // With the node's reads held, another connection's checkpoint copies every frame.
+        let checkpoint = try other.prepare("PRAGMA wal_checkpoint(PASSIVE)")
+        try checkpoint.bind([])
+        #expect(try checkpoint.step())
+        #expect(checkpoint.integer(0) == 0, "the checkpoint was blocked")
+        #expect(
+            checkpoint.integer(1) > 0 && checkpoint.integer(1) == checkpoint.integer(2),
+            "log \(checkpoint.integer(1)) frames, \(checkpoint.integer(2)) copied back")
+    }
 }
