@@ -28,7 +28,7 @@ struct NodeCommand: AsyncParsableCommand {
                 nodeHome = try NodeHome(path: expandPath(home))
                 let moniker = nodeHome.configuration.moniker
                 node = try ValidatorNode(home: nodeHome) { line in
-                    let stamp = ISO8601DateFormatter().string(from: Date())
+                    let stamp = logTimestamp(secondsSince1970: Int(Date().timeIntervalSince1970))
                     FileHandle.standardError.write(Data("\(stamp) \(moniker) \(line)\n".utf8))
                 }
                 try await node.start()
