@@ -16,7 +16,10 @@ import SocaiStore
 /// The store's log checkpoints run on a thread of their own (`WALCheckpointer`) and are not
 /// in these figures.
 enum StoreBenchmarks {
-    static let blocks = 60
+    /// Blocks stored; `SOCAI_BENCH_STORE_BLOCKS` asks for more (up to 1,000), to see what a
+    /// larger state costs: a validator's later blocks read more tree nodes back from SQLite.
+    static let blocks =
+        Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_STORE_BLOCKS"] ?? "").map { min(max($0, 10), 1_000) } ?? 60
     static let transactionsPerBlock = 300
 
     static func run() throws {
@@ -47,6 +50,11 @@ enum StoreBenchmarks {
         var executeNanoseconds: UInt64 = 0
         var storeNanoseconds: UInt64 = 0
         var transactions = 0
+        // The last sixth of the blocks, reported apart: the largest state of the run.
+        let lastBlocksFirstHeight = blocks - blocks / 6 + 1
+        var lastExecuteNanoseconds: UInt64 = 0
+        var lastStoreNanoseconds: UInt64 = 0
+        var lastTransactions = 0
         for height in 1...blocks {
             let envelopes = (0..<transactionsPerBlock).map { index in
                 let key = try! SigningKey(seed: SHA256.hash(Array("store bench \(height) \(index)".utf8)))
@@ -74,12 +82,24 @@ enum StoreBenchmarks {
             executeNanoseconds += executeEnd - executeStart
             storeNanoseconds += end - storeStart
             transactions += envelopes.count
+            if height >= lastBlocksFirstHeight {
+                lastExecuteNanoseconds += executeEnd - executeStart
+                lastStoreNanoseconds += end - storeStart
+                lastTransactions += envelopes.count
+            }
         }
         SocaiBenchmarks.report(
             "block execute, \(transactionsPerBlock) DID creates/block", Double(executeNanoseconds) / Double(transactions) / 1_000,
             "µs/tx (processor)")
         SocaiBenchmarks.report(
             "block store, \(transactionsPerBlock) DID creates/block", Double(storeNanoseconds) / Double(transactions) / 1_000,
+            "µs/tx (processor)")
+        SocaiBenchmarks.report(
+            "  last \(blocks - lastBlocksFirstHeight + 1) blocks (\(transactions) DIDs by the end): execute",
+            Double(lastExecuteNanoseconds) / Double(lastTransactions) / 1_000, "µs/tx (processor)")
+        SocaiBenchmarks.report(
+            "  last \(blocks - lastBlocksFirstHeight + 1) blocks: store",
+            Double(lastStoreNanoseconds) / Double(lastTransactions) / 1_000,
             "µs/tx (processor)")
     }
 
