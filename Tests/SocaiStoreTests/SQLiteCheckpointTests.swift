@@ -14,19 +14,27 @@ import Testing
     static let transactions = 40
     static let rowsPerTransaction = 200
 
-    @Test func aLookupLeftMidResultDoesNotStopTheWalFromBeingCheckpointed() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-wal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/test.sqlite"
+    /// A new database in WAL mode in `directory`, checkpointed automatically past
+    /// `autocheckpointPages` pages (never when 0), with `schema` run on it.
+    static func walDatabase(
+        in directory: TemporaryDirectory, autocheckpointPages: Int, schema: String
+    ) throws -> (path: String, connection: SQLiteConnection) {
+        let path = directory.file("test.sqlite")
         let connection = try SQLiteConnection(path: path, create: true)
-        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=\(Self.autocheckpointPages);")
-        try connection.execute(
-            """
-            CREATE TABLE nodes(hash BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
-            CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-            INSERT INTO meta(key, value) VALUES ('tip', x'00');
-            """)
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=\(autocheckpointPages);")
+        try connection.execute(schema)
+        return (path, connection)
+    }
+
+    @Test func aLookupLeftMidResultDoesNotStopTheWalFromBeingCheckpointed() throws {
+        let directory = TemporaryDirectory()
+        let (path, connection) = try Self.walDatabase(
+            in: directory, autocheckpointPages: Self.autocheckpointPages,
+            schema: """
+                CREATE TABLE nodes(hash BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+                INSERT INTO meta(key, value) VALUES ('tip', x'00');
+                """)
         // Keys spread over the table as node hashes do, the same on every run.
         var rowIndex: UInt64 = 0
         func nextRow() -> (key: [UInt8], node: [UInt8]) {
@@ -65,18 +73,14 @@ import Testing
     /// snapshot is the latest, so another connection's checkpoint copies every frame back,
     /// and another connection sees every committed write.
     @Test func heldReadsEndBeforeEachWriteAndNeverPinTheLog() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("socai-wal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/test.sqlite"
-        let connection = try SQLiteConnection(path: path, create: true)
+        let directory = TemporaryDirectory()
         // No automatic checkpoints: only the other connection's, below, copies pages back.
-        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
-        try connection.execute(
-            """
-            CREATE TABLE rows(id INTEGER PRIMARY KEY, value BLOB NOT NULL);
-            INSERT INTO rows(id, value) VALUES (0, x'00');
-            """)
+        let (path, connection) = try Self.walDatabase(
+            in: directory, autocheckpointPages: 0,
+            schema: """
+                CREATE TABLE rows(id INTEGER PRIMARY KEY, value BLOB NOT NULL);
+                INSERT INTO rows(id, value) VALUES (0, x'00');
+                """)
         connection.holdReadTransactions()
         let other = try SQLiteConnection(path: path, create: false)
         for round in 1...Self.transactions {
