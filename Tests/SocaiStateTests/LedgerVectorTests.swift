@@ -169,7 +169,7 @@ struct LedgerVectorTests {
         let versionKeys = [(did1, "did_key1"), (did2, "did_key2"), (did3, "did_key3")]
         var genesisEntries = try entries(backend)
         #expect(genesisEntries.count == genesisKeys.count + versionKeys.count, "genesis writes exactly the documented entries")
-        for (did, name) in versionKeys {
+        for (did, _) in versionKeys {
             // did-version/<did>/1 holds the same record as did/<did>.
             #expect(genesisEntries.removeValue(forKey: StateKey.didVersion(did, 1)) == genesisEntries[StateKey.did(did)])
         }

@@ -294,8 +294,9 @@ extension StateStoreTests {
         let document = try #require(try queries.did(did))
         #expect(document.proof.verify())
         let first = try #require(try queries.did(did, version: 2))
+        let rootAtHeight1 = try #require(try migrated.state.stateRootReference(atHeight: 1))
         let old = try queries.proof(
-            forKey: StateKey.did(did), root: try #require(try migrated.state.stateRootReference(atHeight: 1)),
+            forKey: StateKey.did(did), root: rootAtHeight1,
             valueAtRoot: .some(first.proof.value))
         #expect(old.verify())
 

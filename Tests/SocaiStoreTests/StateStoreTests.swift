@@ -105,8 +105,9 @@ import Testing
         #expect(proof.verify())
         // An older root proves the older version.
         let first = try #require(try queries.did(did, version: 2))
+        let rootAtHeight1 = try #require(try reopened.state.stateRootReference(atHeight: 1))
         let old = try queries.proof(
-            forKey: StateKey.did(did), root: try #require(try reopened.state.stateRootReference(atHeight: 1)),
+            forKey: StateKey.did(did), root: rootAtHeight1,
             valueAtRoot: .some(first.proof.value))
         #expect(old.verify())
     }
