@@ -51,6 +51,10 @@ final class SQLiteConnection {
     /// Runs the checkpoints this connection's commits ask for; held so that it outlives the
     /// connection's hook.
     private var walCheckpointer: WALCheckpointer?
+    /// Set by `holdReadTransactions()`.
+    private var holdsReadTransactions = false
+    /// Whether this connection opened a read transaction (`BEGIN`) that no write has ended yet.
+    private(set) var readTransactionOpen = false
 
     /// Opens (or creates, when `create` is true) the database at `path`.
     init(path: String, create: Bool) throws(StoreError) {
@@ -103,11 +107,6 @@ final class SQLiteConnection {
         holdsReadTransactions = true
     }
 
-    /// Set by `holdReadTransactions()`.
-    private var holdsReadTransactions = false
-    /// Whether this connection opened a read transaction (`BEGIN`) that no write has ended yet.
-    private(set) var readTransactionOpen = false
-
     /// A prepared statement for `sql`, reused from the cache when possible. On a connection
     /// that holds its reads (`holdReadTransactions()`), outside a write transaction, first
     /// begins the shared read transaction if none is open.
@@ -116,9 +115,17 @@ final class SQLiteConnection {
             try execute("BEGIN")
             readTransactionOpen = true
         }
-        if let statement = statementCache[sql] { return statement }
-        let statement = try prepare(sql)
-        if statementCache.count < Self.statementCacheMax { statementCache[sql] = statement }
+        let statement: SQLiteStatement
+        if let held = statementCache[sql] {
+            statement = held
+        } else {
+            statement = try prepare(sql)
+            if statementCache.count < Self.statementCacheMax { statementCache[sql] = statement }
+        }
+        // A write in the held read transaction would stay uncommitted until the next
+        // `inTransaction`: every write goes through `inTransaction`.
+        precondition(
+            !readTransactionOpen || statement.isReadOnly, "\(path): a write outside inTransaction while reads are held")
         return statement
     }
 
@@ -232,6 +239,9 @@ final class SQLiteStatement {
         }
         while try step() {}
     }
+
+    /// Whether the statement makes no direct change to the database.
+    var isReadOnly: Bool { sqlite3_stmt_readonly(statement) != 0 }
 
     /// Ends the statement's current run, closing the read transaction a run left mid-result
     /// holds; its bindings stay.
