@@ -614,21 +614,17 @@ public actor ValidatorNode {
 
     private func commit(_ block: Block, certificate: CommitCertificate) throws {
         let previousTime = tip?.block.header.timeMilliseconds
-        let storeStart = monotonicNanoseconds()
-        let storeProcessorStart = threadProcessorNanoseconds()
-        let execution: BlockExecution
-        if let executed = executions[block.hash] {
-            try store.append(block, commit: certificate, execution: executed)
-            execution = executed
-        } else {
+        let execution: BlockExecution = try heightTiming.timingStore {
+            if let executed = executions[block.hash] {
+                try store.append(block, commit: certificate, execution: executed)
+                return executed
+            }
             guard verifySignatures(block.transactions) else {
                 throw VerificationError(
                     .invalidSignature, "block \(block.header.height) holds a transaction whose signature does not verify")
             }
-            execution = try store.appendExecuting(block, commit: certificate, executor: executor, signaturesVerified: true)
+            return try store.appendExecuting(block, commit: certificate, executor: executor, signaturesVerified: true)
         }
-        let storeNanoseconds = monotonicNanoseconds() - storeStart
-        let storeProcessorNanoseconds = threadProcessorNanoseconds() - storeProcessorStart
         tip = (block, certificate)
         committedHeightWatch?.publish(store.height)
         executions.removeAll()
@@ -658,7 +654,7 @@ public actor ValidatorNode {
         }
         log(
             "committed height \(block.header.height) with \(block.transactions.count) transaction(s), state root \(execution.stateRoot); "
-                + heightTiming.summary(storeNanoseconds: storeNanoseconds, storeProcessorNanoseconds: storeProcessorNanoseconds))
+                + heightTiming.summary())
         broadcastStatus()
     }
 
@@ -849,6 +845,10 @@ struct HeightTiming {
     var executionNanoseconds: UInt64 = 0
     /// The executing thread's processor time in those executions.
     var executionProcessorNanoseconds: UInt64 = 0
+    /// Time spent storing the committed block.
+    var storeNanoseconds: UInt64 = 0
+    /// The storing thread's processor time in it.
+    var storeProcessorNanoseconds: UInt64 = 0
     /// When the first proposed block of this height was at hand (built here or received).
     var proposalNanoseconds: UInt64?
 
@@ -859,19 +859,34 @@ struct HeightTiming {
 
     /// Runs one candidate block's execution, adding its wall and processor time.
     mutating func timingExecution<Result>(_ body: () throws -> Result) rethrows -> Result {
+        try Self.timing(body, wall: &executionNanoseconds, processor: &executionProcessorNanoseconds)
+    }
+
+    /// Runs the committed block's storing, recording its wall and processor time afresh:
+    /// the timing is not reset when block sync moves past a height's start, so a sum could
+    /// carry an earlier commit's.
+    mutating func timingStore<Result>(_ body: () throws -> Result) rethrows -> Result {
+        (storeNanoseconds, storeProcessorNanoseconds) = (0, 0)
+        return try Self.timing(body, wall: &storeNanoseconds, processor: &storeProcessorNanoseconds)
+    }
+
+    /// Runs `body`, adding its wall time and the calling thread's processor time (on a busy
+    /// machine the two differ by the time other work held the processor).
+    private static func timing<Result>(
+        _ body: () throws -> Result, wall: inout UInt64, processor: inout UInt64
+    ) rethrows -> Result {
         let start = monotonicNanoseconds()
         let processorStart = threadProcessorNanoseconds()
         defer {
-            executionNanoseconds += monotonicNanoseconds() - start
-            executionProcessorNanoseconds += threadProcessorNanoseconds() - processorStart
+            wall += monotonicNanoseconds() - start
+            processor += threadProcessorNanoseconds() - processorStart
         }
         return try body()
     }
 
     /// "N ms after the height started (proposal at hand after …, executing …, storing …)",
-    /// given the commit's store time, in wall and in the committing thread's processor time
-    /// (on a busy machine the two differ by the time other work held the processor).
-    func summary(storeNanoseconds: UInt64, storeProcessorNanoseconds: UInt64) -> String {
+    /// each in wall and in processor time.
+    func summary() -> String {
         func milliseconds(_ nanoseconds: UInt64) -> String { "\((nanoseconds + 500_000) / 1_000_000) ms" }
         let proposal = proposalNanoseconds.map { milliseconds($0 - startedNanoseconds) } ?? "none"
         return "\(milliseconds(monotonicNanoseconds() - startedNanoseconds)) after the height started "

@@ -17,5 +17,4 @@ import Testing
             #expect(logTimestamp(secondsSince1970: second) == expected, "at \(second) s")
         }
     }
-
 }

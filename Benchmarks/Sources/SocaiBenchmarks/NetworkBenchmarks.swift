@@ -83,7 +83,7 @@ enum NetworkBenchmarks {
         // Saturation: submit everything from 64 clients, then wait for the last commit.
         let load = try transactions(saturationTransactions, label: "saturation")
         let committedBefore = committedTotal(apis[0])
-        let cpuBefore = nodes.map { cpuSeconds($0.processIdentifier) }
+        let cpuBefore = cpuSeconds(nodes)
         let clientCPUBefore = cpuSeconds(getpid())
         let start = DispatchTime.now().uptimeNanoseconds
         // A node refuses a transaction when its mempool is full; only the accepted ones can
@@ -113,7 +113,7 @@ enum NetworkBenchmarks {
         SocaiBenchmarks.report("  target: half of cores × verify ÷ validators", ceiling / 2, "transactions/s")
         // CPU time rather than wall time: on a shared machine the rate moves with the other
         // load, the processor time each committed transaction costs much less so.
-        let cpuSpent = zip(nodes, cpuBefore).map { cpuSeconds($0.processIdentifier) - $1 }.reduce(0, +)
+        let cpuSpent = cpuSeconds(nodes) - cpuBefore
         let clientCPUSpent = cpuSeconds(getpid()) - clientCPUBefore
         if committed > 0 {
             let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
@@ -136,6 +136,9 @@ enum NetworkBenchmarks {
         try openLoopLatency(offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis, nodes: nodes)
         try openLoopLatency(offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis, nodes: nodes)
     }
+
+    /// User plus system processor time of all `nodes` so far (`cpuSeconds(_:)` of each).
+    static func cpuSeconds(_ nodes: [Process]) -> Double { nodes.map { cpuSeconds($0.processIdentifier) }.reduce(0, +) }
 
     /// User plus system processor time of process `pid` so far, from /proc/PID/stat (fields
     /// 14 and 15, in clock ticks); 0 when it cannot be read.
@@ -166,7 +169,7 @@ enum NetworkBenchmarks {
         let latencyLoad = try transactions(Int(offeredRate * latencySeconds), label: "latency \(label)")
         // Processor time per transaction here too: this phase runs on a larger state than
         // saturation did, and what a transaction costs there is what its latency waits on.
-        let cpuBefore = nodes.map { cpuSeconds($0.processIdentifier) }
+        let cpuBefore = cpuSeconds(nodes)
         let clock = BenchmarkClock()
         let sentAt = TimeTable(count: latencyLoad.count)
         let committedAt = TimeTable(count: latencyLoad.count)
@@ -229,9 +232,9 @@ enum NetworkBenchmarks {
         SocaiBenchmarks.report(
             "  committed \(sorted.count) of \(latencyLoad.count); commit latency p50", percentile(0.50), "ms")
         SocaiBenchmarks.report("  commit latency p99", percentile(0.99), "ms")
-        let cpuSpent = zip(nodes, cpuBefore).map { cpuSeconds($0.processIdentifier) - $1 }.reduce(0, +)
         SocaiBenchmarks.report(
-            "  node CPU per committed transaction (4 nodes)", cpuSpent / Double(sorted.count) * 1e6, "µs")
+            "  node CPU per committed transaction (4 nodes)", (cpuSeconds(nodes) - cpuBefore) / Double(sorted.count) * 1e6,
+            "µs")
     }
 
     /// Milliseconds since the clock was made (monotonic).
