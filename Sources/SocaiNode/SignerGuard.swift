@@ -1,6 +1,7 @@
 import Foundation
 import SocaiConsensus
 import SocaiCore
+import SocaiCrypto
 
 #if canImport(Glibc)
     import Glibc
@@ -9,12 +10,33 @@ import SocaiCore
 #endif
 
 /// Double-sign protection: the last (height, round, step) this validator signed, kept in
-/// `<data>/signer_state.json` and synced to disk before any signature leaves the process.
+/// `<data>/signer_state.slots` and synced to disk before any signature leaves the process.
 /// After a restart the node refuses to sign anything at or below it (CometBFT's
 /// priv_validator_state).
+///
+/// The file holds two slots of `slotBytes`, each a JSON record padded with spaces and
+/// followed by the SHA-256 of those bytes. Records are numbered, and each goes to the slot
+/// its number picks, so the slot written last alternates: a write torn by a crash can damage
+/// only the slot being written, and the other still holds the record before it. Falling back
+/// to that one is safe, because a record is synced before its signature is made: the step a
+/// torn write was recording was never signed. On open the valid slot with the higher number
+/// wins.
+///
+/// Why slots: the guard writes before every proposal, prevote and precommit, three times a
+/// height. Writing a temporary file, syncing it, renaming it over the record and syncing the
+/// directory, as this did before, cost two file opens, a rename and two `fsync` calls each
+/// time: about a tenth of a four-validator network's processor time at 200 transactions a
+/// second, when heights are short. Now each record is one `pwrite` into the open file and
+/// one `fdatasync`; the file keeps its size, so no metadata needs syncing.
 public final class SignerGuard {
     /// The file's name inside the data directory.
-    public static let fileName = "signer_state.json"
+    public static let fileName = "signer_state.slots"
+    /// The single-record JSON file of earlier versions, read once and replaced by the slots.
+    public static let legacyFileName = "signer_state.json"
+    /// Bytes of one slot: a disk block of its own, so a torn write of one cannot reach the other.
+    static let slotBytes = 4096
+    /// Bytes of a slot's checksum (SHA-256), at its end.
+    static let slotChecksumBytes = 32
 
     struct Record: Codable, Equatable {
         var height: UInt64
@@ -31,19 +53,119 @@ public final class SignerGuard {
         /// With a precommit: the round and value of the prevote signed before it at this height.
         var prevoteRound: UInt32?
         var prevoteValue: String?
+        /// The record's number: 1 for the first, one more for each after it. Absent only in
+        /// the legacy single-record file.
+        var sequence: UInt64?
     }
 
     private let path: String
+    /// The slots file, open for the guard's life.
+    private let descriptor: Int32
     private(set) var last: Record?
 
-    /// Opens (or starts) the record in `dataDirectory`.
+    /// Opens (or starts) the record in `dataDirectory`, taking over a legacy
+    /// `signer_state.json` there if the slots hold no record yet.
     public init(dataDirectory: String) throws {
         path = (dataDirectory as NSString).appendingPathComponent(Self.fileName)
-        if let data = FileManager.default.contents(atPath: path) {
-            do { last = try JSONDecoder().decode(Record.self, from: data) } catch {
-                throw NodeError(.invalid, "\(path) is damaged; refusing to sign without knowing what was signed last")
+        let legacyPath = (dataDirectory as NSString).appendingPathComponent(Self.legacyFileName)
+        let existed = FileManager.default.fileExists(atPath: path)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw NodeError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        do {
+            if !existed {
+                // Both slots exist, zeroed (no record), before any record is written, and the
+                // directory knows the file: later writes change only the file's data.
+                guard ftruncate(descriptor, off_t(2 * Self.slotBytes)) == 0, fsync(descriptor) == 0 else {
+                    throw NodeError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")
+                }
+                Self.syncDirectory(dataDirectory)
             }
+            last = try Self.readSlots(descriptor, path: path)
+            if last == nil, let data = FileManager.default.contents(atPath: legacyPath) {
+                let legacy: Record
+                do { legacy = try JSONDecoder().decode(Record.self, from: data) } catch {
+                    throw NodeError(.invalid, "\(legacyPath) is damaged; refusing to sign without knowing what was signed last")
+                }
+                try write(legacy)
+                // The record is in the slots and synced; only then does the old file go.
+                guard unlink(legacyPath) == 0 else {
+                    throw NodeError(.io, "cannot remove \(legacyPath): \(String(cString: strerror(errno)))")
+                }
+                Self.syncDirectory(dataDirectory)
+            }
+        } catch {
+            close(descriptor)
+            throw error
         }
+    }
+
+    deinit { close(descriptor) }
+
+    /// The record of the valid slot with the higher number; nil when both slots are zeroed.
+    /// Throws if neither slot is valid and one is not zeroed: something other than this
+    /// guard's writes changed the file.
+    private static func readSlots(_ descriptor: Int32, path: String) throws -> Record? {
+        var bytes = [UInt8](repeating: 0, count: 2 * slotBytes)
+        let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        guard read == bytes.count else {
+            throw NodeError(.invalid, "\(path) is \(max(read, 0)) bytes, not \(bytes.count); refusing to sign")
+        }
+        var best: Record?
+        var damaged = false
+        for slot in 0..<2 {
+            let slotBytes = bytes[(slot * Self.slotBytes)..<((slot + 1) * Self.slotBytes)]
+            if slotBytes.allSatisfy({ $0 == 0 }) { continue }
+            guard let record = decodeSlot(Array(slotBytes)), let sequence = record.sequence,
+                sequence % 2 == UInt64(slot)
+            else {
+                damaged = true
+                continue
+            }
+            if sequence > best?.sequence ?? 0 { best = record }
+        }
+        if best == nil && damaged {
+            throw NodeError(.invalid, "\(path) is damaged; refusing to sign without knowing what was signed last")
+        }
+        return best
+    }
+
+    /// The record in `slot` if its checksum holds and its JSON decodes.
+    static func decodeSlot(_ slot: [UInt8]) -> Record? {
+        precondition(slot.count == slotBytes)
+        let body = Array(slot[..<(slotBytes - slotChecksumBytes)])
+        guard SHA256.hash(body) == Array(slot[(slotBytes - slotChecksumBytes)...]) else { return nil }
+        return try? JSONDecoder().decode(Record.self, from: Data(body))
+    }
+
+    /// A slot holding `record`: its JSON padded with spaces, then the checksum.
+    static func encodeSlot(_ record: Record) throws -> [UInt8] {
+        var body = Array(try JSONEncoder().encode(record))
+        // The largest record (every field at its widest) is under 700 bytes.
+        precondition(body.count <= slotBytes - slotChecksumBytes, "a signer record outgrew its slot")
+        body += [UInt8](repeating: UInt8(ascii: " "), count: slotBytes - slotChecksumBytes - body.count)
+        return body + SHA256.hash(body)
+    }
+
+    private static func syncDirectory(_ directory: String) {
+        let handle = open(directory, O_RDONLY | O_CLOEXEC)
+        if handle >= 0 {
+            _ = fsync(handle)
+            close(handle)
+        }
+    }
+
+    /// Numbers `record` after the last one, writes it to its slot and syncs the file's data.
+    private func write(_ record: Record) throws {
+        var record = record
+        let sequence = (last?.sequence ?? 0) + 1
+        record.sequence = sequence
+        let slot = try Self.encodeSlot(record)
+        let offset = off_t(Int(sequence % 2) * Self.slotBytes)
+        let written = slot.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, offset) }
+        guard written == slot.count, fdatasync(descriptor) == 0 else {
+            throw NodeError(.io, "cannot persist \(path): \(String(cString: strerror(errno)))")
+        }
+        last = record
     }
 
     /// The consensus checkpoint persisted last, if any.
@@ -117,23 +239,6 @@ public final class SignerGuard {
                 (record.prevoteRound, record.prevoteValue) = (last.prevoteRound, last.prevoteValue)
             }
         }
-        let data = try JSONEncoder().encode(record)
-        // Write a temporary file, fsync it, rename over the record, fsync the directory: after a
-        // crash at any point the file holds either the old or the new record, never a torn one.
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw NodeError(.io, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
-        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, data.count) }
-        let synced = fsync(descriptor)
-        close(descriptor)
-        guard written == data.count, synced == 0, rename(temporary, path) == 0 else {
-            throw NodeError(.io, "cannot persist \(path): \(String(cString: strerror(errno)))")
-        }
-        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
-        if directory >= 0 {
-            _ = fsync(directory)
-            close(directory)
-        }
-        last = record
+        try write(record)
     }
 }
