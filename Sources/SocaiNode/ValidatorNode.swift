@@ -82,6 +82,8 @@ public actor ValidatorNode {
     /// Where the current height's time went, for the commit's log line: an operator reading
     /// why blocks are slow sees whether it is execution, the store, or waiting for votes.
     private var heightTiming = HeightTiming()
+    /// When this node last committed a block (monotonic), for the next height's pause.
+    private var lastCommitNanoseconds: UInt64?
     /// The latest committed block and its certificate (nil before block 1): read on every
     /// proposal and validation, so kept rather than decoded from the store each time.
     private var tip: (block: Block, commit: CommitCertificate)?
@@ -512,7 +514,7 @@ public actor ValidatorNode {
     /// Starts consensus at the height after `committedHeight`, unless sync already moved on.
     private func startHeight(after committedHeight: UInt64) {
         guard running, store.height == committedHeight, machine.height <= committedHeight else { return }
-        heightTiming = HeightTiming()
+        heightTiming = HeightTiming(pauseNanoseconds: lastCommitNanoseconds.map { monotonicNanoseconds() - $0 })
         do {
             try perform(
                 machine.handle(
@@ -677,6 +679,7 @@ public actor ValidatorNode {
                 continuation.resume(returning: result)
             }
         }
+        lastCommitNanoseconds = monotonicNanoseconds()
         log(
             "committed height \(block.header.height) with \(block.transactions.count) transaction(s), state root \(execution.stateRoot); "
                 + heightTiming.summary())
@@ -866,6 +869,9 @@ func threadProcessorNanoseconds() -> UInt64 {
 struct HeightTiming {
     /// When the height started (or the node did).
     var startedNanoseconds = monotonicNanoseconds()
+    /// From the previous commit to this height's start: the commit delay, plus however long
+    /// the node's other work held the start back (nil for the first height after start).
+    var pauseNanoseconds: UInt64?
     /// Time spent executing candidate blocks of this height (built or received).
     var executionNanoseconds: UInt64 = 0
     /// The executing thread's processor time in those executions.
@@ -909,15 +915,16 @@ struct HeightTiming {
         return try body()
     }
 
-    /// "N ms after the height started (proposal at hand after …, executing …, storing …)",
-    /// each in wall and in processor time.
+    /// "N ms after the height started (proposal at hand after …, executing …, storing …,
+    /// started … after the previous commit)", each in wall and in processor time.
     func summary() -> String {
         func milliseconds(_ nanoseconds: UInt64) -> String { "\((nanoseconds + 500_000) / 1_000_000) ms" }
         let proposal = proposalNanoseconds.map { milliseconds($0 - startedNanoseconds) } ?? "none"
+        let pause = pauseNanoseconds.map { ", started \(milliseconds($0)) after the previous commit" } ?? ""
         return "\(milliseconds(monotonicNanoseconds() - startedNanoseconds)) after the height started "
             + "(proposal at hand after \(proposal), executing \(milliseconds(executionNanoseconds)), "
             + "\(milliseconds(executionProcessorNanoseconds)) of it processor, "
-            + "storing \(milliseconds(storeNanoseconds)), \(milliseconds(storeProcessorNanoseconds)) of it processor)"
+            + "storing \(milliseconds(storeNanoseconds)), \(milliseconds(storeProcessorNanoseconds)) of it processor\(pause))"
     }
 }
 
