@@ -616,10 +616,11 @@ public actor ValidatorNode {
 
     /// Checks a proposed block's certificate for the tip, `lastCommit`, as
     /// `CommitCertificate.verify` does, but takes as verified each precommit that is also in
-    /// `own`, this node's certificate for the tip, signature for signature: the consensus
-    /// machine built `own` from precommits it had verified, and an Ed25519 signature over the
-    /// same vote verifies the same way twice. Each height's proposal otherwise cost a
-    /// validator three or four signature checks it had already made.
+    /// `own`, the certificate this node committed the tip with, signature for signature. That
+    /// one was checked before it was stored: the consensus machine builds a certificate only
+    /// from precommits it verified, and block sync verifies a fetched one. An Ed25519
+    /// signature over the same vote verifies the same way twice, so each height's proposal
+    /// no longer costs a validator three or four signature checks it had already made.
     static func verifyLastCommit(
         _ lastCommit: CommitCertificate, own: CommitCertificate?, validatorSet: ValidatorSet, chainID: ChainID
     ) throws(VerificationError) {
