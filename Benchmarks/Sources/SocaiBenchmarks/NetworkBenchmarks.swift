@@ -82,6 +82,7 @@ enum NetworkBenchmarks {
 
         // Saturation: submit everything from 64 clients, then wait for the last commit.
         let load = try transactions(saturationTransactions, label: "saturation")
+        let saturationFirstHeight = height(apis[0]) + 1
         let committedBefore = committedTotal(apis[0])
         let cpuBefore = cpuSeconds(nodes)
         let clientCPUBefore = cpuSeconds(getpid())
@@ -115,6 +116,7 @@ enum NetworkBenchmarks {
         // load, the processor time each committed transaction costs much less so.
         let cpuSpent = cpuSeconds(nodes) - cpuBefore
         let clientCPUSpent = cpuSeconds(getpid()) - clientCPUBefore
+        reportHeights(log: "\(directory)/node1.log", from: saturationFirstHeight, to: height(apis[0]))
         if committed > 0 {
             let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
             SocaiBenchmarks.report(
@@ -130,11 +132,15 @@ enum NetworkBenchmarks {
         // sustains), then at half the target load (the figure).
         if let fixed = Double(ProcessInfo.processInfo.environment["SOCAI_BENCH_LATENCY_RATE"] ?? ""), fixed >= 1 {
             // One fixed offered load instead, so that two builds can be compared at the same load.
-            try openLoopLatency(offeredRate: min(fixed, 100_000), label: "the given load", apis: apis, nodes: nodes)
+            try openLoopLatency(
+                offeredRate: min(fixed, 100_000), label: "the given load", apis: apis, nodes: nodes, directory: directory)
             return
         }
-        try openLoopLatency(offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis, nodes: nodes)
-        try openLoopLatency(offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis, nodes: nodes)
+        try openLoopLatency(
+            offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis, nodes: nodes,
+            directory: directory)
+        try openLoopLatency(
+            offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis, nodes: nodes, directory: directory)
     }
 
     /// User plus system processor time of all `nodes` so far (`cpuSeconds(_:)` of each).
@@ -165,7 +171,9 @@ enum NetworkBenchmarks {
     /// watches node1's new blocks; a transaction's latency is from its submission to the
     /// moment its block was seen committed (polled every `observerPollMilliseconds`, so
     /// figures err high by at most that).
-    static func openLoopLatency(offeredRate: Double, label: String, apis: [String], nodes: [Process]) throws {
+    static func openLoopLatency(
+        offeredRate: Double, label: String, apis: [String], nodes: [Process], directory: String
+    ) throws {
         let latencyLoad = try transactions(Int(offeredRate * latencySeconds), label: "latency \(label)")
         // Processor time per transaction here too: this phase runs on a larger state than
         // saturation did, and what a transaction costs there is what its latency waits on.
@@ -235,6 +243,13 @@ enum NetworkBenchmarks {
         SocaiBenchmarks.report(
             "  node CPU per committed transaction (4 nodes)", (cpuSeconds(nodes) - cpuBefore) / Double(sorted.count) * 1e6,
             "µs")
+        reportHeights(log: "\(directory)/node1.log", from: firstHeight + 1, to: height(apis[0]))
+    }
+
+    /// Prints where node1's heights `first` to `last` spent their time (`HeightBreakdown`).
+    static func reportHeights(log: String, from first: Int, to last: Int) {
+        guard first <= last, let breakdown = HeightBreakdown.read(log: log, heights: first...last) else { return }
+        print("  node1 per height: \(breakdown.summary)")
     }
 
     /// Milliseconds since the clock was made (monotonic).
