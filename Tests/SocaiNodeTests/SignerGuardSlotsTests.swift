@@ -29,6 +29,21 @@ import Testing
             vote: Vote(type: kind, height: height, round: round, blockID: nil, validator: validator))
     }
 
+    /// A guard in a new directory that recorded a prevote then a precommit at `height` and
+    /// `round` (records 1 and 2, in slots 1 and 0).
+    static func guardAfterPrevoteAndPrecommit(height: UInt64, round: UInt32) throws -> (String, SignerGuard) {
+        let path = directory()
+        do {
+            let signer = try SignerGuard(dataDirectory: path)
+            try record(signer, height: height, round: round, .prevote)
+            try record(signer, height: height, round: round, .precommit)
+            return (path, signer)
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+    }
+
     /// Overwrites `count` bytes of the slots file at `offset` with `byte`.
     static func overwrite(_ directory: String, offset: Int, count: Int, with byte: UInt8) throws {
         let handle = try #require(FileHandle(forUpdatingAtPath: slotsPath(directory)))
@@ -67,11 +82,8 @@ import Testing
     }
 
     @Test func aTornLatestSlotFallsBackToTheRecordBeforeIt() throws {
-        let path = Self.directory()
+        let (path, _) = try Self.guardAfterPrevoteAndPrecommit(height: 8, round: 1)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let signer = try SignerGuard(dataDirectory: path)
-        try Self.record(signer, height: 8, round: 1, .prevote)
-        try Self.record(signer, height: 8, round: 1, .precommit)
         // Record 2 (the precommit) is in slot 0; tear its second half.
         try Self.overwrite(path, offset: SignerGuard.slotBytes / 2, count: 100, with: 0xA5)
         let reopened = try SignerGuard(dataDirectory: path)
@@ -82,11 +94,8 @@ import Testing
     }
 
     @Test func aFileWithNoValidSlotStopsTheNode() throws {
-        let path = Self.directory()
+        let (path, _) = try Self.guardAfterPrevoteAndPrecommit(height: 2, round: 0)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let signer = try SignerGuard(dataDirectory: path)
-        try Self.record(signer, height: 2, round: 0, .prevote)
-        try Self.record(signer, height: 2, round: 0, .precommit)
         try Self.overwrite(path, offset: 10, count: 1, with: 0x7B)
         try Self.overwrite(path, offset: SignerGuard.slotBytes + 10, count: 1, with: 0x7B)
         #expect(throws: NodeError.self) { try SignerGuard(dataDirectory: path) }
