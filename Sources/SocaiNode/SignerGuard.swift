@@ -64,39 +64,50 @@ public final class SignerGuard {
     private(set) var last: Record?
 
     /// Opens (or starts) the record in `dataDirectory`, taking over a legacy
-    /// `signer_state.json` there if the slots hold no record yet.
+    /// `signer_state.json` there (see `takeOverLegacyRecord`).
     public init(dataDirectory: String) throws {
         path = (dataDirectory as NSString).appendingPathComponent(Self.fileName)
-        let legacyPath = (dataDirectory as NSString).appendingPathComponent(Self.legacyFileName)
-        let existed = FileManager.default.fileExists(atPath: path)
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw NodeError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
         do {
-            if !existed {
-                // Both slots exist, zeroed (no record), before any record is written, and the
-                // directory knows the file: later writes change only the file's data.
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else {
+                throw NodeError(.io, "cannot read the size of \(path): \(String(cString: strerror(errno)))")
+            }
+            // Empty: new, or its creation was cut short before it was sized (nothing was ever
+            // recorded in it). Both slots exist, zeroed (no record), before any record is
+            // written, and the directory knows the file: later writes change only its data.
+            if status.st_size == 0 {
                 guard ftruncate(descriptor, off_t(2 * Self.slotBytes)) == 0, fsync(descriptor) == 0 else {
                     throw NodeError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")
                 }
                 Self.syncDirectory(dataDirectory)
             }
             last = try Self.readSlots(descriptor, path: path)
-            if last == nil, let data = FileManager.default.contents(atPath: legacyPath) {
-                let legacy: Record
-                do { legacy = try JSONDecoder().decode(Record.self, from: data) } catch {
-                    throw NodeError(.invalid, "\(legacyPath) is damaged; refusing to sign without knowing what was signed last")
-                }
-                try write(legacy)
-                // The record is in the slots and synced; only then does the old file go.
-                guard unlink(legacyPath) == 0 else {
-                    throw NodeError(.io, "cannot remove \(legacyPath): \(String(cString: strerror(errno)))")
-                }
-                Self.syncDirectory(dataDirectory)
-            }
+            try takeOverLegacyRecord(in: dataDirectory)
         } catch {
             close(descriptor)
             throw error
         }
+    }
+
+    /// Moves the record of a legacy `signer_state.json` into the slots, unless the slots hold
+    /// one at or past it, then removes the old file. It is removed only after the slots are
+    /// synced, so a crash in between finds it again, and the slots then hold it already.
+    private func takeOverLegacyRecord(in dataDirectory: String) throws {
+        let legacyPath = (dataDirectory as NSString).appendingPathComponent(Self.legacyFileName)
+        guard let data = FileManager.default.contents(atPath: legacyPath) else { return }
+        let legacy: Record
+        do { legacy = try JSONDecoder().decode(Record.self, from: data) } catch {
+            throw NodeError(.invalid, "\(legacyPath) is damaged; refusing to sign without knowing what was signed last")
+        }
+        // Slots at or past it took it over already (a crash came before the removal).
+        let slotsAhead = last.map { (legacy.height, legacy.round, legacy.step) <= ($0.height, $0.round, $0.step) } ?? false
+        if !slotsAhead { try write(legacy) }
+        guard unlink(legacyPath) == 0 else {
+            throw NodeError(.io, "cannot remove \(legacyPath): \(String(cString: strerror(errno)))")
+        }
+        Self.syncDirectory(dataDirectory)
     }
 
     deinit { close(descriptor) }

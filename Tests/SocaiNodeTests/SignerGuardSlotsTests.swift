@@ -132,6 +132,33 @@ import Testing
         #expect(reopened.lastVotes(validator: PublicKey(of: try SigningKey(seed: SHA256.hash([1])))).count == 2)
     }
 
+    @Test func aLegacyRecordLeftBesideTheSlotsIsRemovedAndTakenOnlyIfAhead() throws {
+        let (path, signer) = try Self.guardAfterPrevoteAndPrecommit(height: 20, round: 1)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let legacyPath = path + "/" + SignerGuard.legacyFileName
+        // Behind the slots (a crash after the takeover, before the removal): only removed.
+        #expect(FileManager.default.createFile(atPath: legacyPath, contents: Data(#"{"height":20,"round":0,"step":3}"#.utf8)))
+        let reopened = try SignerGuard(dataDirectory: path)
+        #expect(reopened.last == signer.last)
+        #expect(!FileManager.default.fileExists(atPath: legacyPath))
+        // Ahead of the slots: taken, as the next record.
+        #expect(FileManager.default.createFile(atPath: legacyPath, contents: Data(#"{"height":21,"round":0,"step":1}"#.utf8)))
+        let advanced = try SignerGuard(dataDirectory: path)
+        #expect(advanced.last?.height == 21 && advanced.last?.step == 1 && advanced.last?.sequence == 3)
+        #expect(!FileManager.default.fileExists(atPath: legacyPath))
+    }
+
+    @Test func anEmptyFileLeftByACutShortCreationStartsAfresh() throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(FileManager.default.createFile(atPath: Self.slotsPath(path), contents: Data()))
+        let signer = try SignerGuard(dataDirectory: path)
+        #expect(signer.last == nil)
+        #expect(try Self.slots(path) == [nil, nil])
+        try Self.record(signer, height: 1, round: 0, .prevote)
+        #expect(try SignerGuard(dataDirectory: path).last?.height == 1)
+    }
+
     @Test func aDamagedLegacyRecordStopsTheNode() throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
