@@ -682,8 +682,9 @@ public actor ValidatorNode {
         }
         lastCommitNanoseconds = monotonicNanoseconds()
         log(
-            "committed height \(block.header.height) with \(block.transactions.count) transaction(s), state root \(execution.stateRoot); "
-                + heightTiming.summary())
+            CommittedHeightLine.text(
+                height: block.header.height, transactions: block.transactions.count, stateRoot: execution.stateRoot,
+                timing: heightTiming))
         broadcastStatus()
     }
 
@@ -917,12 +918,13 @@ struct HeightTiming {
     }
 
     /// "N ms after the height started (proposal at hand after …, executing …, storing …,
-    /// started … after the previous commit)", each in wall and in processor time.
-    func summary() -> String {
+    /// started … after the previous commit)", each in wall and in processor time, as of `now`
+    /// (`CommittedHeightLine` reads it back).
+    func summary(now: UInt64 = monotonicNanoseconds()) -> String {
         func milliseconds(_ nanoseconds: UInt64) -> String { "\((nanoseconds + 500_000) / 1_000_000) ms" }
         let proposal = proposalNanoseconds.map { milliseconds($0 - startedNanoseconds) } ?? "none"
         let pause = pauseNanoseconds.map { ", started \(milliseconds($0)) after the previous commit" } ?? ""
-        return "\(milliseconds(monotonicNanoseconds() - startedNanoseconds)) after the height started "
+        return "\(milliseconds(now - startedNanoseconds)) after the height started "
             + "(proposal at hand after \(proposal), executing \(milliseconds(executionNanoseconds)), "
             + "\(milliseconds(executionProcessorNanoseconds)) of it processor, "
             + "storing \(milliseconds(storeNanoseconds)), \(milliseconds(storeProcessorNanoseconds)) of it processor\(pause))"

@@ -1,0 +1,87 @@
+import SocaiCore
+
+/// The log line a validator writes when it commits a block, and its figures read back, for
+/// tools that read a node's log (the network benchmark's per-phase breakdown of heights).
+///
+/// The reader lives beside the writer, and a test reads back what the writer wrote, so a
+/// change to the line cannot silently break what reads it.
+public struct CommittedHeightLine: Equatable, Sendable {
+    /// Height of the committed block.
+    public var height: UInt64
+    /// Transactions in it.
+    public var transactions: Int
+    /// From the height's start to the commit.
+    public var totalMilliseconds: UInt64
+    /// From the height's start until a proposed block was at hand (nil if none was).
+    public var proposalMilliseconds: UInt64?
+    /// Executing candidate blocks: wall time, then the executing thread's processor time.
+    public var executionMilliseconds: UInt64
+    /// Processor time of the executions.
+    public var executionProcessorMilliseconds: UInt64
+    /// Storing the block: wall time.
+    public var storeMilliseconds: UInt64
+    /// Processor time of storing.
+    public var storeProcessorMilliseconds: UInt64
+    /// From the previous commit to the height's start (nil for the first height after start).
+    public var pauseMilliseconds: UInt64?
+
+    /// Most characters of a line read: a committed-height line is under 400.
+    static let lineCharactersMax = 2_048
+
+    /// The line `ValidatorNode` logs at a commit.
+    static func text(
+        height: UInt64, transactions: Int, stateRoot: Hash, timing: HeightTiming, now: UInt64 = monotonicNanoseconds()
+    ) -> String {
+        "committed height \(height) with \(transactions) transaction(s), state root \(stateRoot); "
+            + timing.summary(now: now)
+    }
+
+    /// Reads a committed-height line, with or without the log's time and node prefix; nil
+    /// for any other line.
+    public init?(_ line: Substring) {
+        guard line.count <= Self.lineCharactersMax, let start = line.range(of: "committed height "),
+            let timing = line.range(of: " after the height started (", range: start.upperBound..<line.endIndex)
+        else { return nil }
+        let head = line[start.upperBound...].split(separator: " ", maxSplits: 3)
+        guard head.count > 2, head[1] == "with", let height = UInt64(head[0]), let transactions = Int(head[2]) else {
+            return nil
+        }
+        // "…; N ms after the height started (": N is the last number before the timing.
+        let beforeTiming = line[..<timing.lowerBound].split(separator: " ")
+        guard beforeTiming.count >= 2, beforeTiming.last == "ms", let total = UInt64(beforeTiming[beforeTiming.count - 2])
+        else { return nil }
+        // The parts in parentheses, in the order the writer puts them.
+        var parts = line[timing.upperBound...].split(separator: ",").map { $0.drop { $0 == " " } }
+        if let last = parts.last, last.hasSuffix(")") { parts[parts.count - 1] = last.dropLast() }
+        func milliseconds(_ part: Substring, after prefix: String, before suffix: String) -> UInt64?? {
+            guard part.hasPrefix(prefix), part.hasSuffix(suffix) else { return nil }
+            let figure = part.dropFirst(prefix.count).dropLast(suffix.count)
+            if figure == "none" { return .some(nil) }
+            guard figure.hasSuffix(" ms"), let value = UInt64(figure.dropLast(3)) else { return nil }
+            return .some(value)
+        }
+        guard parts.count == 5 || parts.count == 6,
+            let proposal = milliseconds(parts[0], after: "proposal at hand after ", before: ""),
+            let execution = milliseconds(parts[1], after: "executing ", before: "") ?? nil,
+            let executionProcessor = milliseconds(parts[2], after: "", before: " of it processor") ?? nil,
+            let store = milliseconds(parts[3], after: "storing ", before: "") ?? nil,
+            let storeProcessor = milliseconds(parts[4], after: "", before: " of it processor") ?? nil
+        else { return nil }
+        var pause: UInt64?
+        if parts.count == 6 {
+            guard let value = milliseconds(parts[5], after: "started ", before: " after the previous commit") ?? nil else {
+                return nil
+            }
+            pause = value
+        }
+        self.height = height
+        self.transactions = transactions
+        totalMilliseconds = total
+        proposalMilliseconds = proposal
+        executionMilliseconds = execution
+        executionProcessorMilliseconds = executionProcessor
+        storeMilliseconds = store
+        storeProcessorMilliseconds = storeProcessor
+        pauseMilliseconds = pause
+    }
+}
