@@ -53,23 +53,26 @@ public struct CommittedHeightLine: Equatable, Sendable {
         // The parts in parentheses, in the order the writer puts them.
         var parts = line[timing.upperBound...].split(separator: ",").map { $0.drop { $0 == " " } }
         if let last = parts.last, last.hasSuffix(")") { parts[parts.count - 1] = last.dropLast() }
-        func milliseconds(_ part: Substring, after prefix: String, before suffix: String) -> UInt64?? {
+        // "<prefix>N ms<suffix>" gives N; anything else, nil.
+        func milliseconds(_ part: Substring, after prefix: String = "", before suffix: String = "") -> UInt64? {
             guard part.hasPrefix(prefix), part.hasSuffix(suffix) else { return nil }
             let figure = part.dropFirst(prefix.count).dropLast(suffix.count)
-            if figure == "none" { return .some(nil) }
-            guard figure.hasSuffix(" ms"), let value = UInt64(figure.dropLast(3)) else { return nil }
-            return .some(value)
+            guard figure.hasSuffix(" ms") else { return nil }
+            return UInt64(figure.dropLast(3))
         }
+        let proposalPrefix = "proposal at hand after "
         guard parts.count == 5 || parts.count == 6,
-            let proposal = milliseconds(parts[0], after: "proposal at hand after ", before: ""),
-            let execution = milliseconds(parts[1], after: "executing ", before: "") ?? nil,
-            let executionProcessor = milliseconds(parts[2], after: "", before: " of it processor") ?? nil,
-            let store = milliseconds(parts[3], after: "storing ", before: "") ?? nil,
-            let storeProcessor = milliseconds(parts[4], after: "", before: " of it processor") ?? nil
+            let execution = milliseconds(parts[1], after: "executing "),
+            let executionProcessor = milliseconds(parts[2], before: " of it processor"),
+            let store = milliseconds(parts[3], after: "storing "),
+            let storeProcessor = milliseconds(parts[4], before: " of it processor")
         else { return nil }
+        // No proposal at hand is written "none".
+        let proposal = milliseconds(parts[0], after: proposalPrefix)
+        guard proposal != nil || parts[0] == proposalPrefix + "none" else { return nil }
         var pause: UInt64?
         if parts.count == 6 {
-            guard let value = milliseconds(parts[5], after: "started ", before: " after the previous commit") ?? nil else {
+            guard let value = milliseconds(parts[5], after: "started ", before: " after the previous commit") else {
                 return nil
             }
             pause = value

@@ -124,9 +124,9 @@ public final class SignerGuard {
         var best: Record?
         var damaged = false
         for slot in 0..<2 {
-            let slotBytes = bytes[(slot * Self.slotBytes)..<((slot + 1) * Self.slotBytes)]
-            if slotBytes.allSatisfy({ $0 == 0 }) { continue }
-            guard let record = decodeSlot(Array(slotBytes)), let sequence = record.sequence,
+            let slotContents = bytes[(slot * Self.slotBytes)..<((slot + 1) * Self.slotBytes)]
+            if slotContents.allSatisfy({ $0 == 0 }) { continue }
+            guard let record = decodeSlot(Array(slotContents)), let sequence = record.sequence,
                 sequence % 2 == UInt64(slot)
             else {
                 damaged = true
