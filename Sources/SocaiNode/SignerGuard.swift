@@ -96,7 +96,13 @@ public final class SignerGuard {
     /// synced, so a crash in between finds it again, and the slots then hold it already.
     private func takeOverLegacyRecord(in dataDirectory: String) throws {
         let legacyPath = (dataDirectory as NSString).appendingPathComponent(Self.legacyFileName)
-        guard let data = FileManager.default.contents(atPath: legacyPath) else { return }
+        guard FileManager.default.fileExists(atPath: legacyPath) else { return }
+        // A record is under 700 bytes; a file far larger is not one, and is not read whole.
+        let size = (try? FileManager.default.attributesOfItem(atPath: legacyPath)[.size] as? Int) ?? nil
+        guard let size, size <= Self.slotBytes, let data = FileManager.default.contents(atPath: legacyPath) else {
+            throw NodeError(
+                .invalid, "\(legacyPath) is not a signer record; refusing to sign without knowing what was signed last")
+        }
         let legacy: Record
         do { legacy = try JSONDecoder().decode(Record.self, from: data) } catch {
             throw NodeError(.invalid, "\(legacyPath) is damaged; refusing to sign without knowing what was signed last")

@@ -165,5 +165,9 @@ import Testing
         #expect(
             FileManager.default.createFile(atPath: path + "/" + SignerGuard.legacyFileName, contents: Data("{\"hei".utf8)))
         #expect(throws: NodeError.self) { try SignerGuard(dataDirectory: path) }
+        // One far larger than any record is refused without being read whole.
+        let oversized = Data(repeating: UInt8(ascii: " "), count: SignerGuard.slotBytes + 1)
+        #expect(FileManager.default.createFile(atPath: path + "/" + SignerGuard.legacyFileName, contents: oversized))
+        #expect(throws: NodeError.self) { try SignerGuard(dataDirectory: path) }
     }
 }
