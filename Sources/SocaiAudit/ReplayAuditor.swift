@@ -116,7 +116,7 @@ public final class ReplayAuditor {
     public init(genesis: Genesis, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         precondition(workers >= 1)
         self.genesis = genesis
-        executor = LedgerExecutor(chainID: genesis.chainID)
+        executor = LedgerExecutor(genesis: genesis)
         self.workers = workers
     }
 

@@ -77,7 +77,7 @@ public final class SampleChain {
             ))
         genesisJSON = genesis.jsonBytes()
         chain = try DevelopmentChain(chainID: genesis.chainID, genesisHash: genesis.hash, validatorKeys: validatorKeys)
-        executor = LedgerExecutor(chainID: genesis.chainID)
+        executor = LedgerExecutor(genesis: genesis)
         backend.apply(try LedgerExecutor.genesisChanges(genesis, on: backend))
     }
 

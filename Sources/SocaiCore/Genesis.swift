@@ -72,8 +72,12 @@ public enum OrganizationRole: String, Sendable, Hashable, Codable, CaseIterable,
 /// The JSON file is the human form; the genesis hash is over the canonical binary
 /// encoding (docs/FORMAT.md §11), so the order and spacing of the JSON do not matter.
 public struct Genesis: Sendable, Equatable, CanonicalEncodable {
-    /// The only genesis format version.
-    public static let formatVersion: UInt8 = 1
+    /// The format version new genesis files get: 2, whose state keeps a DID's superseded
+    /// versions only (docs/FORMAT.md §11, §23).
+    public static let formatVersionLatest: UInt8 = 2
+    /// The format versions this implementation executes. Version 1's chains keep their
+    /// rules, so that they still replay from their genesis file.
+    public static let formatVersionsKnown: ClosedRange<UInt8> = 1...2
 
     /// A validator in the first validator set.
     public struct ValidatorEntry: Sendable, Equatable, Codable {
@@ -157,7 +161,7 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
 
     /// The JSON form, exactly as the file spells it.
     public struct File: Sendable, Equatable, Codable {
-        /// Must be 1.
+        /// 1 or 2 (`Genesis.formatVersionsKnown`).
         public var formatVersion: UInt8
         /// The chain id.
         public var chainID: String
@@ -176,7 +180,7 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
 
         /// Creates a file value.
         public init(
-            formatVersion: UInt8 = Genesis.formatVersion, chainID: String, genesisTimeMilliseconds: UInt64,
+            formatVersion: UInt8 = Genesis.formatVersionLatest, chainID: String, genesisTimeMilliseconds: UInt64,
             validators: [ValidatorEntry], governance: Governance, organizations: [OrganizationEntry] = [],
             accounts: [AccountEntry] = [], parameters: Parameters = .standard
         ) {
@@ -219,6 +223,9 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
         public let balance: UInt64
     }
 
+    /// The chain's format version (`formatVersionsKnown`): it selects the state rules the
+    /// chain is executed by, and is part of the genesis hash.
+    public let formatVersion: UInt8
     /// The chain id.
     public let chainID: ChainID
     /// Genesis time in milliseconds since the Unix epoch.
@@ -257,10 +264,13 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
 
     /// Validates a genesis value.
     public init(file: File) throws(GenesisError) {
-        guard file.formatVersion == Self.formatVersion else {
+        guard Self.formatVersionsKnown.contains(file.formatVersion) else {
             throw GenesisError(
-                .unknownVersion, "genesis formatVersion \(file.formatVersion) is unknown (expected \(Self.formatVersion))")
+                .unknownVersion,
+                "genesis formatVersion \(file.formatVersion) is unknown (expected \(Self.formatVersionsKnown.lowerBound) to \(Self.formatVersionsKnown.upperBound))"
+            )
         }
+        formatVersion = file.formatVersion
         do throws(FormatError) { chainID = try ChainID(file.chainID) } catch {
             throw GenesisError(.invalidChainID, "genesis chainID: \(error.message)")
         }
@@ -368,7 +378,7 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
     /// The JSON file form, members in canonical order.
     public var file: File {
         File(
-            chainID: chainID.value, genesisTimeMilliseconds: genesisTimeMilliseconds,
+            formatVersion: formatVersion, chainID: chainID.value, genesisTimeMilliseconds: genesisTimeMilliseconds,
             validators: validators.map { ValidatorEntry(name: $0.name, publicKey: $0.publicKey.hex, power: $0.power) },
             governance: Governance(keys: governanceKeys.map(\.hex), threshold: governanceThreshold),
             organizations: organizations.map { OrganizationEntry(name: $0.name, publicKey: $0.publicKey.hex, roles: $0.roles) },
@@ -387,7 +397,7 @@ public struct Genesis: Sendable, Equatable, CanonicalEncodable {
 
     /// Writes the canonical encoding (docs/FORMAT.md §11).
     public func encode(to writer: inout ByteWriter) {
-        writer.write(Self.formatVersion)
+        writer.write(formatVersion)
         writer.write(chainID)
         writer.write(genesisTimeMilliseconds)
         writer.write(UInt16(validators.count))

@@ -363,7 +363,12 @@ public enum DIDResolver {
         }
         var entry = DIDResolutionOutcome.Entry(key: key, proof: proof)
         if chosen.version < latest {
-            let next = try ledger.proof(forKey: StateKey.didVersion(did, chosen.version + 1))
+            // The version after it is in the history too, unless it is the latest, which a
+            // chain of format version 2 keeps under `did/d` alone.
+            let nextVersion = chosen.version + 1
+            let historyKey = StateKey.didVersion(did, nextVersion)
+            var next = try ledger.proof(forKey: historyKey)
+            if next.value == nil, nextVersion == latest { next = try ledger.proof(forKey: StateKey.did(did)) }
             guard next.value != nil, next.root == proof.root else {
                 throw StateError(.corrupt, "\(did)'s next version is not proven beside the one read")
             }
@@ -396,7 +401,8 @@ public enum DIDResolutionOutcome: Sendable {
         public let key: [UInt8]
         /// The proof of the entry.
         public let proof: StateProof
-        /// For an older version, the proof of the version after it (`did-version/…/v+1`),
+        /// For an older version, the proof of the version after it (`did-version/…/v+1`, or
+        /// `did/…` when that is the latest and the history keeps superseded versions only),
         /// which proves `nextVersionId` and `nextUpdate`.
         public var next: StateProof? = nil
     }

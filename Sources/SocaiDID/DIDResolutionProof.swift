@@ -18,8 +18,9 @@ public struct DIDResolutionProof: Codable, Equatable, Sendable {
     public var stateValue: String
     /// The sparse Merkle proof of the entry (§19.3) against the header's state root.
     public var stateProof: String
-    /// For an older version: the value of the version after it (`did-version/d/v+1`), which
-    /// proves `nextVersionId` and `nextUpdate` (and so which version a `versionTime` picks).
+    /// For an older version: the value of the version after it (under `did-version/d/v+1`,
+    /// or `did/d` when it is the latest), which proves `nextVersionId` and `nextUpdate` (and
+    /// so which version a `versionTime` picks).
     public var nextStateValue: String?
     /// The sparse Merkle proof of that entry against the same state root.
     public var nextStateProof: String?
@@ -262,8 +263,15 @@ public enum DIDProofVerifier {
         }
         let nextValue = try hex(nextValueText, "next state value")
         let nextProof = try decode(SparseMerkleProof.self, nextProofText, "next state proof")
-        let nextKey = StateKey.didVersion(did, record.version + 1)
-        guard StateProof(key: nextKey, value: nextValue, root: header.stateRoot, proof: nextProof).verify() else {
+        // The next version is proven under its history key, or under `did/d` when it is the
+        // latest (format version 2 keeps the latest there alone). Either key of the DID's
+        // holding version v+1 in the same state proves the same metadata.
+        let nextKeys = [StateKey.didVersion(did, record.version + 1), StateKey.did(did)]
+        guard
+            nextKeys.contains(where: {
+                StateProof(key: $0, value: nextValue, root: header.stateRoot, proof: nextProof).verify()
+            })
+        else {
             throw Failure(.stateProof, "version \(record.version + 1) is not in the state of block \(header.height)")
         }
         let next: DIDRecord

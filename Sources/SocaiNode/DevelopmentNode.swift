@@ -15,7 +15,7 @@ public actor DevelopmentNode: NodeService {
     /// Opens the node home (its key must hold more than two thirds of the genesis power).
     public init(home: NodeHome) throws {
         validator = try DevelopmentValidator(home: home)
-        executor = LedgerExecutor(chainID: validator.genesis.chainID)
+        executor = LedgerExecutor(genesis: validator.genesis)
         committedHeightWatch = CommittedHeightWatch(height: validator.store.height)
     }
 

@@ -19,7 +19,7 @@ public final class DevelopmentValidator {
     public init(home: NodeHome) throws {
         genesis = try home.loadGenesis()
         store = try home.openBlockStore(genesis: genesis)
-        executor = LedgerExecutor(chainID: genesis.chainID)
+        executor = LedgerExecutor(genesis: genesis)
         if store.state.height == nil {
             guard store.height == 0 else {
                 throw NodeError(

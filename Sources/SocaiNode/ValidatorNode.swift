@@ -144,7 +144,7 @@ public actor ValidatorNode {
         nodeKey = try home.loadNodeKey()
         publicKey = PublicKey(of: nodeKey)
         store = try home.openBlockStore(genesis: genesis)
-        executor = LedgerExecutor(chainID: genesis.chainID)
+        executor = LedgerExecutor(genesis: genesis)
         if store.state.height == nil {
             guard store.height == 0 else {
                 throw NodeError(.invalid, "\(home.blockStorePath) holds blocks without ledger state")

@@ -24,9 +24,25 @@ public struct BlockExecution: Sendable {
 public struct LedgerExecutor: Sendable {
     /// The chain whose transactions are executed.
     public let chainID: ChainID
+    /// The chain's format version (`Genesis.formatVersionsKnown`), which selects the rules'
+    /// state layout: version 1 also writes a DID's current version under its history key.
+    public let formatVersion: UInt8
 
-    /// Creates an executor for `chainID`.
-    public init(chainID: ChainID) { self.chainID = chainID }
+    /// Creates an executor for `chainID` of format `formatVersion` (by default the latest,
+    /// which every new genesis file gets; a chain's own is `init(genesis:)`'s).
+    public init(chainID: ChainID, formatVersion: UInt8 = Genesis.formatVersionLatest) {
+        precondition(Genesis.formatVersionsKnown.contains(formatVersion), "format version \(formatVersion) is not executable")
+        self.chainID = chainID
+        self.formatVersion = formatVersion
+    }
+
+    /// Creates the executor of the chain that `genesis` starts.
+    public init(genesis: Genesis) { self.init(chainID: genesis.chainID, formatVersion: genesis.formatVersion) }
+
+    /// Whether a DID's current version is also kept under its history key
+    /// (`did-version/d/v`), as format version 1 does; from version 2 the history keeps
+    /// superseded versions only, and the current one lives under `did/d` alone.
+    static func historyHoldsCurrentDIDVersion(formatVersion: UInt8) -> Bool { formatVersion == 1 }
 
     /// The initial state written by a genesis file, on an empty backend.
     public static func genesisChanges(_ genesis: Genesis, on backend: any StateBackend) throws(StateError) -> StateChanges {
@@ -50,7 +66,11 @@ public struct LedgerExecutor: Sendable {
                     verificationMethods: [VerificationMethodRecord(id: "key-1", publicKey: key, relationships: .all)],
                     services: [],
                     createdHeight: 0, createdMilliseconds: time, updatedHeight: 0, updatedMilliseconds: time)
-                state.put(record, under: StateKey.did(did), StateKey.didVersion(did, 1))
+                if historyHoldsCurrentDIDVersion(formatVersion: genesis.formatVersion) {
+                    state.put(record, under: StateKey.did(did), StateKey.didVersion(did, 1))
+                } else {
+                    state.put(StateKey.did(did), record)
+                }
             }
             return did
         }
@@ -88,7 +108,7 @@ public struct LedgerExecutor: Sendable {
     ) throws(StateError) -> BlockExecution {
         let header = block.header
         precondition(header.chainID == chainID, "a block of another chain reached the executor")
-        // A transaction writes its signer's nonce, its outcome and usually two more keys.
+        // A transaction writes its signer's nonce, its outcome and usually one or two more keys.
         let state = StateOverlay(backend: backend, keysExpected: 4 * block.transactions.count + 8)
         let baseStateRoot = backend.stateRoot
         let validatorSet = try Self.applyScheduledValidatorUpdates(height: header.height, state: state, write: true)
@@ -98,7 +118,8 @@ public struct LedgerExecutor: Sendable {
         for (index, envelope) in block.transactions.enumerated() {
             let context = TransactionContext(
                 envelope: envelope, hash: envelope.hash, height: header.height, timeMilliseconds: header.timeMilliseconds,
-                index: UInt32(index), chainID: chainID)
+                index: UInt32(index), chainID: chainID,
+                historyHoldsCurrentDIDVersion: Self.historyHoldsCurrentDIDVersion(formatVersion: formatVersion))
             outcomes.append(try apply(context, state: state, signatureVerified: signaturesVerified))
         }
         return BlockExecution(
@@ -125,7 +146,7 @@ public struct LedgerExecutor: Sendable {
         }
         let context = TransactionContext(
             envelope: envelope, hash: envelope.hash, height: height, timeMilliseconds: timeMilliseconds, index: 0,
-            chainID: chainID)
+            chainID: chainID, historyHoldsCurrentDIDVersion: Self.historyHoldsCurrentDIDVersion(formatVersion: formatVersion))
         return try apply(context, state: state, signatureVerified: signatureVerified)
     }
 
@@ -225,6 +246,8 @@ struct TransactionContext {
     let timeMilliseconds: UInt64
     let index: UInt32
     let chainID: ChainID
+    /// `LedgerExecutor.historyHoldsCurrentDIDVersion(formatVersion:)` for the chain.
+    let historyHoldsCurrentDIDVersion: Bool
 
     var signer: PublicKey { envelope.signer }
 }

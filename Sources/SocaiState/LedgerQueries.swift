@@ -86,21 +86,42 @@ public struct LedgerQueries {
     /// The DID record, current or as of `version`, without a proof: for answers that carry
     /// none, where walking the tree for one would be wasted work.
     public func didRecord(_ did: DID, version: UInt64? = nil) throws(StateError) -> DIDRecord? {
-        let key = version.map { StateKey.didVersion(did, $0) } ?? StateKey.did(did)
-        guard let bytes = try backend.value(forKey: key) else { return nil }
+        if let version, let bytes = try backend.value(forKey: StateKey.didVersion(did, version)) {
+            return try Self.decodeDIDRecord(bytes)
+        }
+        // The current version lives under `did/d` (from format version 2, there alone).
+        guard let bytes = try backend.value(forKey: StateKey.did(did)) else { return nil }
+        let current = try Self.decodeDIDRecord(bytes)
+        guard version == nil || version == current.version else { return nil }
+        return current
+    }
+
+    private static func decodeDIDRecord(_ bytes: [UInt8]) throws(StateError) -> DIDRecord {
         do throws(FormatError) { return try DIDRecord(canonicalBytes: bytes) } catch {
             throw StateError(.corrupt, "state entry does not decode as DIDRecord: \(error.message)")
         }
     }
 
-    /// The DID document as of `version`.
+    /// The DID document as of `version`, proven under its history key, or under `did/d` when
+    /// it is the current version and the chain's history keeps superseded versions only.
     public func did(_ did: DID, version: UInt64) throws(StateError) -> Proven<DIDRecord>? {
-        try proven(DIDRecord.self, StateKey.didVersion(did, version))
+        if let historic = try proven(DIDRecord.self, StateKey.didVersion(did, version)) { return historic }
+        guard let current = try proven(DIDRecord.self, StateKey.did(did)), current.record.version == version else {
+            return nil
+        }
+        return current
     }
 
-    /// Every version of a DID document, oldest first.
+    /// Every version of a DID document, oldest first (at most `limit`): the history entries,
+    /// then the current version when the history does not hold it.
     public func didHistory(_ did: DID, limit: Int = listLimitMax) throws(StateError) -> [Proven<DIDRecord>] {
-        try list(DIDRecord.self, prefix: StateKey.didVersionPrefix(did), limit: limit) { $0.0 }
+        let bounded = min(max(limit, 0), Self.listLimitMax)
+        var versions = try list(DIDRecord.self, prefix: StateKey.didVersionPrefix(did), limit: bounded) { $0.0 }
+        guard versions.count < bounded, let current = try self.did(did),
+            current.record.version > versions.last?.record.version ?? 0
+        else { return versions }
+        versions.append(current)
+        return versions
     }
 
     /// The DID document as it stood after block `height`: its latest version made at or before it.

@@ -88,11 +88,17 @@ struct LedgerRules {
             verificationMethods: [VerificationMethodRecord(id: "key-1", publicKey: context.signer, relationships: .all)],
             services: payload.services, createdHeight: context.height, createdMilliseconds: context.timeMilliseconds,
             updatedHeight: context.height, updatedMilliseconds: context.timeMilliseconds)
-        state.put(record, under: StateKey.did(payload.did), StateKey.didVersion(payload.did, 1))
+        if context.historyHoldsCurrentDIDVersion {
+            state.put(record, under: StateKey.did(payload.did), StateKey.didVersion(payload.did, 1))
+        } else {
+            // The history keeps superseded versions; version 1 joins it when version 2 is made.
+            state.put(StateKey.did(payload.did), record)
+        }
     }
 
     private func didUpdate(_ payload: DIDUpdate) throws {
-        var record = try actor(payload.did)
+        let previous = try actor(payload.did)
+        var record = previous
         for operation in payload.operations {
             switch operation {
             case .addKey(let id, let publicKey, let relationships):
@@ -134,21 +140,30 @@ struct LedgerRules {
         }
         record.verificationMethods.sort { $0.id < $1.id }
         record.services.sort { $0.id < $1.id }
-        try writeNewVersion(&record)
+        writeNewVersion(record, superseding: previous)
     }
 
     private func didDeactivate(_ payload: DIDDeactivate) throws {
-        var record = try actor(payload.did)
+        let previous = try actor(payload.did)
+        var record = previous
         record.deactivated = true
-        try writeNewVersion(&record)
+        writeNewVersion(record, superseding: previous)
     }
 
-    private func writeNewVersion(_ record: inout DIDRecord) throws {
-        precondition(record.version < UInt64.max)
+    /// Makes `changed` the DID's next version after `previous`, its current one.
+    private func writeNewVersion(_ changed: DIDRecord, superseding previous: DIDRecord) {
+        precondition(previous.version < UInt64.max && changed.version == previous.version && changed.did == previous.did)
+        var record = changed
         record.version += 1
         record.updatedHeight = context.height
         record.updatedMilliseconds = context.timeMilliseconds
-        state.put(record, under: StateKey.did(record.did), StateKey.didVersion(record.did, record.version))
+        if context.historyHoldsCurrentDIDVersion {
+            state.put(record, under: StateKey.did(record.did), StateKey.didVersion(record.did, record.version))
+        } else {
+            // The superseded version moves into the history; `did/d` holds the new one alone.
+            state.put(StateKey.didVersion(previous.did, previous.version), previous)
+            state.put(StateKey.did(record.did), record)
+        }
     }
 
     // MARK: Governance

@@ -41,6 +41,13 @@ struct LocalnetCommand: ParsableCommand {
                     if FileManager.default.fileExists(atPath: home.blockStorePath) {
                         let store = try BlockStore(existingAt: home.blockStorePath)
                         chainState = "height \(store.height), tip \(store.tipHash)"
+                        // A store of an earlier genesis (one regenerated, or moved to a new
+                        // format version) would stop the node at start; say so here, once.
+                        guard store.genesisHash == genesis.hash else {
+                            throw CommandFailure(
+                                "\(home.blockStorePath) holds the chain of genesis \(store.genesisHash), not \(genesis.hash); `make localnet-reset` wipes the local network's chain data"
+                            )
+                        }
                     }
                     if !isValidator { problems += 1 }
                     print(

@@ -728,8 +728,8 @@ struct GenesisValidationTests {
     @Test("unknown format version")
     func unknownVersion() {
         var file = base
-        file.formatVersion = 2
-        expectRejected(.unknownVersion, file, "2")
+        file.formatVersion = 3
+        expectRejected(.unknownVersion, file, "3")
         file.formatVersion = 0
         expectRejected(.unknownVersion, file, "0")
     }

@@ -27,15 +27,18 @@ final class DIDFixture {
     var aliceDID: DID { DID(initialKey: PublicKey(of: alice)) }
     var queries: LedgerQueries { LedgerQueries(backend: backend) }
 
-    init(chainID: ChainID = DIDFixture.chainID, validatorSet: ValidatorSet? = nil, signers: [SigningKey]? = nil) {
+    init(
+        chainID: ChainID = DIDFixture.chainID, validatorSet: ValidatorSet? = nil, signers: [SigningKey]? = nil,
+        formatVersion: UInt8 = Genesis.formatVersionLatest
+    ) {
         let file = Genesis.File(
-            chainID: chainID.value, genesisTimeMilliseconds: Self.genesisTimeMilliseconds,
+            formatVersion: formatVersion, chainID: chainID.value, genesisTimeMilliseconds: Self.genesisTimeMilliseconds,
             validators: [Genesis.ValidatorEntry(name: "v", publicKey: Hex.encode(validator.publicKey), power: 10)],
             governance: Genesis.Governance(keys: [Hex.encode(validator.publicKey)], threshold: 1), organizations: [],
             accounts: [])
         genesis = try! Genesis(file: file)
         self.chainID = chainID
-        executor = LedgerExecutor(chainID: chainID)
+        executor = LedgerExecutor(genesis: genesis)
         backend.apply(try! LedgerExecutor.genesisChanges(genesis, on: backend))
         chain = try! DevelopmentChain(
             chainID: chainID, genesisHash: genesis.hash, validatorKeys: signers ?? [validator],

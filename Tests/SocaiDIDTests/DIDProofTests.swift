@@ -104,6 +104,27 @@ func provenAnswer(
         #expect(failure(swapped, fixture) == .document)
     }
 
+    /// The version before the latest is followed by the current document: format version 2
+    /// keeps that under `did/d` alone, version 1 under its history key as well.
+    @Test(arguments: Genesis.formatVersionsKnown)
+    func theVersionBeforeTheLatestProvesTheCurrentOneAsItsNext(formatVersion: UInt8) throws {
+        let fixture = DIDFixture(formatVersion: formatVersion)
+        fixture.buildHistory()
+        let latest = try #require(try fixture.queries.didRecord(fixture.aliceDID))
+        #expect(latest.version >= 2)
+        let before = try provenAnswer(fixture, .init(versionId: String(latest.version - 1)))
+        #expect(before.didDocumentMetadata.nextVersionId == String(latest.version))
+        #expect(try DIDProofVerifier.verify(before, did: fixture.aliceDID, genesis: fixture.genesis) == 4)
+        let proof = try #require(before.didResolutionMetadata.proof)
+        #expect(proof.stateKey == Hex.encode(StateKey.didVersion(fixture.aliceDID, latest.version - 1)))
+        #expect(proof.nextStateValue == Hex.encode(latest.canonicalBytes))
+        // The next version's value must be version v + 1 of this DID: version v itself, put
+        // in its place, fails.
+        var stale = before
+        stale.didResolutionMetadata.proof?.nextStateValue = proof.stateValue
+        #expect(failure(stale, fixture) != nil)
+    }
+
     @Test func anOlderVersionProvesTheVersionAfterIt() throws {
         let fixture = DIDFixture()
         fixture.buildHistory()

@@ -5,8 +5,9 @@ import Testing
 @testable import SocaiState
 
 @Suite struct IdentityTests {
-    @Test func createsADIDFromTheSignersKey() throws {
-        let ledger = LedgerFixture()
+    @Test(arguments: Genesis.formatVersionsKnown)
+    func createsADIDFromTheSignersKey(formatVersion: UInt8) throws {
+        let ledger = LedgerFixture(formatVersion: formatVersion)
         let service = try DIDService(id: "hub", type: "LinkedDomains", endpoint: "https://example.vn")
         let outcome = try ledger.run(DIDCreate(did: ledger.citizenDID, services: [service]), by: ledger.citizen)
         #expect(outcome.code == .ok, "\(outcome.message)")
@@ -15,7 +16,18 @@ import Testing
         #expect(record.verificationMethods.map(\.publicKey) == [PublicKey(of: ledger.citizen)])
         #expect(record.services == [service])
         #expect(record.createdHeight == 1)
-        #expect(ledger.record(DIDRecord.self, StateKey.didVersion(ledger.citizenDID, 1)) == record)
+        // Format version 1 also files the current version in the history; version 2 files
+        // only superseded versions there, so a new DID has no history entry.
+        let history = ledger.record(DIDRecord.self, StateKey.didVersion(ledger.citizenDID, 1))
+        #expect(history == (formatVersion == 1 ? record : nil))
+        // Either way, version 1 reads as the current record.
+        let queries = LedgerQueries(backend: ledger.backend)
+        #expect(try queries.didRecord(ledger.citizenDID, version: 1) == record)
+        #expect(try queries.did(ledger.citizenDID, version: 1)?.record == record)
+        #expect(try queries.did(ledger.citizenDID, version: 1)?.proof.verify() == true)
+        #expect(try queries.didRecord(ledger.citizenDID, version: 2) == nil)
+        #expect(try queries.did(ledger.citizenDID, version: 2) == nil)
+        #expect(try queries.didHistory(ledger.citizenDID).map(\.record) == [record])
         #expect(ledger.citizenDID.value.hasPrefix("did:socai:"))
     }
 
@@ -26,8 +38,9 @@ import Testing
         #expect(try ledger.run(DIDCreate(did: ledger.citizenDID), by: ledger.citizen).code == .didAlreadyExists)
     }
 
-    @Test func rotatesKeysKeepingHistory() throws {
-        let ledger = LedgerFixture()
+    @Test(arguments: Genesis.formatVersionsKnown)
+    func rotatesKeysKeepingHistory(formatVersion: UInt8) throws {
+        let ledger = LedgerFixture(formatVersion: formatVersion)
         try ledger.createCitizens()
         let newKey = LedgerFixture.key("citizen a rotated")
         let rotate = DIDUpdate(
@@ -46,7 +59,22 @@ import Testing
         // Version 1 still holds the rotated-out key.
         let first = try #require(ledger.record(DIDRecord.self, StateKey.didVersion(ledger.citizenDID, 1)))
         #expect(first.verificationMethods.map(\.publicKey) == [PublicKey(of: ledger.citizen)])
-        #expect(ledger.record(DIDRecord.self, StateKey.didVersion(ledger.citizenDID, 3))?.services == [service])
+        #expect(first.version == 1)
+        let second = try #require(ledger.record(DIDRecord.self, StateKey.didVersion(ledger.citizenDID, 2)))
+        #expect(second.version == 2 && second.verificationMethods.map(\.id) == ["key-2"])
+        let latest = try #require(ledger.record(DIDRecord.self, StateKey.did(ledger.citizenDID)))
+        #expect(latest.version == 3 && latest.services == [service])
+        // Only format version 1 also files the current version (3) in the history.
+        let third = ledger.record(DIDRecord.self, StateKey.didVersion(ledger.citizenDID, 3))
+        #expect(third == (formatVersion == 1 ? latest : nil))
+        // The queries read the same three versions from either layout, each with a proof.
+        let queries = LedgerQueries(backend: ledger.backend)
+        let history = try queries.didHistory(ledger.citizenDID)
+        #expect(history.map(\.record) == [first, second, latest])
+        #expect(history.allSatisfy { $0.proof.verify() })
+        #expect(try queries.didRecord(ledger.citizenDID, version: 3) == latest)
+        #expect(try queries.did(ledger.citizenDID, version: 2)?.record == second)
+        #expect(try queries.didHistory(ledger.citizenDID, limit: 2).map(\.record) == [first, second])
     }
 
     @Test func rejectsInvalidDocuments() throws {

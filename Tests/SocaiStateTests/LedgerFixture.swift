@@ -10,7 +10,7 @@ final class LedgerFixture {
     static let initialCredits: UInt64 = 1_000_000
 
     let backend = InMemoryStateBackend()
-    let executor = LedgerExecutor(chainID: LedgerFixture.chainID)
+    let executor: LedgerExecutor
     let genesis: Genesis
     let governanceKeys: [SigningKey]
     let validatorKeys: [SigningKey]
@@ -29,12 +29,13 @@ final class LedgerFixture {
     var citizenDID: DID { DID(initialKey: PublicKey(of: citizen)) }
     var citizen2DID: DID { DID(initialKey: PublicKey(of: citizen2)) }
 
-    /// `governanceThreshold` of three governance keys must approve governance actions.
-    init(governanceThreshold: UInt16 = 1) {
+    /// `governanceThreshold` of three governance keys must approve governance actions; the
+    /// chain is of `formatVersion` (by default the latest).
+    init(governanceThreshold: UInt16 = 1, formatVersion: UInt8 = Genesis.formatVersionLatest) {
         governanceKeys = (1...3).map { LedgerFixture.key("governance \($0)") }
         validatorKeys = (1...4).map { LedgerFixture.key("validator \($0)") }
         let file = Genesis.File(
-            chainID: Self.chainID.value, genesisTimeMilliseconds: Self.genesisTimeMilliseconds,
+            formatVersion: formatVersion, chainID: Self.chainID.value, genesisTimeMilliseconds: Self.genesisTimeMilliseconds,
             validators: validatorKeys.enumerated().map {
                 Genesis.ValidatorEntry(name: "v\($0.offset)", publicKey: Hex.encode($0.element.publicKey), power: 10)
             },
@@ -49,6 +50,7 @@ final class LedgerFixture {
                 Genesis.AccountEntry(publicKey: Hex.encode(provider.publicKey), balance: Self.initialCredits),
             ])
         genesis = try! Genesis(file: file)
+        executor = LedgerExecutor(genesis: genesis)
         backend.apply(try! LedgerExecutor.genesisChanges(genesis, on: backend))
         previousHash = genesis.hash
     }

@@ -34,11 +34,15 @@ struct LedgerVectorTests {
     static let block1Time: UInt64 = 1_700_000_001_000
     static let block2Time: UInt64 = 1_700_000_002_000
 
-    /// The ledger genesis of FORMAT.md (the ```json ledger-genesis block), members out of key order.
-    static var genesis: Genesis {
+    /// The ledger genesis of FORMAT.md (the ```json ledger-genesis block), members out of key
+    /// order: format version 1, whose DID history also holds each current version.
+    static var genesis: Genesis { genesis(formatVersion: 1) }
+
+    /// The ledger genesis at `formatVersion` (§25.1 for version 2).
+    static func genesis(formatVersion: UInt8) -> Genesis {
         try! Genesis(
             file: Genesis.File(
-                chainID: chainID.value, genesisTimeMilliseconds: genesisTime,
+                formatVersion: formatVersion, chainID: chainID.value, genesisTimeMilliseconds: genesisTime,
                 validators: [.init(name: "validator-two", publicKey: public2.hex, power: 10)],
                 governance: .init(keys: [public2.hex, public1.hex], threshold: 2),
                 organizations: [
@@ -183,7 +187,7 @@ struct LedgerVectorTests {
         vectors["ledger_consent_grant_signing_bytes"] = envelope.signingBytes
         vectors["ledger_consent_grant_envelope"] = envelope.canonicalBytes
         vectors["ledger_consent_id"] = envelope.hash.bytes
-        let executor = LedgerExecutor(chainID: chainID)
+        let executor = LedgerExecutor(genesis: genesis)
         let block1 = block(height: 1, time: block1Time, previous: genesis.hash, [envelope])
         let execution1 = try executor.execute(block1, on: backend)
         #expect(execution1.outcomes.map(\.code) == [.ok])
@@ -231,6 +235,49 @@ struct LedgerVectorTests {
         vectors["ledger_governance_approval_signature"] = approval.signature.bytes
         vectors["ledger_governance_payload"] =
             Governance(sequence: 1, action: action, approvals: [approval]).canonicalBytes
+        vectors.merge(try formatVersion2Vectors()) { first, _ in first }
+        return vectors
+    }
+
+    /// The citizen adds a service to its DID: on format version 2, version 1 moves into the
+    /// history and `did/d` holds version 2 alone.
+    static var didUpdate: DIDUpdate {
+        DIDUpdate(
+            did: did1,
+            operations: [.addService(try! DIDService(id: "inbox", type: "DIDCommMessaging", endpoint: "https://a.example"))])
+    }
+
+    /// §25.7: the same genesis at format version 2, and a block with a DID update on it.
+    static func formatVersion2Vectors() throws -> [String: [UInt8]] {
+        var vectors: [String: [UInt8]] = [:]
+        let genesis = Self.genesis(formatVersion: 2)
+        vectors["ledger_v2_genesis_hash"] = genesis.hash.bytes
+        let backend = InMemoryStateBackend()
+        backend.apply(try LedgerExecutor.genesisChanges(genesis, on: backend))
+        // The same entries as version 1's genesis, less the three history entries.
+        let version1 = InMemoryStateBackend()
+        version1.apply(try LedgerExecutor.genesisChanges(Self.genesis, on: version1))
+        var expected = try entries(version1)
+        for did in [did1, did2, did3] { #expect(expected.removeValue(forKey: StateKey.didVersion(did, 1)) != nil) }
+        #expect(try entries(backend) == expected, "version 2's genesis state is version 1's without history entries")
+        vectors["ledger_v2_genesis_state_root"] = backend.stateRoot.bytes
+
+        let envelope = try didUpdate.envelope(chainID: chainID, key: key1, nonce: 1)
+        vectors["ledger_v2_did_update_envelope"] = envelope.canonicalBytes
+        let block1 = block(height: 1, time: block1Time, previous: genesis.hash, [envelope])
+        let execution = try LedgerExecutor(genesis: genesis).execute(block1, on: backend)
+        #expect(execution.outcomes.map(\.code) == [.ok])
+        let changes = namedChanges(
+            execution.changes.values,
+            [
+                "account_key1": StateKey.account(public1), "tx_update": StateKey.transaction(envelope.hash),
+                "did_did1": StateKey.did(did1), "did_version_did1_1": StateKey.didVersion(did1, 1),
+            ], prefix: "ledger_v2_block1_value_")
+        // The superseded version is the genesis record, byte for byte.
+        #expect(changes["ledger_v2_block1_value_did_version_did1_1"] == expected[StateKey.did(did1)])
+        vectors.merge(changes.filter { $0.key != "ledger_v2_block1_value_did_version_did1_1" }) { first, _ in first }
+        backend.apply(execution.changes)
+        vectors["ledger_v2_block1_state_root"] = backend.stateRoot.bytes
         return vectors
     }
 
@@ -239,7 +286,8 @@ struct LedgerVectorTests {
         let document = try formatVectors().filter { $0.key.hasPrefix(Self.namePrefix) }
         let computed = try Self.computedVectors()
         for name in Set(computed.keys).subtracting(document.keys).sorted() {
-            Issue.record("FORMAT.md has no vector named \(name)")
+            // The computed value is printed so that a new vector can be added from the output.
+            Issue.record("FORMAT.md has no vector named \(name); computed: \(name): \(Hex.encode(computed[name] ?? []))")
         }
         for name in Set(document.keys).subtracting(computed.keys).sorted() {
             Issue.record("FORMAT.md vector \(name) is not recomputed by this test")
