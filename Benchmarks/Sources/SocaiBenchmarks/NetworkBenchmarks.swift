@@ -82,6 +82,9 @@ enum NetworkBenchmarks {
 
         // Saturation: submit everything from 64 clients, then wait for the last commit.
         let load = try transactions(saturationTransactions, label: "saturation")
+        // Each request's bytes are made before the clock starts: the load generator shares the
+        // cores with the nodes, and what it spends encoding they lack.
+        let requests = load.map { submission($0) }
         let saturationFirstHeight = height(apis[0]) + 1
         let committedBefore = committedTotal(apis[0])
         let cpuBefore = cpuSeconds(nodes)
@@ -94,7 +97,7 @@ enum NetworkBenchmarks {
             // Each client keeps one connection to one node; clients are spread evenly.
             let connection = HTTPConnection(port: UInt16(portBase + 100 + client % 4))
             for index in stride(from: client, to: load.count, by: concurrentClients) {
-                if post(connection, load[index], wait: false) { accepted.value.add(1, ordering: .relaxed) }
+                if post(connection, requests[index]) { accepted.value.add(1, ordering: .relaxed) }
             }
         }
         let acceptedCount = accepted.value.load(ordering: .relaxed)
@@ -175,6 +178,7 @@ enum NetworkBenchmarks {
         offeredRate: Double, label: String, apis: [String], nodes: [Process], directory: String
     ) throws {
         let latencyLoad = try transactions(Int(offeredRate * latencySeconds), label: "latency \(label)")
+        let requests = latencyLoad.map { submission($0) }
         // Processor time per transaction here too: this phase runs on a larger state than
         // saturation did, and what a transaction costs there is what its latency waits on.
         let cpuBefore = cpuSeconds(nodes)
@@ -219,7 +223,7 @@ enum NetworkBenchmarks {
                 let wait = due - clock.milliseconds()
                 if wait > 0 { usleep(UInt32(wait * 1000)) }
                 sentAt.set(index, clock.milliseconds())
-                _ = post(connection, latencyLoad[index], wait: false)
+                _ = post(connection, requests[index])
             }
         }
         let drainStart = clock.milliseconds()
@@ -323,10 +327,15 @@ enum NetworkBenchmarks {
         preconditionFailure("network benchmark: \(api)/metrics did not answer")
     }
 
-    static func post(_ connection: HTTPConnection, _ envelope: TransactionEnvelope, wait: Bool) -> Bool {
-        let body = Array("{\"transaction\":\"\(Hex.encode(envelope.canonicalBytes))\"}".utf8)
-        let path = "/v1/tx\(wait ? "?wait=commit&timeoutMs=20000" : "")"
-        guard let (status, _) = connection.send(method: "POST", path: path, body: body) else { return false }
+    /// The whole `POST /v1/tx` request that submits `envelope` (not waiting for its commit).
+    static func submission(_ envelope: TransactionEnvelope) -> [UInt8] {
+        HTTPConnection.request(
+            method: "POST", path: "/v1/tx", body: Array("{\"transaction\":\"\(Hex.encode(envelope.canonicalBytes))\"}".utf8))
+    }
+
+    /// Sends a request made by `submission(_:)`; whether the node accepted it (200).
+    static func post(_ connection: HTTPConnection, _ request: [UInt8]) -> Bool {
+        guard let (status, _) = connection.send(request: request) else { return false }
         return status == 200
     }
 }
@@ -337,9 +346,13 @@ enum NetworkBenchmarks {
 final class HTTPConnection {
     /// Largest response accepted.
     static let responseBytesMax = 16 * 1024 * 1024
+    /// Most bytes one `recv` takes.
+    static let receiveBytesMax = 65_536
     let port: UInt16
     private var socketDescriptor: Int32 = -1
     private var buffer: [UInt8] = []
+    /// Where `recv` writes, allocated once per connection rather than per read.
+    private var chunk = [UInt8](repeating: 0, count: HTTPConnection.receiveBytesMax)
 
     init(port: UInt16) { self.port = port }
 
@@ -360,21 +373,32 @@ final class HTTPConnection {
         return true
     }
 
+    /// The bytes of one HTTP/1.1 request (a JSON body when `body` is given). The Host header
+    /// names no port, so one request's bytes serve every node.
+    static func request(method: String, path: String, body: [UInt8]?) -> [UInt8] {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        return Array(head.utf8) + (body ?? [])
+    }
+
     /// Sends one request and reads its response; reconnects once if the connection was closed.
     func send(method: String, path: String, body: [UInt8]?) -> (Int, Data)? {
+        send(request: Self.request(method: method, path: path, body: body))
+    }
+
+    /// Sends the bytes of one request (`request(method:path:body:)`) and reads its response;
+    /// reconnects once if the connection was closed.
+    func send(request: [UInt8]) -> (Int, Data)? {
         for _ in 0..<2 {
             if socketDescriptor < 0, !connect() { return nil }
-            if let answer = exchange(method: method, path: path, body: body) { return answer }
+            if let answer = exchange(request) { return answer }
             close()
         }
         return nil
     }
 
-    private func exchange(method: String, path: String, body: [UInt8]?) -> (Int, Data)? {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
-        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
-        head += "\r\n"
-        let request = Array(head.utf8) + (body ?? [])
+    private func exchange(_ request: [UInt8]) -> (Int, Data)? {
         var sent = 0
         while sent < request.count {
             let written = request[sent...].withUnsafeBytes { Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }
@@ -420,9 +444,10 @@ final class HTTPConnection {
 
     private func receiveMore() -> Bool {
         guard buffer.count < Self.responseBytesMax else { return false }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        let received = chunk.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
+        let descriptor = socketDescriptor
+        let received = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
         guard received > 0 else { return false }
+        precondition(received <= Self.receiveBytesMax)
         buffer += chunk[..<received]
         return true
     }
