@@ -52,6 +52,8 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     public var chainID: String
     /// The genesis hash, hex.
     public var genesisHash: String
+    /// The chain's format version (from the genesis), which selected the rules replayed.
+    public var formatVersion: UInt8
     /// Blocks that passed every check.
     public var blocks: UInt64
     /// Transactions in those blocks.
@@ -154,7 +156,8 @@ public final class ReplayAuditor {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let processor = Self.processorSeconds() - processorStart
         return ReplayReport(
-            chainID: genesis.chainID.value, genesisHash: genesis.hash.hex, blocks: counters.blocks,
+            chainID: genesis.chainID.value, genesisHash: genesis.hash.hex, formatVersion: genesis.formatVersion,
+            blocks: counters.blocks,
             transactions: counters.transactions, signaturesChecked: counters.signatures,
             validatorSetChanges: counters.validatorSetChanges, finalHeight: counters.height,
             finalStateRoot: backend.stateRoot.hex, elapsedSeconds: seconds, processorSeconds: processor,

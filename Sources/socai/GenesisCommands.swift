@@ -103,6 +103,7 @@ struct GenesisCommand: ParsableCommand {
 
         struct Summary: Encodable {
             var chainID: String
+            var formatVersion: UInt8
             var genesisHash: String
             var validatorsHash: String
             var totalPower: UInt64
@@ -113,10 +114,11 @@ struct GenesisCommand: ParsableCommand {
             try failing {
                 let genesis = try NodeHome.loadGenesis(at: expandPath(file))
                 let summary = Summary(
-                    chainID: genesis.chainID.value, genesisHash: genesis.hash.hex, validatorsHash: genesis.validatorSet.hash.hex,
+                    chainID: genesis.chainID.value, formatVersion: genesis.formatVersion, genesisHash: genesis.hash.hex, validatorsHash: genesis.validatorSet.hash.hex,
                     totalPower: genesis.validatorSet.totalPower, validators: genesis.file.validators)
                 if json { try printJSON(summary); return }
                 print("chain id:        \(summary.chainID)")
+                print("format version:  \(summary.formatVersion)")
                 print("genesis hash:    \(summary.genesisHash)")
                 print("validators hash: \(summary.validatorsHash)")
                 for validator in summary.validators {

@@ -1,4 +1,5 @@
 import Foundation
+import SocaiCore
 import Testing
 
 /// `socai audit …` and `socai chain export` through the real binary.
@@ -24,6 +25,7 @@ import Testing
         #expect(report["blocks"] as? Int == 6)
         #expect(report["transactions"] as? Int == 300)
         #expect(report["signaturesChecked"] as? Int == 300 + 6 * 4)
+        #expect(report["formatVersion"] as? Int == Int(Genesis.formatVersionLatest))
 
         let human = try runSocai(["audit", "replay", "--genesis", genesis, "--chain", export])
         #expect(human.status == 0)

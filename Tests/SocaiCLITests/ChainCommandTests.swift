@@ -22,6 +22,8 @@ import Testing
         let validated = try runSocai(["genesis", "validate", "genesis.json", "--json"], directory: directory.path)
         let summary = try JSONSerialization.jsonObject(with: Data(validated.standardOutput.utf8)) as! [String: Any]
         #expect(summary["chainID"] as? String == "socai-e2e")
+        // A new genesis gets the latest format version.
+        #expect(summary["formatVersion"] as? Int == Int(Genesis.formatVersionLatest))
         #expect((summary["validators"] as? [Any])?.count == 3)
 
         let status = try runSocai(
