@@ -65,7 +65,9 @@ struct AuditCommand: ParsableCommand {
                 try printJSON(report)
             } else {
                 if let failure = report.failure { print("FAILED: \(failure.message)") } else { print("OK: the chain holds") }
-                print("chain                 \(report.chainID) (genesis \(report.genesisHash), format version \(report.formatVersion))")
+                print(
+                    "chain                 \(report.chainID) (genesis \(report.genesisHash), format version \(report.formatVersion))"
+                )
                 print("blocks                \(report.blocks)")
                 print("transactions          \(report.transactions)")
                 print("signatures checked    \(report.signaturesChecked)")

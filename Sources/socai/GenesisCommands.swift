@@ -114,7 +114,8 @@ struct GenesisCommand: ParsableCommand {
             try failing {
                 let genesis = try NodeHome.loadGenesis(at: expandPath(file))
                 let summary = Summary(
-                    chainID: genesis.chainID.value, formatVersion: genesis.formatVersion, genesisHash: genesis.hash.hex, validatorsHash: genesis.validatorSet.hash.hex,
+                    chainID: genesis.chainID.value, formatVersion: genesis.formatVersion, genesisHash: genesis.hash.hex,
+                    validatorsHash: genesis.validatorSet.hash.hex,
                     totalPower: genesis.validatorSet.totalPower, validators: genesis.file.validators)
                 if json { try printJSON(summary); return }
                 print("chain id:        \(summary.chainID)")
