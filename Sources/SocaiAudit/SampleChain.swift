@@ -50,8 +50,9 @@ public final class SampleChain {
     /// The chain id.
     public var chainID: ChainID { genesis.chainID }
 
-    /// Builds the genesis for `citizenCount` citizens.
-    public init(citizenCount: Int) throws {
+    /// Builds the genesis for `citizenCount` citizens, of format `formatVersion` (by default
+    /// the latest).
+    public init(citizenCount: Int, formatVersion: UInt8 = Genesis.formatVersionLatest) throws {
         precondition(citizenCount >= 1 && citizenCount <= Self.citizensMax)
         func key(_ label: String) throws -> SigningKey { try SigningKey(seed: SHA256.hash(Array("audit sample \(label)".utf8))) }
         validatorKeys = try (1...4).map { try key("validator \($0)") }
@@ -63,7 +64,7 @@ public final class SampleChain {
         purpose = try Purpose(code: "loan-assessment", text: "Assess a loan")
         genesis = try Genesis(
             file: Genesis.File(
-                chainID: Self.chainIDText, genesisTimeMilliseconds: Self.genesisTimeMilliseconds,
+                formatVersion: formatVersion, chainID: Self.chainIDText, genesisTimeMilliseconds: Self.genesisTimeMilliseconds,
                 validators: validatorKeys.enumerated().map {
                     Genesis.ValidatorEntry(
                         name: "validator \($0.offset + 1)", publicKey: Hex.encode($0.element.publicKey), power: 1)

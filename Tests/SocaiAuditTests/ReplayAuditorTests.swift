@@ -62,6 +62,43 @@ import Testing
         #expect(report.finalStateRoot == fixture.sample.stateRoot.hex)
     }
 
+    /// An auditor replays a chain by the rules of its own format version: version 1 chains,
+    /// made before version 2, still hold from their genesis file.
+    @Test(arguments: Genesis.formatVersionsKnown)
+    func aChainReplaysByTheRulesOfItsFormatVersion(formatVersion: UInt8) throws {
+        let directory = ScratchDirectory()
+        let sample = try SampleChain(citizenCount: 2, formatVersion: formatVersion)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("newcomer".utf8)))
+        let citizen = sample.citizens[0]
+        let service = try DIDService(id: "inbox", type: "DIDCommMessaging", endpoint: "https://a.example")
+        var blocks = [
+            try sample.append([
+                try sample.sign(DIDCreate(did: sample.did(newcomer)), with: newcomer),
+                try sample.sign(DIDUpdate(did: sample.did(citizen), operations: [.addService(service)]), with: citizen),
+            ])
+        ]
+        blocks.append(try sample.append([try sample.transfer(from: 1, to: 0)]))
+        let path = directory.file("chain.socai-export")
+        let writer = try ChainExportWriter(path: path, genesisJSON: sample.genesisJSON)
+        for (block, commit) in blocks {
+            try writer.append(blockBytes: block.canonicalBytes, certificateBytes: commit.canonicalBytes)
+        }
+        try writer.finish()
+        let auditor = ReplayAuditor(genesis: sample.genesis, workers: 2)
+        let report = auditor.replay(try ExportBlockSource(path: path))
+        #expect(report.failure == nil)
+        #expect(report.formatVersion == formatVersion)
+        #expect(report.finalStateRoot == sample.stateRoot.hex)
+        // The replayed history: version 1 files every version, version 2 superseded ones only.
+        func versions(_ did: DID) throws -> [UInt64] {
+            try auditor.backend.entries(withPrefix: StateKey.didVersionPrefix(did), after: nil, limit: 10).map {
+                try DIDRecord(canonicalBytes: $0.value).version
+            }
+        }
+        #expect(try versions(sample.did(newcomer)) == (formatVersion == 1 ? [1] : []))
+        #expect(try versions(sample.did(citizen)) == (formatVersion == 1 ? [1, 2] : [1]))
+    }
+
     @Test func anotherGenesisIsRefusedBeforeBlockOne() throws {
         let directory = ScratchDirectory()
         let fixture = try SampleFixture()
