@@ -91,16 +91,16 @@ enum NetworkBenchmarks {
         let clientCPUBefore = cpuSeconds(getpid())
         let start = DispatchTime.now().uptimeNanoseconds
         // A node refuses a transaction when its mempool is full; only the accepted ones can
-        // commit, so the wait below is for those.
-        let accepted = AcceptedCount()
-        runClients(concurrentClients) { client in
-            // Each client keeps one connection to one node; clients are spread evenly.
-            let connection = HTTPConnection(port: UInt16(portBase + 100 + client % 4))
-            for index in stride(from: client, to: load.count, by: concurrentClients) {
-                if post(connection, requests[index]) { accepted.value.add(1, ordering: .relaxed) }
-            }
+        // commit, so the wait below is for those. Each connection goes to one node, spread
+        // evenly, from one poll loop (`SubmissionLoad`).
+        guard
+            let submitted = SubmissionLoad.run(
+                ports: (0..<4).map { portBase + 100 + $0 }, requests: requests, connections: concurrentClients)
+        else {
+            print("network benchmark: a submission connection failed")
+            return
         }
-        let acceptedCount = accepted.value.load(ordering: .relaxed)
+        let acceptedCount = submitted.accepted
         let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         SocaiBenchmarks.report(
             "  (submission alone: \(load.count) in \(String(format: "%.2f", submitSeconds)) s, \(load.count - acceptedCount) refused)",
@@ -451,9 +451,4 @@ final class HTTPConnection {
         buffer += chunk[..<received]
         return true
     }
-}
-
-/// Submissions a node accepted, counted across the client threads.
-final class AcceptedCount: Sendable {
-    let value = Atomic<Int>(0)
 }

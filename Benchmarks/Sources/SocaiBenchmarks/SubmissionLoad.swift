@@ -1,0 +1,106 @@
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Submits a fixed list of requests, each once, as fast as the nodes answer: `connections`
+/// keep-alive connections spread over the nodes' ports, each with one request in flight,
+/// all driven by one poll loop on the calling thread. It is `LoopbackLoad`'s design for distinct requests sent
+/// once. The generator shares the 2 cores with the validators it measures, and a thread
+/// per connection cost it about 30 µs of processor time per submission.
+enum SubmissionLoad {
+    /// Longest wait for any answer before the run is given up.
+    static let stallSecondsMax: Double = 30
+    /// Most bytes one `recv` takes.
+    static let receiveBytesMax = 65_536
+
+    /// What the nodes answered: 200 (accepted into a mempool) or anything else (refused,
+    /// for example 503 when a mempool is full).
+    struct Outcome {
+        let accepted: Int
+        let refused: Int
+    }
+
+    /// Sends `requests` over `connections` connections: connection `c` goes to
+    /// `ports[c % ports.count]` and sends requests `c`, `c + connections`, … in turn. Nil when
+    /// a connection fails, an answer is malformed, or nothing is answered for
+    /// `stallSecondsMax`.
+    static func run(ports: [Int], requests: [[UInt8]], connections: Int) -> Outcome? {
+        precondition(!ports.isEmpty, "at least one port")
+        precondition(connections >= 1 && connections <= LoopbackLoad.connectionsMax, "connections out of range")
+        return drive(ports: ports, requests: requests, connections: connections)
+    }
+
+    private static func drive(ports: [Int], requests: [[UInt8]], connections: Int) -> Outcome? {
+        var states: [ConnectionState] = []
+        var polled: [pollfd] = []
+        defer { for state in states { Glibc.close(state.descriptor) } }
+        for connection in 0..<connections {
+            guard let descriptor = LoopbackLoad.connectNonBlocking(port: ports[connection % ports.count]) else { return nil }
+            states.append(ConnectionState(descriptor: descriptor))
+            polled.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        }
+        // The index of each connection's request in flight.
+        var next = Array(0..<connections)
+        var open = connections
+        for index in 0..<connections {
+            if next[index] < requests.count {
+                guard states[index].send(requests[next[index]]) else { return nil }
+            } else {
+                polled[index].events = 0
+                open -= 1
+            }
+        }
+        var accepted = 0
+        var refused = 0
+        var chunk = [UInt8](repeating: 0, count: receiveBytesMax)
+        var lastAnswerNanoseconds = DispatchTime.now().uptimeNanoseconds
+        while open > 0 {
+            let ready = poll(&polled, nfds_t(polled.count), 1_000)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if ready == 0 {
+                let stalled = Double(DispatchTime.now().uptimeNanoseconds - lastAnswerNanoseconds) / 1e9
+                if stalled > stallSecondsMax { return nil }
+                continue
+            }
+            for index in 0..<connections where polled[index].revents != 0 {
+                polled[index].revents = 0
+                guard states[index].inFlight else { continue }
+                // Read everything available; then take the answer if it is complete.
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { recv(states[index].descriptor, $0.baseAddress, $0.count, 0) }
+                    if count > 0 {
+                        guard states[index].buffer.count + count <= LoopbackLoad.responseBytesMax else { return nil }
+                        states[index].buffer.append(contentsOf: chunk[..<count])
+                        continue
+                    }
+                    if count == 0 { return nil }
+                    if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                    if errno == EINTR { continue }
+                    return nil
+                }
+                switch states[index].takeResponse() {
+                case .incomplete: continue
+                case .malformed: return nil
+                case .complete(let status):
+                    lastAnswerNanoseconds = DispatchTime.now().uptimeNanoseconds
+                    if status == 200 { accepted += 1 } else { refused += 1 }
+                    next[index] += connections
+                    if next[index] < requests.count {
+                        guard states[index].send(requests[next[index]]) else { return nil }
+                    } else {
+                        polled[index].events = 0
+                        open -= 1
+                    }
+                }
+            }
+        }
+        precondition(accepted + refused == requests.count, "every request answered once")
+        return Outcome(accepted: accepted, refused: refused)
+    }
+}
