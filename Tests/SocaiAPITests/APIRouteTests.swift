@@ -108,6 +108,20 @@ import Testing
             }
             try await client.execute(uri: "/v1/dids/\(did.value)?version=1", method: .get) { response in
                 #expect((json(response.body)["record"] as? [String: Any])?["version"] as? Int == 1)
+                // The superseded version is proven under its history key.
+                let proof = json(response.body)["proof"] as? [String: Any]
+                #expect(proof?["key"] as? String == Hex.encode(StateKey.didVersion(did, 1)))
+            }
+            // The current version asked for by number is proven under `did/d`, where format
+            // version 2 keeps it alone; a version not yet made is not found.
+            try await client.execute(uri: "/v1/dids/\(did.value)?version=2", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect((json(response.body)["record"] as? [String: Any])?["version"] as? Int == 2)
+                let proof = json(response.body)["proof"] as? [String: Any]
+                #expect(proof?["key"] as? String == Hex.encode(StateKey.did(did)))
+            }
+            try await client.execute(uri: "/v1/dids/\(did.value)?version=3", method: .get) { response in
+                #expect(response.status == .notFound)
             }
             try await client.execute(uri: "/v1/dids/not-a-did", method: .get) { response in
                 #expect(response.status == .badRequest)
