@@ -208,18 +208,7 @@ struct LoopbackLoad {
                 polled[index].revents = 0
                 guard states[index].inFlight else { continue }
                 // Read everything available; then take the response if it is complete.
-                while true {
-                    let count = chunk.withUnsafeMutableBytes { recv(states[index].descriptor, $0.baseAddress, $0.count, 0) }
-                    if count > 0 {
-                        guard states[index].buffer.count + count <= responseBytesMax else { return nil }
-                        states[index].buffer.append(contentsOf: chunk[..<count])
-                        continue
-                    }
-                    if count == 0 { return nil }
-                    if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                    if errno == EINTR { continue }
-                    return nil
-                }
+                guard states[index].receiveAvailable(through: &chunk) else { return nil }
                 switch states[index].takeResponse() {
                 case .incomplete: continue
                 case .malformed: return nil
@@ -295,6 +284,24 @@ struct ConnectionState {
         case incomplete
         case malformed
         case complete(status: Int)
+    }
+
+    /// Reads everything the socket holds now into `buffer`, `chunk` at a time; false when the
+    /// connection closed or failed, or the bytes would pass `LoopbackLoad.responseBytesMax`.
+    mutating func receiveAvailable(through chunk: inout [UInt8]) -> Bool {
+        let descriptor = self.descriptor
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                guard buffer.count + count <= LoopbackLoad.responseBytesMax else { return false }
+                buffer.append(contentsOf: chunk[..<count])
+                continue
+            }
+            if count == 0 { return false }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return true }
+            if errno == EINTR { continue }
+            return false
+        }
     }
 
     /// Writes the whole request (a few dozen bytes: the socket buffer always takes it).

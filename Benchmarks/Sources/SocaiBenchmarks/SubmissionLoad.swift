@@ -68,22 +68,10 @@ enum SubmissionLoad {
                 if stalled > stallSecondsMax { return nil }
                 continue
             }
-            for index in 0..<connections where polled[index].revents != 0 {
-                polled[index].revents = 0
-                guard states[index].inFlight else { continue }
-                // Read everything available; then take the answer if it is complete.
-                while true {
-                    let count = chunk.withUnsafeMutableBytes { recv(states[index].descriptor, $0.baseAddress, $0.count, 0) }
-                    if count > 0 {
-                        guard states[index].buffer.count + count <= LoopbackLoad.responseBytesMax else { return nil }
-                        states[index].buffer.append(contentsOf: chunk[..<count])
-                        continue
-                    }
-                    if count == 0 { return nil }
-                    if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                    if errno == EINTR { continue }
-                    return nil
-                }
+            // Each ready connection: read all it has, then take its answer if complete. (poll
+            // rewrites every `revents`, so none needs clearing.)
+            for index in 0..<connections where polled[index].revents != 0 && states[index].inFlight {
+                guard states[index].receiveAvailable(through: &chunk) else { return nil }
                 switch states[index].takeResponse() {
                 case .incomplete: continue
                 case .malformed: return nil
