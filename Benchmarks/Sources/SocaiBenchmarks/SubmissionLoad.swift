@@ -7,9 +7,10 @@ import Foundation
 
 /// Submits a fixed list of requests, each once, as fast as the nodes answer: `connections`
 /// keep-alive connections spread over the nodes' ports, each with one request in flight,
-/// all driven by one poll loop on the calling thread. It is `LoopbackLoad`'s design for distinct requests sent
-/// once. The generator shares the 2 cores with the validators it measures, and a thread
-/// per connection cost it about 30 µs of processor time per submission.
+/// all driven by one poll loop on the calling thread. It is `LoopbackLoad`'s design for
+/// distinct requests sent once. The generator shares the 2 cores with the validators it
+/// measures, and a thread per connection cost it about 30 µs of processor time per
+/// submission.
 enum SubmissionLoad {
     /// Longest wait for any answer before the run is given up.
     static let stallSecondsMax: Double = 30
@@ -33,6 +34,13 @@ enum SubmissionLoad {
         return drive(ports: ports, requests: requests, connections: connections)
     }
 
+    /// Stops polling a connection that has sent its last request: poll skips a negative
+    /// descriptor, where one with no events asked could still wake it with a hang-up.
+    private static func finish(_ entry: inout pollfd) {
+        entry.fd = -1
+        entry.events = 0
+    }
+
     private static func drive(ports: [Int], requests: [[UInt8]], connections: Int) -> Outcome? {
         var states: [ConnectionState] = []
         var polled: [pollfd] = []
@@ -49,7 +57,7 @@ enum SubmissionLoad {
             if next[index] < requests.count {
                 guard states[index].send(requests[next[index]]) else { return nil }
             } else {
-                polled[index].events = 0
+                finish(&polled[index])
                 open -= 1
             }
         }
@@ -82,7 +90,7 @@ enum SubmissionLoad {
                     if next[index] < requests.count {
                         guard states[index].send(requests[next[index]]) else { return nil }
                     } else {
-                        polled[index].events = 0
+                        finish(&polled[index])
                         open -= 1
                     }
                 }
