@@ -14,8 +14,6 @@ import Foundation
 enum SubmissionLoad {
     /// Longest wait for any answer before the run is given up.
     static let stallSecondsMax: Double = 30
-    /// Most bytes one `recv` takes.
-    static let receiveBytesMax = 65_536
 
     /// What the nodes answered: 200 (accepted into a mempool) or anything else (refused,
     /// for example 503 when a mempool is full).
@@ -31,17 +29,6 @@ enum SubmissionLoad {
     static func run(ports: [Int], requests: [[UInt8]], connections: Int) -> Outcome? {
         precondition(!ports.isEmpty, "at least one port")
         precondition(connections >= 1 && connections <= LoopbackLoad.connectionsMax, "connections out of range")
-        return drive(ports: ports, requests: requests, connections: connections)
-    }
-
-    /// Stops polling a connection that has sent its last request: poll skips a negative
-    /// descriptor, where one with no events asked could still wake it with a hang-up.
-    private static func finish(_ entry: inout pollfd) {
-        entry.fd = -1
-        entry.events = 0
-    }
-
-    private static func drive(ports: [Int], requests: [[UInt8]], connections: Int) -> Outcome? {
         var states: [ConnectionState] = []
         var polled: [pollfd] = []
         defer { for state in states { Glibc.close(state.descriptor) } }
@@ -63,7 +50,7 @@ enum SubmissionLoad {
         }
         var accepted = 0
         var refused = 0
-        var chunk = [UInt8](repeating: 0, count: receiveBytesMax)
+        var chunk = [UInt8](repeating: 0, count: HTTPConnection.receiveBytesMax)
         var lastAnswerNanoseconds = DispatchTime.now().uptimeNanoseconds
         while open > 0 {
             let ready = poll(&polled, nfds_t(polled.count), 1_000)
@@ -98,5 +85,12 @@ enum SubmissionLoad {
         }
         precondition(accepted + refused == requests.count, "every request answered once")
         return Outcome(accepted: accepted, refused: refused)
+    }
+
+    /// Stops polling a connection that has sent its last request: poll skips a negative
+    /// descriptor, where one with no events asked could still wake it with a hang-up.
+    private static func finish(_ entry: inout pollfd) {
+        entry.fd = -1
+        entry.events = 0
     }
 }
