@@ -47,6 +47,7 @@ enum StoreBenchmarks {
         var chain = try DevelopmentChain(
             chainID: chainID, genesisHash: genesis.hash, validatorKeys: validators, validatorSet: genesis.validatorSet)
 
+        let writtenBytesStart = processWrittenBytes()
         var executeNanoseconds: UInt64 = 0
         var storeNanoseconds: UInt64 = 0
         var transactions = 0
@@ -90,6 +91,8 @@ enum StoreBenchmarks {
             }
         }
         SocaiBenchmarks.report(
+            "  bytes written (log, checkpoints)", Double(processWrittenBytes() - writtenBytesStart) / Double(transactions), "bytes/tx")
+        SocaiBenchmarks.report(
             "block execute, \(transactionsPerBlock) DID creates/block", Double(executeNanoseconds) / Double(transactions) / 1_000,
             "µs/tx (processor)")
         SocaiBenchmarks.report(
@@ -102,6 +105,16 @@ enum StoreBenchmarks {
             "  last \(lastBlocks) blocks: store",
             Double(lastStoreNanoseconds) / Double(lastTransactions) / 1_000,
             "µs/tx (processor)")
+    }
+
+    /// Bytes this process has passed to write system calls so far (`wchar` in `/proc/self/io`):
+    /// the log's frames and the checkpoints' pages, whether or not they reached the disk yet.
+    static func processWrittenBytes() -> UInt64 {
+        guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("wchar:") {
+            return UInt64(line.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        return 0
     }
 
     /// Processor time of the calling thread.
