@@ -365,46 +365,87 @@ public final class ReplayAuditor {
         }
     }
 
-    /// After the last block: the node's whole current state must equal the replayed state.
+    /// After the last block: the node's whole current state must equal the replayed state,
+    /// and the keys the node keeps in key order for the queries that list them must be
+    /// exactly the replay's listed keys.
     private func compareState(_ recorded: StoredChainReader, height: UInt64) -> AuditFailure? {
-        let replayed: [(key: [UInt8], value: [UInt8])]
-        do throws(StateError) { replayed = try backend.entries(withPrefix: [], after: nil, limit: backend.count) } catch {
-            return AuditFailure(.execution, height: height, "the replayed state cannot be read: \(error.message)")
-        }
-        var position = 0
-        var after: [UInt8]? = nil
-        // Each page advances `after`; at most count/page + 1 pages of a state that matched so far.
+        // The node's entries come in its store's order (by tree key in a schema-5 store), so
+        // each is looked up in the replay, and the keys seen are counted.
+        var seen = Set<StateKeyBytes>()
+        var cursor: StoredChainReader.StateEntryCursor? = nil
+        // Each page advances the cursor; at most count/page + 1 pages of a state that matched so far.
         while true {
-            let page: [(key: [UInt8], value: [UInt8])]
-            do throws(StateError) { page = try recorded.stateEntries(after: after, limit: Self.statePageEntriesMax) } catch {
+            let page: (entries: [(key: [UInt8], value: [UInt8])], next: StoredChainReader.StateEntryCursor?)
+            do throws(StateError) { page = try recorded.stateEntries(after: cursor, limit: Self.statePageEntriesMax) } catch {
                 return AuditFailure(.source, height: height, "cannot read the node's state: \(error.message)")
             }
-            for entry in page {
-                guard position < replayed.count else {
+            for entry in page.entries {
+                let expected: [UInt8]?
+                do throws(StateError) { expected = try backend.value(forKey: entry.key) } catch {
+                    return AuditFailure(.execution, height: height, "the replayed state cannot be read: \(error.message)")
+                }
+                guard let expected else {
                     return AuditFailure(
                         .recorded, height: height, "the node's state holds \(Self.describe(entry.key)), which the replay does not"
                     )
                 }
-                let expected = replayed[position]
-                guard entry.key == expected.key else {
-                    let missing = expected.key.lexicographicallyPrecedes(entry.key) ? expected.key : entry.key
-                    return AuditFailure(
-                        .recorded, height: height, "the node's state and the replay differ at \(Self.describe(missing))")
-                }
-                guard entry.value == expected.value else {
+                guard entry.value == expected else {
                     return AuditFailure(
                         .recorded, height: height, "the node's state value of \(Self.describe(entry.key)) differs from the replay"
                     )
                 }
-                position += 1
+                guard seen.insert(StateKeyBytes(entry.key)).inserted else {
+                    return AuditFailure(.recorded, height: height, "the node's state lists \(Self.describe(entry.key)) twice")
+                }
             }
-            guard page.count == Self.statePageEntriesMax, let last = page.last else { break }
-            after = last.key
+            guard page.entries.count == Self.statePageEntriesMax, let next = page.next else { break }
+            cursor = next
+        }
+        let replayed: [(key: [UInt8], value: [UInt8])]
+        do throws(StateError) { replayed = try backend.entries(withPrefix: [], after: nil, limit: backend.count) } catch {
+            return AuditFailure(.execution, height: height, "the replayed state cannot be read: \(error.message)")
+        }
+        if seen.count != replayed.count, let missing = replayed.first(where: { !seen.contains(StateKeyBytes($0.key)) }) {
+            return AuditFailure(
+                .recorded, height: height, "the node's state lacks \(Self.describe(missing.key)), which the replay has")
+        }
+        return compareListedState(recorded, replayed: replayed.filter { StateKey.isListed($0.key) }, height: height)
+    }
+
+    /// The node's listed keys (`StateKey.listedPrefixes`), read in key order as the queries
+    /// that list read them, must be `replayed`'s listed entries, in the same order.
+    private func compareListedState(
+        _ recorded: StoredChainReader, replayed: [(key: [UInt8], value: [UInt8])], height: UInt64
+    ) -> AuditFailure? {
+        var position = 0
+        // Ascending prefixes, none a prefix of another: their entries follow each other in key order.
+        for prefix in StateKey.listedPrefixes.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            var after: [UInt8]? = nil
+            while true {
+                let page: [(key: [UInt8], value: [UInt8])]
+                do throws(StateError) {
+                    page = try recorded.listedStateEntries(withPrefix: prefix, after: after, limit: Self.statePageEntriesMax)
+                } catch {
+                    return AuditFailure(.source, height: height, "cannot read the node's listed state: \(error.message)")
+                }
+                for entry in page {
+                    guard position < replayed.count, replayed[position].key == entry.key,
+                        replayed[position].value == entry.value
+                    else {
+                        return AuditFailure(
+                            .recorded, height: height,
+                            "the node's listed state and the replay differ at \(Self.describe(entry.key))")
+                    }
+                    position += 1
+                }
+                guard page.count == Self.statePageEntriesMax, let last = page.last else { break }
+                after = last.key
+            }
         }
         guard position == replayed.count else {
             return AuditFailure(
-                .recorded, height: height, "the node's state lacks \(Self.describe(replayed[position].key)), which the replay has"
-            )
+                .recorded, height: height,
+                "the node's listed state lacks \(Self.describe(replayed[position].key)), which the replay has")
         }
         return nil
     }

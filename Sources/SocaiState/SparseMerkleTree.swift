@@ -227,6 +227,77 @@ public struct SparseMerkleTree {
         return valueHash
     }
 
+    /// The leaf holding `key`, with where it is stored, or nil if `key` holds no value: a
+    /// store that keeps each value beside its leaf's location finds it this way.
+    public func leaf(for key: Hash) throws(StateError) -> (valueHash: Hash, location: UInt64)? {
+        var reference = rootReference
+        var depth = 0
+        var alone = false
+        while reference.hash != .zero {
+            precondition(depth <= Self.depthMax, "state tree walk below depth 256")
+            let stored = try readNode(reference, depth: depth, path: key, alone: alone)
+            switch stored.node {
+            case .leaf(let leafKey, let valueHash):
+                return leafKey == key ? (valueHash, reference.location) : nil
+            case .internal(let left, let right):
+                let goesLeft = SparseMerklePath.bit(key, depth) == 0
+                alone = (goesLeft ? right : left) == .zero
+                reference =
+                    goesLeft
+                    ? SparseMerkleNodeReference(hash: left, location: stored.leftLocation)
+                    : SparseMerkleNodeReference(hash: right, location: stored.rightLocation)
+                depth += 1
+            }
+        }
+        return nil
+    }
+
+    /// Up to `limit` leaves in ascending key-hash order, starting after the key hash `after`
+    /// (from the first when nil), each with where it is stored: a walk of the whole tree in
+    /// pages, as an auditor compares a node's state with a replay. A page reads the nodes on
+    /// the path to `after` again, then each node of the page once.
+    public func leaves(after: Hash?, limit: Int) throws(StateError) -> [(key: Hash, valueHash: Hash, location: UInt64)] {
+        precondition(limit >= 0, "a negative leaf limit")
+        var results: [(key: Hash, valueHash: Hash, location: UInt64)] = []
+        guard limit > 0, root != .zero else { return results }
+        // Depth-first, left before right. Each entry is a node to visit with its depth, the
+        // key path that reaches it and whether it is a lone child. The stack holds at most one
+        // pending right sibling per level: 257 entries.
+        var stack: [(reference: SparseMerkleNodeReference, depth: Int, path: Hash, alone: Bool)] = [
+            (rootReference, 0, after ?? .zero, false)
+        ]
+        while let (reference, depth, path, alone) = stack.popLast() {
+            precondition(stack.count <= Self.depthMax + 1, "state tree leaf walk deeper than the key bits")
+            let stored = try readNode(reference, depth: depth, path: path, alone: alone)
+            switch stored.node {
+            case .leaf(let leafKey, let valueHash):
+                if let after, leafKey <= after { continue }
+                results.append((leafKey, valueHash, reference.location))
+                if results.count == limit { return results }
+            case .internal(let left, let right):
+                // A subtree lies wholly at or before `after` when `after`'s bit here is 1 on the
+                // path so far: its left child then holds only smaller keys.
+                let onAfterPath = after.map { SparseMerklePath.sharesPrefix($0, path, bits: depth) } ?? false
+                let afterBit = after.map { SparseMerklePath.bit($0, depth) } ?? 0
+                if right != .zero {
+                    stack.append(
+                        (
+                            SparseMerkleNodeReference(hash: right, location: stored.rightLocation), depth + 1,
+                            SparseMerklePath.settingBit(path, depth, to: 1), left == .zero
+                        ))
+                }
+                if left != .zero, !(onAfterPath && afterBit == 1) {
+                    stack.append(
+                        (
+                            SparseMerkleNodeReference(hash: left, location: stored.leftLocation), depth + 1,
+                            SparseMerklePath.settingBit(path, depth, to: 0), right == .zero
+                        ))
+                }
+            }
+        }
+        return results
+    }
+
     /// A membership proof when `key` holds a value, a non-membership proof otherwise.
     public func proof(for key: Hash) throws(StateError) -> SparseMerkleProof {
         var siblings: [Hash] = []

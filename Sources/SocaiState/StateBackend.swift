@@ -52,11 +52,18 @@ public struct StateChanges: Sendable, Equatable {
     /// deterministic order the update made them, each with its location. Old nodes are
     /// never removed. No nodes when the backend computed the update itself (`updatedTree`).
     public let tree: SparseMerkleUpdate
+    /// Each changed key's place in the tree (`StateKey.treeKey`), in the order of `values`:
+    /// the update hashed them already, and a store that keeps values beside their leaves
+    /// matches leaves to keys by them.
+    public let treeKeys: [Hash]
 
-    /// Creates a change set.
-    public init(values: [StateEntryChange], tree: SparseMerkleUpdate) {
+    /// Creates a change set; `treeKeys`, when given, must be the tree keys of `values`, in
+    /// order (they are computed when not).
+    public init(values: [StateEntryChange], tree: SparseMerkleUpdate, treeKeys: [Hash]? = nil) {
+        precondition(treeKeys.map { $0.count == values.count } ?? true, "a tree key for each changed value")
         self.values = values
         self.tree = tree
+        self.treeKeys = treeKeys ?? values.map { StateKey.treeKey($0.key) }
     }
 
     /// Tree nodes created, each to be stored at its location.

@@ -73,4 +73,17 @@ public enum StateKey {
     public static let escrowTotal = text("escrow-total")
     /// `tx/` ‖ transaction hash: where and with which result a transaction was executed.
     public static func transaction(_ hash: Hash) -> [UInt8] { text("tx/") + hash.bytes }
+
+    /// The prefixes of the keys that some query lists in key order (`LedgerQueries`): a
+    /// DID's history, the consent indexes, access logs, offers and orders. Every other key
+    /// is only ever read by itself. A store need keep only these keys in key order; the
+    /// rest it may find through the state tree, which orders keys by their hash.
+    public static let listedPrefixes: [[UInt8]] = [
+        text("did-version/"), text("index/"), text("access/"), text("offer/"), text("order/"),
+    ]
+
+    /// Whether `key` is one some query lists (it starts with one of `listedPrefixes`).
+    public static func isListed(_ key: [UInt8]) -> Bool {
+        listedPrefixes.contains { key.starts(with: $0) }
+    }
 }

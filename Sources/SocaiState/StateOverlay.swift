@@ -83,6 +83,6 @@ final class StateOverlay {
             update = try SparseMerkleTree(root: backend.stateRootReference, nodes: backend.treeNodes).updating(
                 changes, version: version)
         }
-        return StateChanges(values: values, tree: update)
+        return StateChanges(values: values, tree: update, treeKeys: changes.map(\.key))
     }
 }

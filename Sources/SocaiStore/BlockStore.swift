@@ -11,9 +11,10 @@ import SocaiState
 public final class BlockStore {
     /// The schema version written to `PRAGMA user_version`. Version 2 stores state-tree nodes
     /// by location, 32 to a row; version 3 keys transaction results by height and position;
-    /// version 4 records the nodes per row in `meta`, 64 in a new store (docs/FORMAT.md §28).
-    /// An older store is migrated when opened.
-    public static let schemaVersion: Int64 = 4
+    /// version 4 records the nodes per row in `meta`, 64 in a new store; version 5 keeps
+    /// each value beside its tree leaf and only the listed keys in `state` (docs/FORMAT.md
+    /// §28). An older store is migrated when opened.
+    public static let schemaVersion: Int64 = 5
 
     /// The store's one SQLite connection. Internal, not private, so that a test can run a
     /// transaction that writes state and then fails.
@@ -93,7 +94,7 @@ public final class BlockStore {
         state = try StateDatabase(connection: connection)
         // Stamped once, on the new file: a store opened by a reader (an audit of a running
         // node's store) is not written to.
-        if versionFound == 0, !state.resultsKeyedByHash {
+        if versionFound == 0, !state.resultsKeyedByHash, state.valuesBesideLeaves {
             // A store an earlier socai left unstamped has 32 nodes to a row and no record of it.
             let nodesPerPage = state.nodesPerPage
             try connection.inTransaction { () throws(StoreError) in
@@ -171,10 +172,14 @@ public final class BlockStore {
                     try StateDatabase.migrateTransactionResultsToVersion3(connection)
                 }
             }
-        case 2 where !migrating, 3 where !migrating:
-            // A reader leaves the store as it is: its rows hold 32 nodes, as it records none.
+            if migrating, try StateDatabase.needsValuesBesideLeaves(connection) {
+                try connection.inTransaction { () throws(StoreError) in try StateDatabase.migrateValuesBesideLeaves(connection) }
+            }
+        case 2 where !migrating, 3 where !migrating, 4 where !migrating:
+            // A reader leaves the store as it is: its rows hold 32 nodes if it records none,
+            // and it reads every value from the `state` table.
             break
-        case 1, 2, 3:
+        case 1, 2, 3, 4:
             try connection.inTransaction { () throws(StoreError) in
                 if version == 1, try StateDatabase.hasVersion1Layout(connection) {
                     try StateDatabase.migrateVersion1(connection)
@@ -182,7 +187,10 @@ public final class BlockStore {
                 if version < 3 { try StateDatabase.migrateTransactionResultsToVersion3(connection) }
                 // Schema 4 changes no row: it records the rows' 32 nodes that schemas 2 and
                 // 3 (and the schema-1 migration) wrote.
-                try StateDatabase.recordNodesPerPage(StateDatabase.legacyNodesPerPage, connection)
+                if version < 4 { try StateDatabase.recordNodesPerPage(StateDatabase.legacyNodesPerPage, connection) }
+                if try StateDatabase.needsValuesBesideLeaves(connection) {
+                    try StateDatabase.migrateValuesBesideLeaves(connection)
+                }
                 try connection.execute("PRAGMA user_version = \(schemaVersion)")
             }
         default:

@@ -70,8 +70,44 @@ public final class StoredChainReader {
         return (result.height, result.position, result.code)
     }
 
-    /// The node's current state entries in ascending key order, after `after`, at most `limit`.
-    public func stateEntries(after: [UInt8]?, limit: Int) throws(StateError) -> [(key: [UInt8], value: [UInt8])] {
-        try stateDatabase.entries(withPrefix: [], after: after, limit: limit)
+    /// Where a page of `stateEntries` ends, to continue from: a key in a schema-4 store,
+    /// which lists its `state` table in key order; a tree key in a schema-5 store, which
+    /// lists the leaves of its tree in tree-key order.
+    public enum StateEntryCursor: Sendable, Equatable {
+        /// After this key.
+        case key([UInt8])
+        /// After this tree key.
+        case treeKey(Hash)
+    }
+
+    /// Up to `limit` of the node's current state entries after `cursor` (from the first when
+    /// nil), in the store's order, with the cursor of the last one (nil when none were left).
+    /// A schema-5 store's values are each checked against their leaf as they are read.
+    public func stateEntries(after cursor: StateEntryCursor?, limit: Int) throws(StateError) -> (
+        entries: [(key: [UInt8], value: [UInt8])], next: StateEntryCursor?
+    ) {
+        switch (stateDatabase.valuesBesideLeaves, cursor) {
+        case (true, nil), (true, .treeKey?):
+            let after: Hash?
+            if case .treeKey(let key)? = cursor { after = key } else { after = nil }
+            let page = try stateDatabase.leafEntries(after: after, limit: limit)
+            return (page.entries, page.last.map(StateEntryCursor.treeKey))
+        case (false, nil), (false, .key?):
+            let after: [UInt8]?
+            if case .key(let key)? = cursor { after = key } else { after = nil }
+            let entries = try stateDatabase.entries(withPrefix: [], after: after, limit: limit)
+            return (entries, entries.last.map { StateEntryCursor.key($0.key) })
+        case (true, .key?), (false, .treeKey?):
+            preconditionFailure("a state cursor of the other schema")
+        }
+    }
+
+    /// The node's current entries under `prefix`, one of `StateKey.listedPrefixes`, in key
+    /// order after `after`: the `state` table's rows, which answer the queries that list.
+    public func listedStateEntries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> [(
+        key: [UInt8], value: [UInt8]
+    )] {
+        precondition(StateKey.isListed(prefix), "a prefix no query lists")
+        return try stateDatabase.entries(withPrefix: prefix, after: after, limit: limit)
     }
 }

@@ -217,13 +217,33 @@ import Testing
                 == "block 3, transaction 0: result differs: recorded insufficientFunds (150) at block 3, transaction 0; replayed ok (0)"
         )
 
+        // A value kept beside its leaf (every version of it) no longer hashes to the leaf's.
         let balanceKey = StateKey.balance(fixture.sample.did(fixture.sample.citizens[4]))
         let stateFailure = try tamperedStoreFailure(fixture) { path in
             try tamper(
-                path, "UPDATE state SET value = ? WHERE key = ?", [.blob(AmountRecord(5).canonicalBytes), .blob(balanceKey)])
+                path, "UPDATE state_values SET value = ? WHERE key = ?",
+                [.blob(AmountRecord(5).canonicalBytes), .blob(balanceKey)])
         }
         #expect(stateFailure?.height == 6)
-        #expect(stateFailure?.message.hasPrefix("block 6: the node's state value of key \"balance/") == true)
+        #expect(stateFailure?.code == .source)
+        #expect(
+            stateFailure?.message.hasPrefix("block 6: cannot read the node's state: the value beside the leaf at location ")
+                == true)
+
+        // The table the listing queries read: a row changed, and a row gone.
+        let indexPrefix = Array("index/".utf8)
+        let listedFailure = try tamperedStoreFailure(fixture) { path in
+            try tamper(
+                path, "UPDATE state SET value = x'00' WHERE key IN (SELECT key FROM state WHERE substr(key, 1, 6) = ? LIMIT 1)",
+                [.blob(indexPrefix)])
+        }
+        #expect(listedFailure?.message.hasPrefix("block 6: the node's listed state and the replay differ at key \"index/") == true)
+        let missingFailure = try tamperedStoreFailure(fixture) { path in
+            try tamper(
+                path, "DELETE FROM state WHERE key IN (SELECT key FROM state WHERE substr(key, 1, 6) = ? LIMIT 1)",
+                [.blob(indexPrefix)])
+        }
+        #expect(missingFailure?.message.contains("the node's listed state") == true)
     }
 
     @Test func governanceValidatorChangesAreFollowed() throws {

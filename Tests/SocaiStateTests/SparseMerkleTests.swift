@@ -484,6 +484,56 @@ struct SparseMerkleTests {
     // MARK: Helpers
 
     /// Applies `changes`, persists the new nodes and returns the new tree.
+    @Test("leaves are found with their locations, and walked in pages in key order without a gap")
+    func leavesAndTheirLocations() throws {
+        let store = InMemorySparseMerkleNodes()
+        var tree = SparseMerkleTree(nodes: store)
+        #expect(try tree.leaves(after: nil, limit: 5).isEmpty)
+        let keys = (0..<150).map(smtKey)
+        // Three versions: inserts, then updates and deletions, so leaves of several versions stand.
+        tree = try apply(keys.enumerated().map { SparseMerkleChange(key: $1, valueHash: smtValue($0)) }, to: tree, store)
+        let deleted = Set(stride(from: 0, to: 150, by: 7))
+        tree = try apply(deleted.map { SparseMerkleChange(key: keys[$0], valueHash: nil) }, to: tree, store)
+        tree = try apply(
+            stride(from: 1, to: 150, by: 5).filter { !deleted.contains($0) }.map {
+                SparseMerkleChange(key: keys[$0], valueHash: smtValue(1_000 + $0))
+            }, to: tree, store)
+        var expected: [Hash: Hash] = [:]
+        for (index, key) in keys.enumerated() where !deleted.contains(index) {
+            expected[key] = try #require(try tree.valueHash(for: key))
+        }
+        for (index, key) in keys.enumerated() {
+            let leaf = try tree.leaf(for: key)
+            #expect(leaf?.valueHash == expected[key])
+            guard let leaf else {
+                #expect(deleted.contains(index))
+                continue
+            }
+            // The location holds that very leaf (the store finds a node by hash and location).
+            let reference = SparseMerkleNodeReference(
+                hash: SparseMerkleNode.leafHash(key: key, valueHash: leaf.valueHash), location: leaf.location)
+            #expect(store.node(reference) != nil)
+        }
+        let ascending = expected.keys.sorted()
+        for pageSize in [1, 2, 16, 149, 150] {
+            var walked: [Hash] = []
+            var after: Hash?
+            while true {
+                let page = try tree.leaves(after: after, limit: pageSize)
+                #expect(page.count <= pageSize)
+                for leaf in page { #expect(expected[leaf.key] == leaf.valueHash) }
+                walked += page.map(\.key)
+                guard page.count == pageSize, let last = page.last else { break }
+                after = last.key
+            }
+            #expect(walked == ascending)
+        }
+        // A cursor between keys, or past the last, starts at the next key.
+        let middle = ascending[40]
+        #expect(try tree.leaves(after: middle, limit: 3).map(\.key) == Array(ascending[41..<44]))
+        #expect(try tree.leaves(after: ascending.last, limit: 3).isEmpty)
+    }
+
     private func apply(_ changes: [SparseMerkleChange], to tree: SparseMerkleTree, _ store: InMemorySparseMerkleNodes)
         throws -> SparseMerkleTree
     {

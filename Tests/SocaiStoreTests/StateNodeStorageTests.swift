@@ -70,6 +70,7 @@ extension StateStoreTests {
     /// transaction hash (each hash from the transaction's outcome record in the state), and
     /// stamps the store as `version`.
     func downgradeResultsToSchema2(_ path: String, stampingVersion version: Int64 = 2) throws {
+        try downgradeValuesToSchema4(path)
         let raw = try SQLiteConnection(path: path, create: false)
         var hashes: [String: [UInt8]] = [:]
         let outcomes = try raw.prepare(
@@ -109,9 +110,35 @@ extension StateStoreTests {
             """)
     }
 
+    /// Rewrites the store at `path` into schema 4: every current entry in the `state` table,
+    /// keyed by key, and no `state_values`. Returns the entries, ascending by key.
+    @discardableResult
+    func downgradeValuesToSchema4(_ path: String) throws -> [(key: [UInt8], value: [UInt8])] {
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        do {
+            let store = try BlockStore(existingAt: path)
+            #expect(store.state.valuesBesideLeaves)
+            var after: Hash?
+            while true {
+                let page = try store.state.leafEntries(after: after, limit: 7)
+                entries += page.entries
+                guard let last = page.last else { break }
+                after = last
+            }
+        }
+        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        let raw = try SQLiteConnection(path: path, create: false)
+        try raw.execute("DELETE FROM state; DROP TABLE state_values;")
+        let insert = try raw.prepare("INSERT INTO state(key, value) VALUES (?, ?)")
+        for entry in entries { try insert.run([.blob(entry.key), .blob(entry.value)]) }
+        try raw.execute("PRAGMA user_version = 4")
+        return entries
+    }
+
     /// Makes a store written with 32 nodes to a row into what schema 3 wrote: the same rows,
     /// no record of their size, stamped 3.
     func downgradeToSchema3(_ path: String) throws {
+        try downgradeValuesToSchema4(path)
         try SQLiteConnection(path: path, create: false).execute(
             """
             DELETE FROM meta WHERE key = '\(StateDatabase.nodesPerPageMetaKey)';
