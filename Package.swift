@@ -101,6 +101,8 @@ let package = Package(
             dependencies: [
                 "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode", "SocaiAPI",
                 "SocaiDID", "SocaiAudit", "SocaiHarness",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import NIOCore
+import NIOPosix
 import SocaiAPI
 import SocaiNode
 
@@ -26,6 +28,9 @@ struct NodeCommand: AsyncParsableCommand {
             let node: ValidatorNode
             do {
                 nodeHome = try NodeHome(path: expandPath(home))
+                // Before anything makes the event-loop group, which the peer network and the
+                // API share: its size is fixed when it is first used.
+                NIOSingletons.groupLoopCountSuggestion = nodeHome.configuration.eventLoopThreadCount
                 let moniker = nodeHome.configuration.moniker
                 node = try ValidatorNode(home: nodeHome) { line in
                     let stamp = logTimestamp(secondsSince1970: Int(Date().timeIntervalSince1970))

@@ -90,6 +90,22 @@ final class TemporaryDirectory {
         }
     }
 
+    @Test func eventLoopThreadsDefaultToOneAndStayInRange() throws {
+        var configuration = configuration()
+        #expect(configuration.eventLoopThreadCount == 1)
+        // An existing config.json without the field reads as the default.
+        let decoded = try JSONDecoder().decode(NodeConfiguration.self, from: try JSONEncoder().encode(configuration))
+        #expect(decoded.eventLoopThreads == nil && decoded.eventLoopThreadCount == NodeConfiguration.eventLoopThreadsDefault)
+        configuration.eventLoopThreads = 4
+        try configuration.validate()
+        #expect(configuration.eventLoopThreadCount == 4)
+        for threads in [0, -1, NodeConfiguration.eventLoopThreadsMax + 1] {
+            configuration.eventLoopThreads = threads
+            let error = try #require(throws: NodeError.self) { try configuration.validate() }
+            #expect(error.message == "config eventLoopThreads \(threads) is out of range (1 to 64)")
+        }
+    }
+
     @Test func aMissingHomeIsAClearError() {
         do {
             _ = try NodeHome(path: "/nonexistent/socai")
