@@ -43,8 +43,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// `Sendable`, so the compiler keeps each instance within one isolation domain (a node's
     /// actor, or a command's one thread).
     private var cachedValues = StateValueCache()
-    /// The keys of the `state` table as a Bloom filter (see `StateKeyFilter`), so that a read
-    /// of an absent key skips SQLite. Built from the table on the first read that misses the
+    /// The keys of the values table (`state_values`, or `state` in a schema-4 store) as a
+    /// Bloom filter (see `StateKeyFilter`), so that a read of an absent key skips the tree
+    /// and SQLite. Built from the table on the first read that misses the
     /// value cache, updated by each commit, and rebuilt, larger, once it holds more keys than
     /// it was sized for. Nil until built, and for good once the state outgrows
     /// `StateKeyFilter.keysMax` keys (`keyFilterRetired`).
@@ -250,9 +251,10 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         }
     }
 
-    /// The key filter, built from the `state` table first if there is none: sized for twice
-    /// the keys held (at least `keyFilterKeysInitial`), so it takes as many again before the
-    /// next rebuild. Nil once the state holds too many keys for a filter.
+    /// The key filter, built from the values table first if there is none: sized for twice
+    /// its rows (at least `keyFilterKeysInitial`), so it takes as many again before the next
+    /// rebuild. Nil once the table holds too many rows for a filter: in a schema-5 store the
+    /// rows count every value each key held, so that is 2^25 values written, not keys.
     private func currentKeyFilter() throws(StateError) -> StateKeyFilter? {
         if let keyFilter { return keyFilter }
         guard !keyFilterRetired else { return nil }

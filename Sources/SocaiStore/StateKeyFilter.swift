@@ -10,8 +10,9 @@
 /// Safety: the filter may say a key is present when it is not (about 1% of absent keys, at
 /// `bitsPerKey`), which only costs the SQLite read it would have made anyway; it never says
 /// an inserted key is absent. Every key SQLite holds is inserted: all of them when the
-/// filter is built from the `state` table, and each key a committed block writes. A deleted
-/// key stays in the filter until the next rebuild, which is harmless for the same reason.
+/// filter is built from the values table (every key that ever held a value there), and each
+/// key a committed block writes. A deleted key stays in the filter, which is harmless for
+/// the same reason.
 ///
 /// The bit positions come from Swift's `Hasher`, which is seeded at random in each process:
 /// a transaction author cannot grind keys that share the bits of existing ones. Nothing of
