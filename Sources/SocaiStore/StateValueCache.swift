@@ -12,8 +12,9 @@ import SocaiState
 /// Coherence: only committed values enter, and only `committed(_:)` changes an entry. The
 /// state database calls it after the SQLite transaction that wrote a block has committed,
 /// with exactly the block's changes, so an entry never holds a value SQLite has not, nor
-/// keeps one SQLite has replaced. An absent key is cached as absent (`bytes == nil`): most
-/// admission reads are of keys that do not exist yet.
+/// keeps one SQLite has replaced. An absent key is cached as absent (`bytes == nil`) only
+/// when SQLite was asked: the state database answers the absent keys its key filter rules
+/// out before it looks here, and does not cache those.
 ///
 /// Bounded in two generations, like the checked-node cache: when the young one reaches
 /// `generationEntriesMax` entries or `generationBytesMax` bytes of values, it becomes the old
@@ -80,9 +81,9 @@ struct StateValueCache {
         for change in changes {
             let wrapped = StateKeyBytes(change.key)
             let fits = (change.value?.count ?? 0) <= Self.valueBytesMax
-            // Most changed keys are held young (admission read them, often as absent): the
-            // new entry takes the old one's slot, one hash and one probe instead of a removal
-            // and an insertion.
+            // A changed key that is held is mostly held young (admission read it): the new
+            // entry takes the old one's slot, one hash and one probe instead of a removal and
+            // an insertion.
             if let index = young.index(forKey: wrapped) {
                 let entry = Entry(change.value)
                 let weightChange = Self.weight(entry) - Self.weight(young.values[index])

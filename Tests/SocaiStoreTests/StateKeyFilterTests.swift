@@ -56,9 +56,13 @@ import Testing
             for entry in try reference.entries(withPrefix: [], after: nil, limit: 10_000) {
                 #expect(try store.state.value(forKey: entry.key) == entry.value, "height \(block.header.height)")
             }
+            // The absent keys the filter rules out (all but about 1%) are answered without
+            // entering the value cache.
+            let cachedBefore = store.state.cachedValueCount
             for index in 0..<20 {
                 #expect(try store.state.value(forKey: Array("never/\(block.header.height)/\(index)".utf8)) == nil)
             }
+            #expect(store.state.cachedValueCount - cachedBefore <= 2)
             if let capacity = store.state.keyFilterCapacity { capacities.insert(capacity) }
         }
         #expect(capacities.count >= 2, "the filter was never rebuilt: \(capacities)")
