@@ -648,7 +648,6 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         let select = try connection.prepare("SELECT key, value FROM state")
         try select.bind([])
         let insert = try connection.prepare("INSERT INTO state_values(location, key, value) VALUES (?, ?, ?)")
-        var unlisted: [[UInt8]] = []
         var moved = 0
         while try select.step() {
             let key = select.blob(0)
@@ -662,7 +661,6 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
                     .corrupt, "\(connection.path): the state entry under key hash \(StateKey.treeKey(key)) is not the one the state tree holds")
             }
             try insert.run([.integer(Int64(leaf.location)), .blob(key), .blob(value)])
-            if !StateKey.isListed(key) { unlisted.append(key) }
             moved += 1
         }
         select.reset()
@@ -683,8 +681,22 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             throw StoreError(
                 .corrupt, "\(connection.path): the state tree holds \(leaves) entries but the state table \(moved)")
         }
-        let delete = try connection.prepare("DELETE FROM state WHERE key = ?")
-        for key in unlisted { try delete.run([.blob(key)]) }
+        // One statement, not a list of keys held in memory: a key is listed when it lies in
+        // [prefix, prefix with its last byte raised by one) for one of the listed prefixes.
+        var ranges: [String] = []
+        var bounds: [SQLiteValue] = []
+        for prefix in StateKey.listedPrefixes {
+            guard let last = prefix.last, last < 0xff else { preconditionFailure("a listed prefix must end below 0xff") }
+            ranges.append("(key >= ? AND key < ?)")
+            bounds += [.blob(prefix), .blob(prefix.dropLast() + [last + 1])]
+        }
+        try connection.prepare("DELETE FROM state WHERE NOT (\(ranges.joined(separator: " OR ")))").run(bounds)
+        let remaining = try connection.prepare("SELECT key FROM state")
+        try remaining.bind([])
+        while try remaining.step() {
+            precondition(StateKey.isListed(remaining.blob(0)), "an unlisted key stayed in the state table")
+        }
+        remaining.reset()
     }
 
     /// Whether the store at `connection` keeps schema 2's `transaction_results`, keyed by
