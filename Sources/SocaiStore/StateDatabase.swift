@@ -658,7 +658,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             }
             guard let leaf, leaf.valueHash == StateKey.treeValue(value) else {
                 throw StoreError(
-                    .corrupt, "\(connection.path): the state entry under key hash \(StateKey.treeKey(key)) is not the one the state tree holds")
+                    .corrupt,
+                    "\(connection.path): the state entry under key hash \(StateKey.treeKey(key)) is not the one the state tree holds"
+                )
             }
             try insert.run([.integer(Int64(leaf.location)), .blob(key), .blob(value)])
             moved += 1

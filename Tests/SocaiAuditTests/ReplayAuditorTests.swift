@@ -237,7 +237,8 @@ import Testing
                 path, "UPDATE state SET value = x'00' WHERE key IN (SELECT key FROM state WHERE substr(key, 1, 6) = ? LIMIT 1)",
                 [.blob(indexPrefix)])
         }
-        #expect(listedFailure?.message.hasPrefix("block 6: the node's listed state and the replay differ at key \"index/") == true)
+        #expect(
+            listedFailure?.message.hasPrefix("block 6: the node's listed state and the replay differ at key \"index/") == true)
         let missingFailure = try tamperedStoreFailure(fixture) { path in
             try tamper(
                 path, "DELETE FROM state WHERE key IN (SELECT key FROM state WHERE substr(key, 1, 6) = ? LIMIT 1)",

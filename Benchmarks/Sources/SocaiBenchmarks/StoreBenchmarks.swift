@@ -91,7 +91,8 @@ enum StoreBenchmarks {
             }
         }
         SocaiBenchmarks.report(
-            "  bytes written (log, checkpoints)", Double(processWrittenBytes() - writtenBytesStart) / Double(transactions), "bytes/tx")
+            "  bytes written (log, checkpoints)", Double(processWrittenBytes() - writtenBytesStart) / Double(transactions),
+            "bytes/tx")
         SocaiBenchmarks.report(
             "block execute, \(transactionsPerBlock) DID creates/block", Double(executeNanoseconds) / Double(transactions) / 1_000,
             "µs/tx (processor)")
