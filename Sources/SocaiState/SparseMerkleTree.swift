@@ -219,37 +219,15 @@ public struct SparseMerkleTree {
     }
 
     /// The value hash `key` holds, or nil if it holds none.
-    public func valueHash(for key: Hash) throws(StateError) -> Hash? {
-        var siblings: [Hash] = []
-        guard case .leaf(let leafKey, let valueHash) = try search(key, siblings: &siblings), leafKey == key else {
-            return nil
-        }
-        return valueHash
-    }
+    public func valueHash(for key: Hash) throws(StateError) -> Hash? { try leaf(for: key)?.valueHash }
 
     /// The leaf holding `key`, with where it is stored, or nil if `key` holds no value: a
     /// store that keeps each value beside its leaf's location finds it this way.
     public func leaf(for key: Hash) throws(StateError) -> (valueHash: Hash, location: UInt64)? {
-        var reference = rootReference
-        var depth = 0
-        var alone = false
-        while reference.hash != .zero {
-            precondition(depth <= Self.depthMax, "state tree walk below depth 256")
-            let stored = try readNode(reference, depth: depth, path: key, alone: alone)
-            switch stored.node {
-            case .leaf(let leafKey, let valueHash):
-                return leafKey == key ? (valueHash, reference.location) : nil
-            case .internal(let left, let right):
-                let goesLeft = SparseMerklePath.bit(key, depth) == 0
-                alone = (goesLeft ? right : left) == .zero
-                reference =
-                    goesLeft
-                    ? SparseMerkleNodeReference(hash: left, location: stored.leftLocation)
-                    : SparseMerkleNodeReference(hash: right, location: stored.rightLocation)
-                depth += 1
-            }
-        }
-        return nil
+        var unused: [Hash] = []
+        let (terminal, location) = try search(key, siblings: &unused, keepingSiblings: false)
+        guard case .leaf(let leafKey, let valueHash) = terminal, leafKey == key else { return nil }
+        return (valueHash, location)
     }
 
     /// Up to `limit` leaves in ascending key-hash order, starting after the key hash `after`
@@ -301,7 +279,7 @@ public struct SparseMerkleTree {
     /// A membership proof when `key` holds a value, a non-membership proof otherwise.
     public func proof(for key: Hash) throws(StateError) -> SparseMerkleProof {
         var siblings: [Hash] = []
-        let terminal = try search(key, siblings: &siblings)
+        let (terminal, _) = try search(key, siblings: &siblings)
         return SparseMerkleProof(siblings: siblings, terminal: terminal)
     }
 
@@ -340,9 +318,12 @@ public struct SparseMerkleTree {
             staleNodes: updater.stale)
     }
 
-    /// Walks from the root along `key`'s path, appending each sibling hash, and returns
-    /// what the walk ended on.
-    private func search(_ key: Hash, siblings: inout [Hash]) throws(StateError) -> SparseMerkleProof.Terminal {
+    /// Walks from the root along `key`'s path, appending each sibling hash unless
+    /// `keepingSiblings` is false, and returns what the walk ended on and, for a leaf, where
+    /// it is stored (0 otherwise).
+    private func search(_ key: Hash, siblings: inout [Hash], keepingSiblings: Bool = true) throws(StateError) -> (
+        terminal: SparseMerkleProof.Terminal, location: UInt64
+    ) {
         var reference = rootReference
         var depth = 0
         var alone = false
@@ -351,11 +332,11 @@ public struct SparseMerkleTree {
             let stored = try readNode(reference, depth: depth, path: key, alone: alone)
             switch stored.node {
             case .leaf(let leafKey, let valueHash):
-                return .leaf(key: leafKey, valueHash: valueHash)
+                return (.leaf(key: leafKey, valueHash: valueHash), reference.location)
             case .internal(let left, let right):
                 let goesLeft = SparseMerklePath.bit(key, depth) == 0
                 let sibling = goesLeft ? right : left
-                siblings.append(sibling)
+                if keepingSiblings { siblings.append(sibling) }
                 alone = sibling == .zero
                 reference =
                     goesLeft
@@ -364,7 +345,7 @@ public struct SparseMerkleTree {
                 depth += 1
             }
         }
-        return .empty
+        return (.empty, 0)
     }
 
     /// Reads the node `reference` names, which sits at `depth` on the path of `pathKey`, and
