@@ -136,8 +136,16 @@ public final class Mempool {
         // is committed all the same, so the next update then checks every held signer.
         let signersToCheck = recheckEverySigner ? Set(pendingPerSigner.keys) : committedSigners
         recheckEverySigner = true
+        // A signer all of whose held transactions the block committed has none left to check:
+        // reading its nonce, which the block just wrote, cost a walk of the state tree per
+        // transaction, as the value cache does not hold keys that were absent when admitted.
+        var committedHeld: [PublicKey: UInt64] = [:]
+        for envelope in committed where pendingHashes.contains(envelope.hash) {
+            committedHeld[envelope.signer, default: 0] += 1
+        }
         var nextNonce: [PublicKey: UInt64] = [:]
-        for signer in signersToCheck where pendingPerSigner[signer] != nil {
+        for signer in signersToCheck {
+            guard let held = pendingPerSigner[signer], held > committedHeld[signer, default: 0] else { continue }
             nextNonce[signer] = try queries.nextNonce(signer)
         }
         recheckEverySigner = false
