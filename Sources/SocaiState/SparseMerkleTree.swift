@@ -253,10 +253,11 @@ public struct SparseMerkleTree {
                 results.append((leafKey, valueHash, reference.location))
                 if results.count == limit { return results }
             case .internal(let left, let right):
-                // A subtree lies wholly at or before `after` when `after`'s bit here is 1 on the
-                // path so far: its left child then holds only smaller keys.
-                let onAfterPath = after.map { SparseMerklePath.sharesPrefix($0, path, bits: depth) } ?? false
-                let afterBit = after.map { SparseMerklePath.bit($0, depth) } ?? 0
+                // On `after`'s path so far, with `after`'s bit here 1, the left child holds only
+                // smaller keys and is skipped. Off that path, both children lie after `after`.
+                let skipsLeft =
+                    after.map { SparseMerklePath.sharesPrefix($0, path, bits: depth) && SparseMerklePath.bit($0, depth) == 1 }
+                    ?? false
                 if right != .zero {
                     stack.append(
                         (
@@ -264,7 +265,7 @@ public struct SparseMerkleTree {
                             SparseMerklePath.settingBit(path, depth, to: 1), left == .zero
                         ))
                 }
-                if left != .zero, !(onAfterPath && afterBit == 1) {
+                if left != .zero, !skipsLeft {
                     stack.append(
                         (
                             SparseMerkleNodeReference(hash: left, location: stored.leftLocation), depth + 1,

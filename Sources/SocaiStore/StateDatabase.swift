@@ -195,6 +195,19 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// The value stored beside the leaf at `location`, checked right after it is read: the row
     /// must name `key` and its value must hash to the leaf's `valueHash`.
     private func value(at location: UInt64, key: [UInt8], valueHash: Hash) throws(StateError) -> [UInt8] {
+        let stored = try storedValueRow(at: location)
+        guard stored.key == key else {
+            throw StateError(.corrupt, "the value beside the leaf at location \(location) is not stored under the key looked up")
+        }
+        guard StateKey.treeValue(stored.value) == valueHash else {
+            throw StateError(.corrupt, "the value beside the leaf at location \(location) does not hash to the leaf's value hash")
+        }
+        return stored.value
+    }
+
+    /// The `state_values` row at `location`; a missing row is a corrupt store, since only a
+    /// leaf's location is ever looked up.
+    private func storedValueRow(at location: UInt64) throws(StateError) -> (key: [UInt8], value: [UInt8]) {
         let stored: (key: [UInt8], value: [UInt8])?
         do throws(StoreError) {
             let select = try connection.cached("SELECT key, value FROM state_values WHERE location = ?")
@@ -208,13 +221,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         guard let stored else {
             throw StateError(.corrupt, "no value is stored beside the leaf at location \(location)")
         }
-        guard stored.key == key else {
-            throw StateError(.corrupt, "the value beside the leaf at location \(location) is not stored under the key looked up")
-        }
-        guard StateKey.treeValue(stored.value) == valueHash else {
-            throw StateError(.corrupt, "the value beside the leaf at location \(location) does not hash to the leaf's value hash")
-        }
-        return stored.value
+        return stored
     }
 
     /// Up to `limit` entries of the current state in ascending tree-key order, after the tree
@@ -230,18 +237,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         var entries: [(key: [UInt8], value: [UInt8])] = []
         entries.reserveCapacity(leaves.count)
         for leaf in leaves {
-            let stored: (key: [UInt8], value: [UInt8])?
-            do throws(StoreError) {
-                let select = try connection.cached("SELECT key, value FROM state_values WHERE location = ?")
-                try select.bind([.integer(Int64(bitPattern: leaf.location))])
-                stored = try select.step() ? (select.blob(0), select.blob(1)) : nil
-                select.reset()
-            } catch {
-                throw StateError(.storage, error.message)
-            }
-            guard let stored else {
-                throw StateError(.corrupt, "no value is stored beside the leaf at location \(leaf.location)")
-            }
+            let stored = try storedValueRow(at: leaf.location)
             guard StateKey.treeKey(stored.key) == leaf.key, StateKey.treeValue(stored.value) == leaf.valueHash else {
                 throw StateError(.corrupt, "the value beside the leaf at location \(leaf.location) is not the leaf's")
             }
