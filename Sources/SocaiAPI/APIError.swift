@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SocaiNode
 
 /// An API error: its HTTP status and a JSON body `{"error": {"code": …, "message": …}}`
 /// naming the problem. Internal failures say so without leaking internals.
@@ -35,6 +36,16 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         var response = Response(status: status, body: ResponseBody(byteBuffer: ByteBuffer(bytes: Array(data))))
         response.headers[.contentType] = "application/json; charset=utf-8"
         return response
+    }
+
+    /// The answer to a mempool's refusal: 409 for a duplicate, 503 when full, 422 naming the
+    /// state machine's rule otherwise.
+    init(_ rejection: Mempool.Rejection) {
+        switch rejection {
+        case .duplicate: self.init(.conflict, "duplicate", rejection.description)
+        case .full: self.init(.serviceUnavailable, "mempoolFull", rejection.description)
+        case .invalid(let code, _): self.init(.unprocessableContent, code.name, rejection.description)
+        }
     }
 
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "badRequest", message) }

@@ -28,6 +28,49 @@ public enum SocaiAPI {
         public let result: CommittedTransaction?
     }
 
+    /// Largest `POST /v1/txs` body accepted, in bytes: room for a full batch of typical
+    /// transactions (a few hundred bytes each, hex), not for a full batch of the largest.
+    public static let batchRequestBodyBytesMax = 4 << 20
+
+    /// The body of `POST /v1/txs`: 1 to `NodeSubmission.batchTransactionsMax` transactions.
+    public struct BatchSubmitRequest: Decodable {
+        /// Canonical transaction envelopes, hex, admitted in this order.
+        public let transactions: [String]
+    }
+
+    /// The answer to `POST /v1/txs`: one result per submitted transaction, in order.
+    public struct BatchSubmitResponse: ResponseEncodable, Sendable {
+        /// How many of the transactions the mempool accepted.
+        public let accepted: Int
+        /// One entry per transaction of the request, in its order.
+        public let results: [BatchSubmitResult]
+    }
+
+    /// What became of one transaction of a batch: the status and error `POST /v1/tx` would
+    /// have answered for it alone.
+    public struct BatchSubmitResult: Encodable, Sendable {
+        /// The transaction hash, hex; absent when the entry does not decode.
+        public let hash: String?
+        /// 200 when accepted, else the status `POST /v1/tx` gives that refusal.
+        public let status: Int
+        /// Why it was refused; absent when accepted.
+        public let error: ErrorDetail?
+
+        /// A refusal, as `POST /v1/tx` renders it under `error`.
+        public struct ErrorDetail: Encodable, Sendable {
+            /// A short machine-readable code, e.g. `duplicate`.
+            public let code: String
+            /// A one-line explanation.
+            public let message: String
+        }
+
+        init(hash: Hash?, refusal: APIError?) {
+            self.hash = hash?.hex
+            status = Int(refusal?.status.code ?? 200)
+            error = refusal.map { ErrorDetail(code: $0.code, message: $0.message) }
+        }
+    }
+
     struct Health: ResponseEncodable, Sendable {
         let status: String
     }
@@ -88,11 +131,7 @@ public enum SocaiAPI {
             }
             let hash: Hash
             do { hash = try await node.submit(envelope) } catch let rejection as Mempool.Rejection {
-                switch rejection {
-                case .duplicate: throw APIError(.conflict, "duplicate", rejection.description)
-                case .full: throw APIError(.serviceUnavailable, "mempoolFull", rejection.description)
-                case .invalid(let code, _): throw APIError(.unprocessableContent, code.name, rejection.description)
-                }
+                throw APIError(rejection)
             }
             guard request.uri.queryParameters.get("wait") == "commit" else { return SubmitResponse(hash: hash.hex, result: nil) }
             let timeout = min(UInt64(request.uri.queryParameters.get("timeoutMs") ?? "") ?? 10_000, commitWaitMillisecondsMax)
@@ -100,6 +139,26 @@ public enum SocaiAPI {
                 throw APIError(.gatewayTimeout, "notCommitted", "transaction \(hash) was not committed within \(timeout) ms")
             }
             return SubmitResponse(hash: hash.hex, result: result)
+        }
+        router.post("/v1/txs") { request, _ -> BatchSubmitResponse in
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: batchRequestBodyBytesMax) } catch {
+                throw APIError(.contentTooLarge, "bodyTooLarge", "the request body exceeds \(batchRequestBodyBytesMax) bytes")
+            }
+            // A batch is only accepted into the mempool: waiting is per transaction, on
+            // `GET /v1/tx/{hash}` or `POST /v1/tx?wait=commit`.
+            guard request.uri.queryParameters.get("wait") == nil else {
+                throw APIError.badRequest("POST /v1/txs does not wait for commits; poll GET /v1/tx/{hash} instead")
+            }
+            let submit: BatchSubmitRequest
+            do { submit = try JSONDecoder().decode(BatchSubmitRequest.self, from: Data(body.readableBytesView)) } catch {
+                throw APIError.badRequest("the body must be JSON {\"transactions\": [\"<hex>\", …]}")
+            }
+            guard (1...NodeSubmission.batchTransactionsMax).contains(submit.transactions.count) else {
+                throw APIError.badRequest(
+                    "a batch holds 1 to \(NodeSubmission.batchTransactionsMax) transactions, not \(submit.transactions.count)")
+            }
+            return try await submitBatch(submit.transactions, to: node)
         }
         router.get("/v1/tx/:hash") { _, context -> Response in
             let hash = try parseHash(context.parameters.get("hash"), "transaction hash")
@@ -213,6 +272,46 @@ public enum SocaiAPI {
         }
         guard let answer else { throw APIError.notFound("\(what) does not exist") }
         return answer
+    }
+
+    /// Decodes each hex entry of a batch, submits the ones that decode in one call, in
+    /// order, and answers one result per entry. An entry that does not decode is refused
+    /// alone, as `POST /v1/tx` would refuse it.
+    static func submitBatch(_ entries: [String], to node: some NodeService) async throws -> BatchSubmitResponse {
+        var envelopes: [TransactionEnvelope] = []
+        envelopes.reserveCapacity(entries.count)
+        var decodeErrors: [Int: APIError] = [:]
+        for (index, entry) in entries.enumerated() {
+            do { envelopes.append(try TransactionEnvelope(canonicalBytes: try Hex.decode(entry))) } catch {
+                decodeErrors[index] = APIError.badRequest("transaction \(index) does not decode: \(error)")
+            }
+        }
+        let outcomes = await node.submit(batch: envelopes)
+        precondition(outcomes.count == envelopes.count, "one outcome per submitted transaction")
+        var results: [BatchSubmitResult] = []
+        results.reserveCapacity(entries.count)
+        var accepted = 0
+        var submitted = 0
+        for index in entries.indices {
+            if let decodeError = decodeErrors[index] {
+                results.append(BatchSubmitResult(hash: nil, refusal: decodeError))
+                continue
+            }
+            let envelope = envelopes[submitted]
+            switch outcomes[submitted] {
+            case .success(let hash):
+                accepted += 1
+                results.append(BatchSubmitResult(hash: hash, refusal: nil))
+            case .failure(let rejection as Mempool.Rejection):
+                results.append(BatchSubmitResult(hash: envelope.hash, refusal: APIError(rejection)))
+            case .failure:
+                // A failure to read the state is the node's, not the transaction's; the log has it.
+                results.append(BatchSubmitResult(hash: envelope.hash, refusal: APIError.internal()))
+            }
+            submitted += 1
+        }
+        precondition(submitted == envelopes.count && results.count == entries.count, "one result per batch entry")
+        return BatchSubmitResponse(accepted: accepted, results: results)
     }
 
     static func parseHash(_ text: String?, _ what: String) throws -> Hash {

@@ -52,6 +52,11 @@ public struct CommittedTransaction: Sendable, Codable, Equatable {
 public protocol NodeService: Sendable {
     /// Checks and accepts a transaction into the mempool; throws `Mempool.Rejection` naming the rule.
     func submit(_ envelope: TransactionEnvelope) async throws -> Hash
+    /// Checks and accepts each of `envelopes` in order, as `submit(_:)` would one at a time,
+    /// and returns one outcome per envelope: its hash, or the error (`Mempool.Rejection`
+    /// naming the rule, or a failure to read the state). A batch is not atomic: each
+    /// transaction stands or falls alone. At most `NodeSubmission.batchTransactionsMax`.
+    func submit(batch envelopes: [TransactionEnvelope]) async -> [Result<Hash, any Error>]
     /// Waits for a transaction's result, or nil after `timeoutMilliseconds`.
     func waitForCommit(_ hash: Hash, timeoutMilliseconds: UInt64) async -> CommittedTransaction?
     /// A committed transaction's result.
@@ -73,7 +78,25 @@ public protocol NodeService: Sendable {
     func validatorSet(inForceAt height: UInt64) async throws -> ValidatorSet?
 }
 
+/// Bounds on what one submission carries.
+public enum NodeSubmission {
+    /// Most transactions in one batch submission. A batch is admitted in one turn of the
+    /// node's actor, and this keeps that turn to a few milliseconds.
+    public static let batchTransactionsMax = 256
+}
+
 extension NodeService {
+    /// One `submit(_:)` per envelope, in order.
+    public func submit(batch envelopes: [TransactionEnvelope]) async -> [Result<Hash, any Error>] {
+        precondition(envelopes.count <= NodeSubmission.batchTransactionsMax, "a submission batch over its maximum")
+        var outcomes: [Result<Hash, any Error>] = []
+        outcomes.reserveCapacity(envelopes.count)
+        for envelope in envelopes {
+            do { outcomes.append(.success(try await submit(envelope))) } catch { outcomes.append(.failure(error)) }
+        }
+        return outcomes
+    }
+
     /// No published height: answers are computed afresh for every request.
     public var committedHeightWatch: CommittedHeightWatch? { nil }
     /// No record of past validator sets.

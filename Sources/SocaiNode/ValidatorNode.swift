@@ -257,6 +257,29 @@ public actor ValidatorNode {
         return hash
     }
 
+    /// `submitLocally(_:signatureVerified:)` for each of `envelopes` in order, in one turn of
+    /// this actor: a batch pays for one hop onto the node, not one per transaction.
+    func submitLocally(batch envelopes: [TransactionEnvelope], signatureVerified: [Bool]) -> [Result<Hash, any Error>] {
+        precondition(envelopes.count == signatureVerified.count, "one signature verdict per transaction of a batch")
+        var outcomes: [Result<Hash, any Error>] = []
+        outcomes.reserveCapacity(envelopes.count)
+        let height = store.height + 1
+        let timeMilliseconds = nowMilliseconds()
+        for (envelope, verified) in zip(envelopes, signatureVerified) {
+            do {
+                let hash = try mempool.add(
+                    envelope, executor: executor, state: store.state, height: height, timeMilliseconds: timeMilliseconds,
+                    signatureVerified: verified)
+                gossip(envelope, receivedFrom: nil)
+                outcomes.append(.success(hash))
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        if deferredProposal != nil { proposeDeferred() }
+        return outcomes
+    }
+
     /// Queues an accepted transaction for every peer but the one it came from; one that came
     /// from a peer only if this node relays (`relaysPeerTransactions`). The queue
     /// leaves as one `transactions` message per peer when it is full or a few milliseconds
@@ -941,6 +964,14 @@ extension ValidatorNode: NodeService {
         // parallel; a failure is left to the state machine, which names the rule.
         let signatureValid = signatureVerdicts.isValid(envelope)
         return try await submitLocally(envelope, signatureVerified: signatureValid)
+    }
+
+    /// Submits a batch to the mempool in one hop onto the node. The signatures are checked
+    /// first, on the caller's thread, as `submit(_:)` does.
+    public nonisolated func submit(batch envelopes: [TransactionEnvelope]) async -> [Result<Hash, any Error>] {
+        precondition(envelopes.count <= NodeSubmission.batchTransactionsMax, "a submission batch over its maximum")
+        let verdicts = envelopes.map { signatureVerdicts.isValid($0) }
+        return await submitLocally(batch: envelopes, signatureVerified: verdicts)
     }
 
     /// Waits for a result.

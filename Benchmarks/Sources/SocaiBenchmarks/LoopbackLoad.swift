@@ -274,6 +274,11 @@ struct ConnectionState {
     var sentNanoseconds: UInt64 = 0
     var inFlight = false
     var completed = 0
+    /// Whether `takeResponse` keeps each response's body in `body` (a copy per response,
+    /// which only a load that reads answers pays for).
+    var keepsBody = false
+    /// The last complete response's body, when `keepsBody`.
+    var body: [UInt8] = []
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
@@ -330,6 +335,7 @@ struct ConnectionState {
         let total = headEnd + 4 + length
         guard buffer.count >= total else { return .incomplete }
         precondition(buffer.count == total, "a closed-loop connection receives one response at a time")
+        if keepsBody { body = Array(buffer[(headEnd + 4)..<total]) }
         buffer.removeAll(keepingCapacity: true)
         inFlight = false
         return .complete(status: status)

@@ -24,6 +24,12 @@ enum NetworkBenchmarks {
     static let saturationTransactions =
         Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_SATURATION"] ?? "").map { min(max($0, 1_000), 200_000) } ?? 6_000
     static let concurrentClients = 64
+    /// Transactions per `POST /v1/txs` request in the batched saturation phase;
+    /// `SOCAI_BENCH_BATCH` asks for another size (1 to `batchTransactionsMax`).
+    static let batchTransactions =
+        Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_BATCH"] ?? "").map { min(max($0, 1), batchTransactionsMax) } ?? 64
+    /// The node's largest batch (`NodeSubmission.batchTransactionsMax`).
+    static let batchTransactionsMax = 256
     static let latencySeconds = 8.0
     static let observerPollMilliseconds = 10.0
     static let portBase = 36_611
@@ -79,12 +85,54 @@ enum NetworkBenchmarks {
         }
 
         // Distinct signers, each creating its DID: every transaction is independent and valid.
+        // Saturation twice: one transaction per request (`POST /v1/tx`), then batches
+        // (`POST /v1/txs`), which spare the nodes most of the per-request HTTP work.
+        guard
+            let throughput = try saturate(
+                label: "saturation", batchTransactions: 1, verifyRateAllCores: verifyRateAllCores, apis: apis, nodes: nodes,
+                directory: directory)
+        else { return }
+        guard
+            (try saturate(
+                label: "batched saturation", batchTransactions: batchTransactions, verifyRateAllCores: verifyRateAllCores,
+                apis: apis, nodes: nodes, directory: directory)) != nil
+        else { return }
+        let ceiling = verifyRateAllCores / 4
 
-        // Saturation: submit everything from 64 clients, then wait for the last commit.
-        let load = try transactions(saturationTransactions, label: "saturation")
+        // Latency, open loop: first at half the throughput just measured (a load this network
+        // sustains), then at half the target load (the figure).
+        if let fixed = Double(ProcessInfo.processInfo.environment["SOCAI_BENCH_LATENCY_RATE"] ?? ""), fixed >= 1 {
+            // One fixed offered load instead, so that two builds can be compared at the same load.
+            try openLoopLatency(
+                offeredRate: min(fixed, 100_000), label: "the given load", apis: apis, nodes: nodes, directory: directory)
+            return
+        }
+        try openLoopLatency(
+            offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis, nodes: nodes,
+            directory: directory)
+        try openLoopLatency(
+            offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis, nodes: nodes, directory: directory)
+    }
+
+    /// Submits `saturationTransactions` new transactions from `concurrentClients` connections
+    /// as fast as the nodes take them, `batchTransactions` per request (1: `POST /v1/tx`,
+    /// more: `POST /v1/txs`), waits for every accepted one to commit, and reports the
+    /// committed rate beside the target and the processor time per transaction. Nil when the
+    /// submission failed.
+    static func saturate(
+        label: String, batchTransactions: Int, verifyRateAllCores: Double, apis: [String], nodes: [Process],
+        directory: String
+    ) throws -> Double? {
+        precondition(batchTransactions >= 1 && batchTransactions <= batchTransactionsMax, "batch size out of range")
+        let load = try transactions(saturationTransactions, label: label)
         // Each request's bytes are made before the clock starts: the load generator shares the
         // cores with the nodes, and what it spends encoding they lack.
-        let requests = load.map { submission($0) }
+        let requests =
+            batchTransactions == 1
+            ? load.map { submission($0) }
+            : stride(from: 0, to: load.count, by: batchTransactions).map {
+                batchSubmission(Array(load[$0..<min($0 + batchTransactions, load.count)]))
+            }
         let saturationFirstHeight = height(apis[0]) + 1
         let committedBefore = committedTotal(apis[0])
         let cpuBefore = cpuSeconds(nodes)
@@ -93,12 +141,14 @@ enum NetworkBenchmarks {
         // A node refuses a transaction when its mempool is full; only the accepted ones can
         // commit, so the wait below is for those. Each connection goes to one node, spread
         // evenly, from one poll loop (`SubmissionLoad`).
+        let count: ((Int, [UInt8]) -> (accepted: Int, refused: Int)?)? =
+            batchTransactions == 1 ? nil : { countBatchAnswer(status: $0, body: $1) }
         guard
             let submitted = SubmissionLoad.run(
-                ports: (0..<4).map { portBase + 100 + $0 }, requests: requests, connections: concurrentClients)
+                ports: (0..<4).map { portBase + 100 + $0 }, requests: requests, connections: concurrentClients, count: count)
         else {
             print("network benchmark: a submission connection failed")
-            return
+            return nil
         }
         let acceptedCount = submitted.accepted
         let submitSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -112,7 +162,8 @@ enum NetworkBenchmarks {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let committed = committedTotal(apis[0]) - committedBefore
         let throughput = committed / seconds
-        SocaiBenchmarks.report("4 validators: committed transactions (saturated)", throughput, "transactions/s")
+        let how = batchTransactions == 1 ? "one per request" : "batches of \(batchTransactions)"
+        SocaiBenchmarks.report("4 validators: committed transactions (saturated, \(how))", throughput, "transactions/s")
         let ceiling = verifyRateAllCores / 4
         SocaiBenchmarks.report("  target: half of cores × verify ÷ validators", ceiling / 2, "transactions/s")
         // CPU time rather than wall time: on a shared machine the rate moves with the other
@@ -130,20 +181,7 @@ enum NetworkBenchmarks {
             SocaiBenchmarks.report(
                 "  load generator CPU per committed transaction", clientCPUSpent / committed * 1e6, "µs")
         }
-
-        // Latency, open loop: first at half the throughput just measured (a load this network
-        // sustains), then at half the target load (the figure).
-        if let fixed = Double(ProcessInfo.processInfo.environment["SOCAI_BENCH_LATENCY_RATE"] ?? ""), fixed >= 1 {
-            // One fixed offered load instead, so that two builds can be compared at the same load.
-            try openLoopLatency(
-                offeredRate: min(fixed, 100_000), label: "the given load", apis: apis, nodes: nodes, directory: directory)
-            return
-        }
-        try openLoopLatency(
-            offeredRate: max(20, throughput / 2), label: "half the measured throughput", apis: apis, nodes: nodes,
-            directory: directory)
-        try openLoopLatency(
-            offeredRate: max(20, ceiling / 4), label: "half the target", apis: apis, nodes: nodes, directory: directory)
+        return throughput
     }
 
     /// User plus system processor time of all `nodes` so far (`cpuSeconds(_:)` of each).
@@ -331,6 +369,21 @@ enum NetworkBenchmarks {
     static func submission(_ envelope: TransactionEnvelope) -> [UInt8] {
         HTTPConnection.request(
             method: "POST", path: "/v1/tx", body: Array("{\"transaction\":\"\(Hex.encode(envelope.canonicalBytes))\"}".utf8))
+    }
+
+    /// The whole `POST /v1/txs` request that submits `envelopes` in one batch.
+    static func batchSubmission(_ envelopes: [TransactionEnvelope]) -> [UInt8] {
+        let entries = envelopes.map { "\"\(Hex.encode($0.canonicalBytes))\"" }.joined(separator: ",")
+        return HTTPConnection.request(method: "POST", path: "/v1/txs", body: Array("{\"transactions\":[\(entries)]}".utf8))
+    }
+
+    /// The transactions a `POST /v1/txs` answer accepted and refused, from its `accepted`
+    /// count and its results; nil when it is not such an answer.
+    static func countBatchAnswer(status: Int, body: [UInt8]) -> (accepted: Int, refused: Int)? {
+        guard status == 200, let answer = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+            let accepted = answer["accepted"] as? Int, let results = answer["results"] as? [Any]
+        else { return nil }
+        return (accepted, results.count - accepted)
     }
 
     /// Sends a request made by `submission(_:)`; whether the node accepted it (200).

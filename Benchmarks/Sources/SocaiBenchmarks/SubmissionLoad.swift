@@ -15,8 +15,8 @@ enum SubmissionLoad {
     /// Longest wait for any answer before the run is given up.
     static let stallSecondsMax: Double = 30
 
-    /// What the nodes answered: 200 (accepted into a mempool) or anything else (refused,
-    /// for example 503 when a mempool is full).
+    /// What the nodes answered, in transactions: accepted into a mempool or refused (for
+    /// example 503 when a mempool is full).
     struct Outcome {
         let accepted: Int
         let refused: Int
@@ -26,7 +26,14 @@ enum SubmissionLoad {
     /// `ports[c % ports.count]` and sends requests `c`, `c + connections`, … in turn. Nil when
     /// a connection fails, an answer is malformed, or nothing is answered for
     /// `stallSecondsMax`.
-    static func run(ports: [Int], requests: [[UInt8]], connections: Int) -> Outcome? {
+    ///
+    /// `count`, when given, reads each answer's status and body into the transactions it
+    /// accepted and refused (a batch answers for many); otherwise a request is one
+    /// transaction, accepted when answered 200.
+    static func run(
+        ports: [Int], requests: [[UInt8]], connections: Int,
+        count: ((_ status: Int, _ body: [UInt8]) -> (accepted: Int, refused: Int)?)? = nil
+    ) -> Outcome? {
         precondition(!ports.isEmpty, "at least one port")
         precondition(connections >= 1 && connections <= LoopbackLoad.connectionsMax, "connections out of range")
         var states: [ConnectionState] = []
@@ -34,7 +41,9 @@ enum SubmissionLoad {
         defer { for state in states { Glibc.close(state.descriptor) } }
         for connection in 0..<connections {
             guard let descriptor = LoopbackLoad.connectNonBlocking(port: ports[connection % ports.count]) else { return nil }
-            states.append(ConnectionState(descriptor: descriptor))
+            var state = ConnectionState(descriptor: descriptor)
+            state.keepsBody = count != nil
+            states.append(state)
             polled.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
         // The index of each connection's request in flight.
@@ -50,6 +59,7 @@ enum SubmissionLoad {
         }
         var accepted = 0
         var refused = 0
+        var answered = 0
         var chunk = [UInt8](repeating: 0, count: HTTPConnection.receiveBytesMax)
         var lastAnswerNanoseconds = DispatchTime.now().uptimeNanoseconds
         while open > 0 {
@@ -72,7 +82,16 @@ enum SubmissionLoad {
                 case .malformed: return nil
                 case .complete(let status):
                     lastAnswerNanoseconds = DispatchTime.now().uptimeNanoseconds
-                    if status == 200 { accepted += 1 } else { refused += 1 }
+                    answered += 1
+                    if let count {
+                        guard let counted = count(status, states[index].body) else { return nil }
+                        accepted += counted.accepted
+                        refused += counted.refused
+                    } else if status == 200 {
+                        accepted += 1
+                    } else {
+                        refused += 1
+                    }
                     next[index] += connections
                     if next[index] < requests.count {
                         guard states[index].send(requests[next[index]]) else { return nil }
@@ -83,7 +102,7 @@ enum SubmissionLoad {
                 }
             }
         }
-        precondition(accepted + refused == requests.count, "every request answered once")
+        precondition(answered == requests.count, "every request answered once")
         return Outcome(accepted: accepted, refused: refused)
     }
 
