@@ -43,6 +43,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
+        // glibc's malloc.h (part of libc), for the allocator settings of a validator process.
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -99,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "socai",
             dependencies: [
-                "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode", "SocaiAPI",
+                "CMalloc", "SocaiCore", "SocaiCrypto", "SocaiState", "SocaiStore", "SocaiKeystore", "SocaiNode", "SocaiAPI",
                 "SocaiDID", "SocaiAudit", "SocaiHarness",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -31,6 +31,7 @@ struct NodeCommand: AsyncParsableCommand {
                 // Before anything makes the event-loop group, which the peer network and the
                 // API share: its size is fixed when it is first used.
                 NIOSingletons.groupLoopCountSuggestion = nodeHome.configuration.eventLoopThreadCount
+                MemoryAllocator.keepFreedMemory()
                 let moniker = nodeHome.configuration.moniker
                 node = try ValidatorNode(home: nodeHome) { line in
                     let stamp = logTimestamp(secondsSince1970: Int(Date().timeIntervalSince1970))

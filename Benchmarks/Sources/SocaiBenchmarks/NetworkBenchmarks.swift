@@ -87,16 +87,21 @@ enum NetworkBenchmarks {
         // Distinct signers, each creating its DID: every transaction is independent and valid.
         // Saturation twice: one transaction per request (`POST /v1/tx`), then batches
         // (`POST /v1/txs`), which spare the nodes most of the per-request HTTP work.
-        guard
-            let throughput = try saturate(
+        // `SOCAI_BENCH_BATCHED_ONLY=1` skips the first, so that a profiler sees batches alone.
+        let batchedOnly = ProcessInfo.processInfo.environment["SOCAI_BENCH_BATCHED_ONLY"] == "1"
+        var singleThroughput: Double?
+        if !batchedOnly {
+            singleThroughput = try saturate(
                 label: "saturation", batchTransactions: 1, verifyRateAllCores: verifyRateAllCores, apis: apis, nodes: nodes,
                 directory: directory)
-        else { return }
+            guard singleThroughput != nil else { return }
+        }
         guard
-            (try saturate(
+            let batchedThroughput = try saturate(
                 label: "batched saturation", batchTransactions: batchTransactions, verifyRateAllCores: verifyRateAllCores,
-                apis: apis, nodes: nodes, directory: directory)) != nil
+                apis: apis, nodes: nodes, directory: directory)
         else { return }
+        let throughput = singleThroughput ?? batchedThroughput
         let ceiling = verifyRateAllCores / 4
 
         // Latency, open loop: first at half the throughput just measured (a load this network

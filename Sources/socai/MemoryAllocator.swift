@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+    import CMalloc
+#endif
+
+/// How a validator process asks the C allocator to hold memory.
+enum MemoryAllocator {
+    /// Free memory at the top of a heap that glibc keeps rather than returning to the system.
+    static let trimThresholdBytes: Int32 = 512 << 20
+    /// Allocations at least this large get their own mapping; glibc's largest.
+    static let mmapThresholdBytes: Int32 = 32 << 20
+
+    /// Keeps freed memory in the process for reuse.
+    ///
+    /// Why: each block's execution and store allocate and free megabytes (node lists,
+    /// encoded rows, the block itself). With glibc's defaults, a free that left more than
+    /// 128 KiB at the top of a heap returned it to the system, and the next block's
+    /// allocations took it back page by page, each page faulted in and zeroed by the
+    /// kernel. Set once at start, before the threads that allocate exist.
+    static func keepFreedMemory() {
+        #if canImport(Glibc)
+            _ = mallopt(M_TRIM_THRESHOLD, trimThresholdBytes)
+            _ = mallopt(M_MMAP_THRESHOLD, mmapThresholdBytes)
+        #endif
+    }
+}
