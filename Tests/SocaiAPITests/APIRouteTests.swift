@@ -39,6 +39,24 @@ import Testing
         (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] ?? [:]
     }
 
+    /// The accepted answer is written without an encoder: exactly `{"hash":"<hex>"}`, JSON.
+    @Test func anAcceptedSubmissionAnswersItsHash() async throws {
+        let directory = TemporaryDirectory()
+        let (app, chainID) = try makeApplication(directory)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("api newcomer".utf8)))
+        let create = try DIDCreate(did: DID(initialKey: PublicKey(of: newcomer))).envelope(
+            chainID: chainID, key: newcomer, nonce: 1)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/tx", method: .post, body: body(["transaction": Hex.encode(create.canonicalBytes)]))
+            { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                #expect(String(buffer: response.body) == "{\"hash\":\"\(create.hash.hex)\"}")
+                #expect(json(response.body)["hash"] as? String == create.hash.hex)
+            }
+        }
+    }
+
     @Test func submitsQueriesAndProves() async throws {
         let directory = TemporaryDirectory()
         let (app, chainID) = try makeApplication(directory)
