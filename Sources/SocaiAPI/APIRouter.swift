@@ -305,7 +305,8 @@ public enum SocaiAPI {
             case .failure(let rejection as Mempool.Rejection):
                 results.append(BatchSubmitResult(hash: envelope.hash, refusal: APIError(rejection)))
             case .failure:
-                // A failure to read the state is the node's, not the transaction's; the log has it.
+                // A failure to read the state is the node's, not the transaction's; the node
+                // logged it.
                 results.append(BatchSubmitResult(hash: envelope.hash, refusal: APIError.internal()))
             }
             submitted += 1

@@ -249,10 +249,9 @@ public actor ValidatorNode {
     func submitLocally(
         _ envelope: TransactionEnvelope, signatureVerified: Bool = false, receivedFrom: PublicKey? = nil
     ) throws -> Hash {
-        let hash = try mempool.add(
-            envelope, executor: executor, state: store.state, height: store.height + 1, timeMilliseconds: nowMilliseconds(),
-            signatureVerified: signatureVerified)
-        gossip(envelope, receivedFrom: receivedFrom)
+        let hash = try admit(
+            envelope, signatureVerified: signatureVerified, receivedFrom: receivedFrom, height: store.height + 1,
+            timeMilliseconds: nowMilliseconds())
         if deferredProposal != nil { proposeDeferred() }
         return hash
     }
@@ -267,10 +266,8 @@ public actor ValidatorNode {
         let timeMilliseconds = nowMilliseconds()
         for (envelope, verified) in zip(envelopes, signatureVerified) {
             do {
-                let hash = try mempool.add(
-                    envelope, executor: executor, state: store.state, height: height, timeMilliseconds: timeMilliseconds,
-                    signatureVerified: verified)
-                gossip(envelope, receivedFrom: nil)
+                let hash = try admit(
+                    envelope, signatureVerified: verified, receivedFrom: nil, height: height, timeMilliseconds: timeMilliseconds)
                 outcomes.append(.success(hash))
             } catch {
                 outcomes.append(.failure(error))
@@ -278,6 +275,28 @@ public actor ValidatorNode {
         }
         if deferredProposal != nil { proposeDeferred() }
         return outcomes
+    }
+
+    /// Holds `envelope` in the mempool if the state machine accepts it for `height`, and
+    /// queues it for gossip. A failure other than the mempool's refusal is the node's own
+    /// (its state could not be read), so it is logged here as well as thrown.
+    private func admit(
+        _ envelope: TransactionEnvelope, signatureVerified: Bool, receivedFrom: PublicKey?, height: UInt64,
+        timeMilliseconds: UInt64
+    ) throws -> Hash {
+        let hash: Hash
+        do {
+            hash = try mempool.add(
+                envelope, executor: executor, state: store.state, height: height, timeMilliseconds: timeMilliseconds,
+                signatureVerified: signatureVerified)
+        } catch let rejection as Mempool.Rejection {
+            throw rejection
+        } catch {
+            log("cannot check transaction \(envelope.hash) against the state: \(error)")
+            throw error
+        }
+        gossip(envelope, receivedFrom: receivedFrom)
+        return hash
     }
 
     /// Queues an accepted transaction for every peer but the one it came from; one that came
