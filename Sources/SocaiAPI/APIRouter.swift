@@ -39,7 +39,7 @@ public enum SocaiAPI {
     }
 
     /// The answer to `POST /v1/txs`: one result per submitted transaction, in order.
-    public struct BatchSubmitResponse: ResponseEncodable, Sendable {
+    public struct BatchSubmitResponse: Encodable, Sendable {
         /// How many of the transactions the mempool accepted.
         public let accepted: Int
         /// One entry per transaction of the request, in its order.
@@ -140,7 +140,7 @@ public enum SocaiAPI {
             }
             return try JSONResponse.encode(SubmitResponse(hash: hash.hex, result: result))
         }
-        router.post("/v1/txs") { request, _ -> BatchSubmitResponse in
+        router.post("/v1/txs") { request, _ -> Response in
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: batchRequestBodyBytesMax) } catch {
                 throw APIError(.contentTooLarge, "bodyTooLarge", "the request body exceeds \(batchRequestBodyBytesMax) bytes")
@@ -158,7 +158,7 @@ public enum SocaiAPI {
                 throw APIError.badRequest(
                     "a batch holds 1 to \(NodeSubmission.batchTransactionsMax) transactions, not \(submit.transactions.count)")
             }
-            return try await submitBatch(submit.transactions, to: node)
+            return try JSONResponse.encode(await submitBatch(submit.transactions, to: node))
         }
         router.get("/v1/tx/:hash") { _, context -> Response in
             let hash = try parseHash(context.parameters.get("hash"), "transaction hash")
