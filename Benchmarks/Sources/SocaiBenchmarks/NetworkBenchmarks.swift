@@ -104,8 +104,9 @@ enum NetworkBenchmarks {
         let throughput = singleThroughput ?? batchedThroughput
         let ceiling = verifyRateAllCores / 4
 
-        // Latency, open loop: first at half the throughput just measured (a load this network
-        // sustains), then at half the target load (the figure).
+        // Latency, open loop, one transaction per request: first at half the throughput
+        // measured that way (a load this network sustains), then at half the target load
+        // (the figure).
         if let fixed = Double(ProcessInfo.processInfo.environment["SOCAI_BENCH_LATENCY_RATE"] ?? ""), fixed >= 1 {
             // One fixed offered load instead, so that two builds can be compared at the same load.
             try openLoopLatency(
