@@ -15,7 +15,8 @@ enum MemoryAllocator {
     /// encoded rows, the block itself). With glibc's defaults, a free that left more than
     /// 128 KiB at the top of a heap returned it to the system, and the next block's
     /// allocations took it back page by page, each page faulted in and zeroed by the
-    /// kernel. Set once at start, before the threads that allocate exist.
+    /// kernel. Set once at start, before the node allocates its caches; the thresholds are
+    /// process-wide, so they hold for every thread's heap.
     static func keepFreedMemory() {
         #if canImport(Glibc)
             _ = mallopt(M_TRIM_THRESHOLD, trimThresholdBytes)
