@@ -17,10 +17,17 @@ enum MemoryAllocator {
     /// allocations took it back page by page, each page faulted in and zeroed by the
     /// kernel. Set once at start, before the node allocates its caches; the thresholds are
     /// process-wide, so they hold for every thread's heap.
-    static func keepFreedMemory() {
+    ///
+    /// Returns whether the allocator took both settings (always true where there is no glibc
+    /// to ask). A false result costs only speed, so the caller reports it and goes on.
+    static func keepFreedMemory() -> Bool {
         #if canImport(Glibc)
-            _ = mallopt(M_TRIM_THRESHOLD, trimThresholdBytes)
-            _ = mallopt(M_MMAP_THRESHOLD, mmapThresholdBytes)
+            // mallopt answers 1 when it took the setting.
+            let trimSet = mallopt(M_TRIM_THRESHOLD, trimThresholdBytes) == 1
+            let mmapSet = mallopt(M_MMAP_THRESHOLD, mmapThresholdBytes) == 1
+            return trimSet && mmapSet
+        #else
+            return true
         #endif
     }
 }

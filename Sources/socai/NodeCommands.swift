@@ -31,7 +31,10 @@ struct NodeCommand: AsyncParsableCommand {
                 // Before anything makes the event-loop group, which the peer network and the
                 // API share: its size is fixed when it is first used.
                 NIOSingletons.groupLoopCountSuggestion = nodeHome.configuration.eventLoopThreadCount
-                MemoryAllocator.keepFreedMemory()
+                if !MemoryAllocator.keepFreedMemory() {
+                    FileHandle.standardError.write(
+                        Data("the C allocator refused its thresholds; freed memory may go back to the system\n".utf8))
+                }
                 let moniker = nodeHome.configuration.moniker
                 node = try ValidatorNode(home: nodeHome) { line in
                     let stamp = logTimestamp(secondsSince1970: Int(Date().timeIntervalSince1970))
