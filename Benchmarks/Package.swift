@@ -22,6 +22,7 @@ let package = Package(
                 .product(name: "SocaiAudit", package: "socai"),
                 .product(name: "SocaiAPI", package: "socai"),
                 .product(name: "SocaiNode", package: "socai"),
+                .product(name: "SocaiNode", package: "socai"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         )

@@ -277,42 +277,35 @@ public enum SocaiAPI {
     /// Decodes each hex entry of a batch, submits the ones that decode in one call, in
     /// order, and answers one result per entry. An entry that does not decode is refused
     /// alone, as `POST /v1/tx` would refuse it.
-    static func submitBatch(_ entries: [String], to node: some NodeService) async throws -> BatchSubmitResponse {
-        var envelopes: [TransactionEnvelope] = []
-        envelopes.reserveCapacity(entries.count)
-        var decodeErrors: [Int: APIError] = [:]
-        for (index, entry) in entries.enumerated() {
-            do { envelopes.append(try TransactionEnvelope(canonicalBytes: try Hex.decode(entry))) } catch {
-                decodeErrors[index] = APIError.badRequest("transaction \(index) does not decode: \(error)")
+    static func submitBatch(_ entries: [String], to node: some NodeService) async -> BatchSubmitResponse {
+        let decoded = entries.enumerated().map { index, entry -> Result<TransactionEnvelope, APIError> in
+            do { return .success(try TransactionEnvelope(canonicalBytes: try Hex.decode(entry))) } catch {
+                return .failure(APIError.badRequest("transaction \(index) does not decode: \(error)"))
             }
         }
+        let envelopes = decoded.compactMap { try? $0.get() }
         let outcomes = await node.submit(batch: envelopes)
         precondition(outcomes.count == envelopes.count, "one outcome per submitted transaction")
-        var results: [BatchSubmitResult] = []
-        results.reserveCapacity(entries.count)
-        var accepted = 0
-        var submitted = 0
-        for index in entries.indices {
-            if let decodeError = decodeErrors[index] {
-                results.append(BatchSubmitResult(hash: nil, refusal: decodeError))
-                continue
+        // The outcomes follow the entries that decoded, in entry order.
+        var nextOutcome = outcomes.makeIterator()
+        let results = decoded.map { entry -> BatchSubmitResult in
+            switch entry {
+            case .failure(let decodeError):
+                return BatchSubmitResult(hash: nil, refusal: decodeError)
+            case .success(let envelope):
+                guard let outcome = nextOutcome.next() else { preconditionFailure("an outcome for every decoded entry") }
+                switch outcome {
+                case .success(let hash): return BatchSubmitResult(hash: hash, refusal: nil)
+                case .failure(let rejection as Mempool.Rejection):
+                    return BatchSubmitResult(hash: envelope.hash, refusal: APIError(rejection))
+                case .failure:
+                    // A failure to read the state is the node's, not the transaction's; the
+                    // node logged it.
+                    return BatchSubmitResult(hash: envelope.hash, refusal: APIError.internal())
+                }
             }
-            let envelope = envelopes[submitted]
-            switch outcomes[submitted] {
-            case .success(let hash):
-                accepted += 1
-                results.append(BatchSubmitResult(hash: hash, refusal: nil))
-            case .failure(let rejection as Mempool.Rejection):
-                results.append(BatchSubmitResult(hash: envelope.hash, refusal: APIError(rejection)))
-            case .failure:
-                // A failure to read the state is the node's, not the transaction's; the node
-                // logged it.
-                results.append(BatchSubmitResult(hash: envelope.hash, refusal: APIError.internal()))
-            }
-            submitted += 1
         }
-        precondition(submitted == envelopes.count && results.count == entries.count, "one result per batch entry")
-        return BatchSubmitResponse(accepted: accepted, results: results)
+        return BatchSubmitResponse(accepted: results.count { $0.status == 200 }, results: results)
     }
 
     static func parseHash(_ text: String?, _ what: String) throws -> Hash {

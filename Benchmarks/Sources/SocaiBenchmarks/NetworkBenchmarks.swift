@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import SocaiCore
 import SocaiCrypto
+import SocaiNode
 import SocaiState
 import Synchronization
 
@@ -25,11 +26,11 @@ enum NetworkBenchmarks {
         Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_SATURATION"] ?? "").map { min(max($0, 1_000), 200_000) } ?? 6_000
     static let concurrentClients = 64
     /// Transactions per `POST /v1/txs` request in the batched saturation phase;
-    /// `SOCAI_BENCH_BATCH` asks for another size (1 to `batchTransactionsMax`).
+    /// `SOCAI_BENCH_BATCH` asks for another size (1 to the node's largest batch).
     static let batchTransactions =
-        Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_BATCH"] ?? "").map { min(max($0, 1), batchTransactionsMax) } ?? 64
-    /// The node's largest batch (`NodeSubmission.batchTransactionsMax`).
-    static let batchTransactionsMax = 256
+        Int(ProcessInfo.processInfo.environment["SOCAI_BENCH_BATCH"] ?? "").map {
+            min(max($0, 1), NodeSubmission.batchTransactionsMax)
+        } ?? 64
     static let latencySeconds = 8.0
     static let observerPollMilliseconds = 10.0
     static let portBase = 36_611
@@ -129,7 +130,8 @@ enum NetworkBenchmarks {
         label: String, batchTransactions: Int, verifyRateAllCores: Double, apis: [String], nodes: [Process],
         directory: String
     ) throws -> Double? {
-        precondition(batchTransactions >= 1 && batchTransactions <= batchTransactionsMax, "batch size out of range")
+        precondition(
+            batchTransactions >= 1 && batchTransactions <= NodeSubmission.batchTransactionsMax, "batch size out of range")
         let load = try transactions(saturationTransactions, label: label)
         // Each request's bytes are made before the clock starts: the load generator shares the
         // cores with the nodes, and what it spends encoding they lack.
