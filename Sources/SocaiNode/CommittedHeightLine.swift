@@ -10,6 +10,9 @@ public struct CommittedHeightLine: Equatable, Sendable {
     public var height: UInt64
     /// Transactions in it.
     public var transactions: Int
+    /// The consensus round that decided it (nil in a line written before rounds were logged):
+    /// a height decided past round 0 lost at least one round to a timeout.
+    public var round: UInt32?
     /// From the height's start to the commit.
     public var totalMilliseconds: UInt64
     /// From the height's start until a proposed block was at hand (nil if none was).
@@ -30,9 +33,10 @@ public struct CommittedHeightLine: Equatable, Sendable {
 
     /// The line `ValidatorNode` logs at a commit.
     static func text(
-        height: UInt64, transactions: Int, stateRoot: Hash, timing: HeightTiming, now: UInt64 = monotonicNanoseconds()
+        height: UInt64, round: UInt32, transactions: Int, stateRoot: Hash, timing: HeightTiming,
+        now: UInt64 = monotonicNanoseconds()
     ) -> String {
-        "committed height \(height) with \(transactions) transaction(s), state root \(stateRoot); "
+        "committed height \(height) with \(transactions) transaction(s) in round \(round), state root \(stateRoot); "
             + timing.summary(now: now)
     }
 
@@ -43,7 +47,17 @@ public struct CommittedHeightLine: Equatable, Sendable {
             let timing = line.range(of: " after the height started (", range: start.upperBound..<line.endIndex)
         else { return nil }
         let head = line[start.upperBound...].split(separator: " ", maxSplits: 3)
-        guard head.count > 2, head[1] == "with", let height = UInt64(head[0]), let transactions = Int(head[2]) else {
+        guard head.count > 3, head[1] == "with", let height = UInt64(head[0]), let transactions = Int(head[2]) else {
+            return nil
+        }
+        // "transaction(s) in round R, state root …"; a line without the round reads as nil.
+        var round: UInt32?
+        let afterCount = head[3]
+        if afterCount.hasPrefix("transaction(s) in round ") {
+            let figure = afterCount.dropFirst("transaction(s) in round ".count).prefix { $0 != "," }
+            guard let value = UInt32(figure) else { return nil }
+            round = value
+        } else if !afterCount.hasPrefix("transaction(s),") {
             return nil
         }
         // "…; N ms after the height started (": N is the last number before the timing.
@@ -79,6 +93,7 @@ public struct CommittedHeightLine: Equatable, Sendable {
         }
         self.height = height
         self.transactions = transactions
+        self.round = round
         totalMilliseconds = total
         proposalMilliseconds = proposal
         executionMilliseconds = execution

@@ -728,8 +728,8 @@ public actor ValidatorNode {
         lastCommitNanoseconds = monotonicNanoseconds()
         log(
             CommittedHeightLine.text(
-                height: block.header.height, transactions: block.transactions.count, stateRoot: execution.stateRoot,
-                timing: heightTiming))
+                height: block.header.height, round: certificate.round, transactions: block.transactions.count,
+                stateRoot: execution.stateRoot, timing: heightTiming))
         broadcastStatus()
     }
 

@@ -22,13 +22,15 @@ import Testing
     }
 
     @Test func theWrittenLineReadsBackWithAndWithoutItsOptionalParts() throws {
-        for (proposal, pause) in [(UInt64?(65), UInt64?(34)), (nil, 20), (12, nil), (nil, nil)] {
+        for (round, proposal, pause) in [(UInt32(0), UInt64?(65), UInt64?(34)), (3, nil, 20), (0, 12, nil), (1, nil, nil)] {
             let text = CommittedHeightLine.text(
-                height: 4_321, transactions: 601, stateRoot: Self.root, timing: Self.timing(proposal: proposal, pause: pause),
+                height: 4_321, round: round, transactions: 601, stateRoot: Self.root,
+                timing: Self.timing(proposal: proposal, pause: pause),
                 now: 1_252 * Self.millisecond)
             // As the log writes it: time and node name first.
             let read = try #require(CommittedHeightLine(Substring("2026-11-30T17:15:04Z node1 " + text)))
             #expect(read.height == 4_321 && read.transactions == 601 && read.totalMilliseconds == 252)
+            #expect(read.round == round)
             #expect(read.proposalMilliseconds == proposal && read.pauseMilliseconds == pause)
             // Rounded to the nearest millisecond, as written.
             #expect(read.executionMilliseconds == 66 && read.executionProcessorMilliseconds == 24)
@@ -36,9 +38,19 @@ import Testing
         }
     }
 
+    /// A line written before the round was logged still reads, without a round.
+    @Test func aLineWithoutTheRoundReadsWithoutIt() throws {
+        let text = CommittedHeightLine.text(
+            height: 9, round: 2, transactions: 3, stateRoot: Self.root, timing: Self.timing(proposal: 5, pause: 21),
+            now: 1_080 * Self.millisecond)
+        let older = text.replacingOccurrences(of: "transaction(s) in round 2,", with: "transaction(s),")
+        let read = try #require(CommittedHeightLine(Substring(older)))
+        #expect(read.height == 9 && read.transactions == 3 && read.round == nil && read.totalMilliseconds == 80)
+    }
+
     @Test func otherLinesAndDamagedOnesAreNotRead() {
         let text = CommittedHeightLine.text(
-            height: 9, transactions: 3, stateRoot: Self.root, timing: Self.timing(proposal: 5, pause: 21),
+            height: 9, round: 2, transactions: 3, stateRoot: Self.root, timing: Self.timing(proposal: 5, pause: 21),
             now: 1_080 * Self.millisecond)
         #expect(CommittedHeightLine(Substring(text)) != nil)
         for other in [
@@ -46,6 +58,8 @@ import Testing
             text.replacingOccurrences(of: "executing 66 ms", with: "executing many ms"),
             text.replacingOccurrences(of: ", 26 ms of it processor", with: ""),
             text.replacingOccurrences(of: "with 3 transaction(s)", with: "holding 3 transaction(s)"),
+            text.replacingOccurrences(of: "in round 2,", with: "in round two,"),
+            text.replacingOccurrences(of: "in round 2,", with: "after 2 rounds,"),
             text + String(repeating: " ", count: CommittedHeightLine.lineCharactersMax),
         ] {
             #expect(CommittedHeightLine(Substring(other)) == nil, "read: \(other)")

@@ -13,6 +13,8 @@ struct HeightBreakdown {
     var heights = 0
     /// Transactions in them.
     var transactions = 0
+    /// Heights decided past round 0: each lost at least one round to a timeout.
+    var heightsPastRoundZero = 0
     /// Sums over the heights, in milliseconds.
     var totalMilliseconds = 0
     var pauseMilliseconds = 0
@@ -45,6 +47,7 @@ struct HeightBreakdown {
     mutating func add(_ entry: CommittedHeightLine) {
         heights += 1
         transactions += entry.transactions
+        if let round = entry.round, round > 0 { heightsPastRoundZero += 1 }
         totalMilliseconds += Int(entry.totalMilliseconds)
         if let pause = entry.pauseMilliseconds {
             pauseMilliseconds += Int(pause)
@@ -63,7 +66,8 @@ struct HeightBreakdown {
     /// One line: the mean height and its parts, wall time first, processor time beside.
     var summary: String {
         func mean(_ sum: Int, over count: Int) -> String { count > 0 ? "\((sum + count / 2) / count) ms" : "none" }
-        return "\(heights) heights of \(transactions / heights) transactions on average; a height took "
+        return "\(heights) heights of \(transactions / heights) transactions on average, "
+            + "\(heightsPastRoundZero) decided past round 0; a height took "
             + "\(mean(totalMilliseconds, over: heights)) after a pause of \(mean(pauseMilliseconds, over: pausedHeights)): "
             + "proposal at hand after \(mean(proposalMilliseconds, over: proposedHeights)), "
             + "executing \(mean(executionMilliseconds, over: heights)) "
