@@ -46,6 +46,23 @@ public final class Mempool {
     private var pending: [Entry] = []
     private var pendingHashes: Set<Hash> = []
     private var pendingPerSigner: [PublicKey: UInt64] = [:]
+    /// Hashes of the transactions the latest commits held, oldest first in a ring whose next
+    /// slot to overwrite is `recentlyCommittedNext`; at most `recentlyCommittedMax`.
+    ///
+    /// Why: a busy network commits a transaction before every copy of it has gone round
+    /// the gossip, and each late copy asked the state whether it was committed. The key
+    /// filter cannot rule a committed key out, so each such read walked the state tree and
+    /// read SQLite: about 1% of a saturated validator's processor time. A hash found here is
+    /// committed; one not found is still looked up in the state, so the bound costs nothing
+    /// but that read.
+    private var recentlyCommitted: Set<Hash> = []
+    private var recentlyCommittedOrder: [Hash] = []
+    private var recentlyCommittedNext = 0
+    /// Most committed hashes remembered.
+    let recentlyCommittedMax: Int
+    /// Committed hashes remembered by default: several full blocks' worth (about 4 MB).
+    static let recentlyCommittedMaxDefault = 1 << 16
+
     /// Set while an `update` has not completed: a block was committed whose transactions the
     /// mempool may still hold, so the next update checks every held signer, not only its own.
     private var recheckEverySigner = false
@@ -53,10 +70,17 @@ public final class Mempool {
     public private(set) var bytes = 0
 
     /// Creates an empty mempool with the given limits.
-    public init(transactionsMax: Int = 10_000, bytesMax: Int = 64 * 1024 * 1024) {
-        precondition(transactionsMax > 0 && bytesMax > 0)
+    public convenience init(transactionsMax: Int = 10_000, bytesMax: Int = 64 * 1024 * 1024) {
+        self.init(transactionsMax: transactionsMax, bytesMax: bytesMax, recentlyCommittedMax: Self.recentlyCommittedMaxDefault)
+    }
+
+    /// Creates an empty mempool that also remembers at most `recentlyCommittedMax` committed
+    /// hashes (tests make it small to reach the bound).
+    init(transactionsMax: Int, bytesMax: Int, recentlyCommittedMax: Int) {
+        precondition(transactionsMax > 0 && bytesMax > 0 && recentlyCommittedMax > 0)
         self.transactionsMax = transactionsMax
         self.bytesMax = bytesMax
+        self.recentlyCommittedMax = recentlyCommittedMax
     }
 
     /// Transactions held.
@@ -72,7 +96,7 @@ public final class Mempool {
         timeMilliseconds: UInt64, signatureVerified: Bool = false
     ) throws -> Hash {
         let hash = envelope.hash
-        guard !pendingHashes.contains(hash) else { throw Rejection.duplicate }
+        guard !pendingHashes.contains(hash), !recentlyCommitted.contains(hash) else { throw Rejection.duplicate }
         // Committed already: its outcome is in the state. A plain read, not a proven query:
         // every admission asks, and a proof walks the tree.
         guard try state.value(forKey: StateKey.transaction(hash)) == nil else { throw Rejection.duplicate }
@@ -149,6 +173,7 @@ public final class Mempool {
             nextNonce[signer] = try queries.nextNonce(signer)
         }
         recheckEverySigner = false
+        rememberCommitted(committed)
         var kept: [Entry] = []
         kept.reserveCapacity(pending.count)
         for entry in pending {
@@ -172,5 +197,22 @@ public final class Mempool {
         pending = kept
         precondition(
             pendingHashes.count == pending.count && bytes >= 0, "mempool: the indexes disagree with the held transactions")
+    }
+
+    /// Remembers the hashes of a committed block's transactions, forgetting the oldest past
+    /// `recentlyCommittedMax`.
+    private func rememberCommitted(_ committed: [TransactionEnvelope]) {
+        for envelope in committed where recentlyCommitted.insert(envelope.hash).inserted {
+            if recentlyCommittedOrder.count < recentlyCommittedMax {
+                recentlyCommittedOrder.append(envelope.hash)
+            } else {
+                recentlyCommitted.remove(recentlyCommittedOrder[recentlyCommittedNext])
+                recentlyCommittedOrder[recentlyCommittedNext] = envelope.hash
+                recentlyCommittedNext = (recentlyCommittedNext + 1) % recentlyCommittedMax
+            }
+        }
+        precondition(
+            recentlyCommitted.count == recentlyCommittedOrder.count && recentlyCommitted.count <= recentlyCommittedMax,
+            "mempool: recently committed hashes out of their bound")
     }
 }

@@ -203,4 +203,33 @@ import Testing
         #expect(mempool.bytes == otherCreate.canonicalBytes.count)
         #expect(mempool.contains(create.hash) == false)
     }
+
+    @Test("a recently committed transaction is refused as a duplicate without a state read, and an older one by the state")
+    func recentlyCommittedTransactionsAreRefusedWithoutAStateRead() throws {
+        let inner = try state()
+        let backend = FailingReads(inner)
+        let mempool = Mempool(transactionsMax: 10, bytesMax: 1 << 20, recentlyCommittedMax: 2)
+        let third = try SigningKey(seed: SHA256.hash(Array("mempool third".utf8)))
+        let creates = try [citizen, other, third].map { key in
+            try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: key))), key, nonce: 1)
+        }
+        try commitBlock(creates, on: inner)
+        try mempool.update(committed: creates, state: backend)
+        // Every read would fail: the two remembered are refused before any.
+        backend.failing = true
+        for remembered in creates.suffix(2) {
+            #expect(throws: Mempool.Rejection.duplicate) {
+                _ = try mempool.add(remembered, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+            }
+        }
+        // The first went past the bound: the state is asked, and answers that it is committed.
+        #expect(throws: StateError.self) {
+            _ = try mempool.add(creates[0], executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+        }
+        backend.failing = false
+        #expect(throws: Mempool.Rejection.duplicate) {
+            _ = try mempool.add(creates[0], executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+        }
+        #expect(mempool.count == 0)
+    }
 }
