@@ -46,7 +46,8 @@ extension StateBackend {
 
 /// The effect of executing a block (or genesis): key changes and the state-tree update.
 public struct StateChanges: Sendable, Equatable {
-    /// Every changed key with its new value (nil: deleted), ascending by key bytes.
+    /// Every changed key with its new value (nil: deleted), ascending by tree key
+    /// (`StateKey.treeKey`), the order in which the tree update takes them.
     public let values: [StateEntryChange]
     /// The tree update: the new root, where it is stored, and the nodes created, in the
     /// deterministic order the update made them, each with its location. Old nodes are

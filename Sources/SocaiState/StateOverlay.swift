@@ -61,21 +61,20 @@ final class StateOverlay {
 
     func discardTransaction() { transactionWrites.removeAll(keepingCapacity: true) }
 
-    /// The block's writes, ascending by key: dictionary order never reaches hashed data.
-    func sortedChanges() -> [StateEntryChange] {
-        precondition(transactionWrites.isEmpty, "a transaction was neither committed nor discarded")
-        return blockWrites.sorted { $0.key.bytes.precedesInByteOrder($1.key.bytes) }.map {
-            StateEntryChange(key: $0.key.bytes, value: $0.value)
-        }
-    }
-
     /// Applies the block's writes to the state tree, whose new nodes are to be stored at
     /// `version` (the height the block or genesis writes).
+    ///
+    /// The writes are sorted once, by tree key (`StateKey.treeKey`): dictionary order never
+    /// reaches hashed data. The tree update takes its changes in that order, and the store
+    /// finds each new leaf's value in it. Sorting by key bytes first, as this did before,
+    /// and then by tree key in the update cost two sorts, the first comparing variable-length
+    /// keys one byte at a time.
     func finish(version: UInt64) throws(StateError) -> StateChanges {
-        let values = sortedChanges()
-        let changes = values.map {
-            SparseMerkleChange(key: StateKey.treeKey($0.key), valueHash: $0.value.map(StateKey.treeValue))
-        }
+        precondition(transactionWrites.isEmpty, "a transaction was neither committed nor discarded")
+        var writes = blockWrites.map { (treeKey: StateKey.treeKey($0.key.bytes), key: $0.key.bytes, value: $0.value) }
+        writes.sort { $0.treeKey < $1.treeKey }
+        let values = writes.map { StateEntryChange(key: $0.key, value: $0.value) }
+        let changes = writes.map { SparseMerkleChange(key: $0.treeKey, valueHash: $0.value.map(StateKey.treeValue)) }
         let update: SparseMerkleUpdate
         if let own = try backend.updatedTree(changes, version: version) {
             update = own

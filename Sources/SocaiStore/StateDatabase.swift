@@ -517,25 +517,50 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
     /// whose row already holds that value. The leaves' locations grow in the order the
     /// update made them, so the rows are appended at the end of the table.
     private func writeValues(_ changes: StateChanges) throws(StoreError) {
-        var changeIndexByTreeKey: [Hash: Int] = [:]
-        changeIndexByTreeKey.reserveCapacity(changes.values.count)
+        // The set keys' indexes, by ascending tree key. The update makes its new leaves in
+        // ascending tree-key order, so each is found at a cursor that only moves forward;
+        // a leaf not at the cursor is looked up by binary search. This replaced a hash
+        // table of tree keys, whose building and probing cost about 1.5% of a saturated
+        // validator's processor time.
+        var setIndexes: [(treeKey: Hash, index: Int)] = []
+        setIndexes.reserveCapacity(changes.values.count)
         for (index, treeKey) in changes.treeKeys.enumerated() where changes.values[index].value != nil {
-            changeIndexByTreeKey[treeKey] = index
+            setIndexes.append((treeKey, index))
         }
+        setIndexes.sort { $0.treeKey < $1.treeKey }
         let insert = try connection.cached("INSERT INTO state_values(location, key, value) VALUES (?, ?, ?)")
         var previousLocation: UInt64?
+        var cursor = 0
         for entry in changes.treeNodes {
             guard case .leaf(let treeKey, _) = entry.node else { continue }
+            if cursor >= setIndexes.count || setIndexes[cursor].treeKey != treeKey {
+                cursor = Self.firstIndex(of: treeKey, in: setIndexes)
+            }
             // Checked right before the write: the leaf's key is a changed key's, and the rows
             // go in ascending location order. The value's hash is the one the update just
             // computed from these very bytes; every read hashes it again.
-            guard let index = changeIndexByTreeKey[treeKey], let value = changes.values[index].value else {
+            guard cursor < setIndexes.count, setIndexes[cursor].treeKey == treeKey,
+                let value = changes.values[setIndexes[cursor].index].value
+            else {
                 preconditionFailure("a new state-tree leaf for key \(treeKey), which no change sets")
             }
             precondition(previousLocation.map { $0 < entry.location } ?? true, "state values out of location order")
             previousLocation = entry.location
-            try insert.run([.integer(Int64(entry.location)), .blob(changes.values[index].key), .blob(value)])
+            try insert.run([.integer(Int64(entry.location)), .blob(changes.values[setIndexes[cursor].index].key), .blob(value)])
+            cursor += 1
         }
+    }
+
+    /// The index of the first entry of `sorted` (ascending by tree key) whose tree key is not
+    /// below `treeKey`; `sorted.count` if there is none.
+    private static func firstIndex(of treeKey: Hash, in sorted: [(treeKey: Hash, index: Int)]) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle].treeKey < treeKey { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Appends `location` as 8 big-endian bytes.
