@@ -287,8 +287,15 @@ public struct SparseMerkleTree {
     /// Created nodes reserved per change: a leaf and the internal nodes of a path of a
     /// tree of about a million keys below the part shared by a block's changes.
     static let createdNodesReservedPerChange = 16
-    /// Changes for which nodes are reserved at most (about 17 MB of entries).
-    static let changesReservedMax = 1 << 13
+    /// Most created nodes reserved: their list stays just under 32 MiB.
+    ///
+    /// Why that size: glibc serves an allocation of 32 MiB or more (its largest mmap
+    /// threshold) with a fresh mapping whose every page faults in, zeroed, as the update
+    /// writes it, and unmaps it when it is freed. Below that, a list comes from the heap, where
+    /// the memory of a freed list stays mapped for the next. The reservation was 2^17 nodes
+    /// (16 MiB) before: a block of a few thousand transactions outgrew it, its list doubled
+    /// past 32 MiB, and each such update on each validator faulted in tens of megabytes.
+    static let createdNodesReservedMax = ((32 << 20) - (256 << 10)) / MemoryLayout<SparseMerkleNodeEntry>.stride
 
     /// Applies `changes` as one batch and returns the new root and the new nodes, which are
     /// to be stored at `version`.
@@ -312,7 +319,9 @@ public struct SparseMerkleTree {
         // path below the ones changes share), so that a large block's list, growing by
         // doubling, is not copied a dozen times over; the reservation is capped because the
         // list may still grow past it.
-        updater.created.reserveCapacity(min(sorted.count, Self.changesReservedMax) * Self.createdNodesReservedPerChange)
+        updater.created.reserveCapacity(
+            min(sorted.count, Self.createdNodesReservedMax / Self.createdNodesReservedPerChange)
+                * Self.createdNodesReservedPerChange)
         let newRoot = try updater.apply(rootReference, depth: 0, alone: false, sorted[...])
         return SparseMerkleUpdate(
             root: newRoot.hash, rootLocation: newRoot.reference.location, version: version, createdNodes: updater.created,

@@ -22,7 +22,7 @@ import SocaiState
 /// Bounds: recent blocks hold at most `recentEntryBytesMax` bytes of node lists (counted by
 /// their capacity) and at most `recentBlocksMax` lists; the read-back part at most
 /// `2 × readBackGenerationNodesMax` nodes; and at most `reusableListsMax` emptied lists,
-/// each of at most `reusableListBytesMax` bytes, are kept for reuse.
+/// of at most `reusableListBytesMax` bytes together, are kept for reuse.
 struct CheckedNodeCache {
     /// Bytes of recent blocks' node lists held by default: about 30 blocks of 1,500 changes.
     static let recentEntryBytesMaxDefault = 96 << 20
@@ -31,10 +31,13 @@ struct CheckedNodeCache {
     /// Most emptied lists kept for reuse: one per update that may run before the next
     /// commit (a proposal of its own and one to validate) is enough.
     static let reusableListsMax = 2
-    /// Largest list kept for reuse, by capacity: a typical block's list is a few megabytes,
-    /// and a rare block of thousands of transactions should not leave tens of megabytes held
-    /// for good.
-    static let reusableListBytesMax = 16 << 20
+    /// Bytes of lists kept for reuse by default, by capacity, together.
+    ///
+    /// Why this many: a typical block's list is a few megabytes, but a block of thousands of
+    /// transactions makes a list of up to 32 MiB (see
+    /// `SparseMerkleTree.createdNodesReservedMax`). With a bound of 16 MiB a list, such lists
+    /// were never reused, and each update took a new one. The bound keeps two of them.
+    static let reusableListBytesMaxDefault = 64 << 20
     /// Nodes per read-back generation by default: a full one is a table of 2^17 slots of 120
     /// bytes, so the two hold at most about 32 MB.
     static let readBackGenerationNodesMaxDefault = 1 << 16
@@ -43,6 +46,8 @@ struct CheckedNodeCache {
     let recentEntryBytesMax: Int
     /// Nodes per read-back generation.
     let readBackGenerationNodesMax: Int
+    /// Bytes of lists kept for reuse, together, by capacity.
+    let reusableListBytesMax: Int
     /// The recent blocks held, by ascending tree version (height), each with the nodes it
     /// made in ordinal order: `nodes[k]` is the node at location (`version`, `k`).
     private var recent: [(version: UInt64, nodes: [SparseMerkleNodeEntry])] = []
@@ -51,16 +56,20 @@ struct CheckedNodeCache {
     /// Emptied lists that left the recent blocks, for tree updates to reuse; at most
     /// `reusableListsMax`.
     private var reusableLists: [[SparseMerkleNodeEntry]] = []
+    /// Bytes the reusable lists hold, by capacity.
+    private var reusableListBytes = 0
     private var young: SparseMerkleNodeTable
     private var old: SparseMerkleNodeTable
 
     init(
         recentEntryBytesMax: Int = CheckedNodeCache.recentEntryBytesMaxDefault,
-        readBackGenerationNodesMax: Int = CheckedNodeCache.readBackGenerationNodesMaxDefault
+        readBackGenerationNodesMax: Int = CheckedNodeCache.readBackGenerationNodesMaxDefault,
+        reusableListBytesMax: Int = CheckedNodeCache.reusableListBytesMaxDefault
     ) {
-        precondition(recentEntryBytesMax >= 0 && readBackGenerationNodesMax >= 1)
+        precondition(recentEntryBytesMax >= 0 && readBackGenerationNodesMax >= 1 && reusableListBytesMax >= 0)
         self.recentEntryBytesMax = recentEntryBytesMax
         self.readBackGenerationNodesMax = readBackGenerationNodesMax
+        self.reusableListBytesMax = reusableListBytesMax
         // Sized for a full generation at once: a table that grows places every node again at
         // each doubling.
         young = SparseMerkleNodeTable(nodesExpected: readBackGenerationNodesMax)
@@ -105,13 +114,18 @@ struct CheckedNodeCache {
             // Moved out of `leaving` one at a time, each list is then referenced once, so
             // emptying it keeps its storage rather than copying it.
             while reusableLists.count < Self.reusableListsMax, var list = leaving.popLast() {
-                guard Self.bytes(of: list) <= Self.reusableListBytesMax else { continue }
+                let bytes = Self.bytes(of: list)
+                guard reusableListBytes + bytes <= reusableListBytesMax else { continue }
                 list.removeAll(keepingCapacity: true)
                 reusableLists.append(list)
+                reusableListBytes += bytes
             }
         }
         precondition(
             recentEntryBytes >= 0 && recent.count <= Self.recentBlocksMax, "checked node cache: recent blocks out of bounds")
+        precondition(
+            reusableListBytes <= reusableListBytesMax && reusableLists.count <= Self.reusableListsMax,
+            "checked node cache: reusable lists out of bounds")
     }
 
     /// An empty list with the storage of one the recent blocks let go of, or an empty
@@ -122,7 +136,12 @@ struct CheckedNodeCache {
     /// Why: a block's list is a few megabytes, which the allocator maps afresh; with the
     /// lists of 30 blocks held, each new one was a new mapping whose every page faulted in,
     /// zeroed, as the update wrote it.
-    mutating func takeReusableList() -> [SparseMerkleNodeEntry] { reusableLists.popLast() ?? [] }
+    mutating func takeReusableList() -> [SparseMerkleNodeEntry] {
+        guard let list = reusableLists.popLast() else { return [] }
+        reusableListBytes -= Self.bytes(of: list)
+        precondition(reusableListBytes >= 0, "checked node cache: reusable bytes below zero")
+        return list
+    }
 
     /// Holds `node`, just read from SQLite and checked to hash to `hash`.
     mutating func insert(_ node: SparseMerkleStoredNode, hash: Hash) {

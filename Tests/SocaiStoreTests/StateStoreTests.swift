@@ -261,20 +261,21 @@ import Testing
         let reusedAddresses = Set(reused.prefix(2).map { list in list.withUnsafeBufferPointer { $0.baseAddress } })
         #expect(reusedAddresses.isSubset(of: Set([addresses[1]!, addresses[2]!, addresses[3]!])))
         #expect(reusedAddresses.count == 2)
-        // A list larger than the reuse bound is let go of, not kept.
-        // Its first and last entries are placed as a block's are (what `keep` checks); the
-        // rest repeat the first.
-        let count = CheckedNodeCache.reusableListBytesMax / MemoryLayout<SparseMerkleNodeEntry>.stride + 1
-        let first = Self.committedNodes(version: 6, count: 1)[0]
-        let last = SparseMerkleNodeEntry(
-            SparseMerkleNodeReference(
-                hash: first.hash, location: SparseMerkleNodeLocation.location(version: 6, ordinal: UInt64(count - 1))),
-            stored: first.stored)
-        let large = [SparseMerkleNodeEntry](repeating: first, count: count - 1) + [last]
-        var small = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 8)
-        small.keep(committed: large, version: 6)
+        // Lists past the reuse bound (together) are let go of, not kept: with room for one
+        // list, the second to leave is dropped.
+        let listBytes = list(0).capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
+        var small = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 8, reusableListBytesMax: listBytes)
+        small.keep(committed: list(6), version: 6)
+        small.keep(committed: list(7), version: 7)
         #expect(small.recentBlocks == 0)
+        #expect(small.takeReusableList().capacity == list(0).capacity)
         #expect(small.takeReusableList().capacity == 0)
+        // Taken, a list frees its share of the bound for the next to leave.
+        small.keep(committed: list(8), version: 8)
+        #expect(small.takeReusableList().capacity == list(0).capacity)
+        var none = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 8, reusableListBytesMax: listBytes - 1)
+        none.keep(committed: list(9), version: 9)
+        #expect(none.takeReusableList().capacity == 0)
     }
 
     @Test func theCheckedNodeCacheKeepsTwoReadBackGenerationsAndPromotesWhatIsUsed() throws {
