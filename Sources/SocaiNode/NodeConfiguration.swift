@@ -91,6 +91,25 @@ public struct NodeConfiguration: Sendable, Equatable, Codable {
     public static let eventLoopThreadsMax = 64
     /// The event-loop threads to run: `eventLoopThreads`, or the default.
     public var eventLoopThreadCount: Int { eventLoopThreads ?? Self.eventLoopThreadsDefault }
+    /// Most transactions the mempool holds; absent means `mempoolTransactionsMaxDefault`.
+    /// A full mempool answers new submissions with 503 and drops gossiped transactions, which
+    /// the peers that hold them still propose.
+    public var mempoolTransactionsMax: Int?
+    /// Most bytes of encoded transactions the mempool holds; absent means
+    /// `mempoolBytesMaxDefault`.
+    public var mempoolBytesMax: Int?
+    /// Mempool transactions when the configuration names no bound: one full block's worth.
+    public static let mempoolTransactionsMaxDefault = 10_000
+    /// Mempool bytes when the configuration names no bound.
+    public static let mempoolBytesMaxDefault = 64 << 20
+    /// Largest mempool bound in transactions a configuration may ask for.
+    public static let mempoolTransactionsMaxLimit = 1_000_000
+    /// Largest mempool bound in bytes a configuration may ask for.
+    public static let mempoolBytesMaxLimit = 1 << 30
+    /// The mempool's bound in transactions: `mempoolTransactionsMax`, or the default.
+    public var mempoolTransactionCount: Int { mempoolTransactionsMax ?? Self.mempoolTransactionsMaxDefault }
+    /// The mempool's bound in bytes: `mempoolBytesMax`, or the default.
+    public var mempoolByteCount: Int { mempoolBytesMax ?? Self.mempoolBytesMaxDefault }
     /// Test-only misbehaviour for the multi-node harness: `"equivocate"` makes the validator
     /// sign a conflicting twin of every vote. Refused unless SOCAI_ALLOW_BYZANTINE=1 is set.
     public var byzantine: String?
@@ -123,6 +142,18 @@ public struct NodeConfiguration: Sendable, Equatable, Codable {
         if let eventLoopThreads, !(1...Self.eventLoopThreadsMax).contains(eventLoopThreads) {
             throw NodeError(
                 .invalid, "config eventLoopThreads \(eventLoopThreads) is out of range (1 to \(Self.eventLoopThreadsMax))")
+        }
+        if let mempoolTransactionsMax, !(1...Self.mempoolTransactionsMaxLimit).contains(mempoolTransactionsMax) {
+            throw NodeError(
+                .invalid,
+                "config mempoolTransactionsMax \(mempoolTransactionsMax) is out of range (1 to \(Self.mempoolTransactionsMaxLimit))"
+            )
+        }
+        if let mempoolBytesMax, !(Limits.transactionBytesMax...Self.mempoolBytesMaxLimit).contains(mempoolBytesMax) {
+            throw NodeError(
+                .invalid,
+                "config mempoolBytesMax \(mempoolBytesMax) is out of range (\(Limits.transactionBytesMax), one transaction at "
+                    + "its largest, to \(Self.mempoolBytesMaxLimit))")
         }
         for (field, address) in [("peerListenAddress", peerListenAddress), ("apiListenAddress", apiListenAddress)] {
             guard HostPort(address) != nil else {

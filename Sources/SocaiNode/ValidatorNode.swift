@@ -73,8 +73,8 @@ public actor ValidatorNode {
     let publicKey: PublicKey
     let signerGuard: SignerGuard
     let network: PeerNetwork
-    /// Pending transactions.
-    public let mempool = Mempool()
+    /// Pending transactions, within the configuration's bounds.
+    public let mempool: Mempool
     let log: @Sendable (String) -> Void
     private var machine: ConsensusMachine
     private var proposedBlocks: [Hash: Block] = [:]
@@ -152,6 +152,8 @@ public actor ValidatorNode {
             try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         }
         try Self.checkByzantineMode(home.configuration, log: log)
+        mempool = Mempool(
+            transactionsMax: home.configuration.mempoolTransactionCount, bytesMax: home.configuration.mempoolByteCount)
         signerGuard = try SignerGuard(dataDirectory: home.dataPath)
         let peers = try home.configuration.peers.map {
             try PeerEndpoint(name: $0.name, publicKeyHex: $0.publicKey, address: $0.address)

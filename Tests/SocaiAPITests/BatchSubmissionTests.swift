@@ -145,4 +145,41 @@ import Testing
         }
         await node.stop()
     }
+
+    /// A batch that fills the mempool part way: the entries that fit are accepted, each one
+    /// after them is refused with 503 `mempoolFull`, and the bound is the one the node's
+    /// configuration names. The node is not started, so nothing commits to make room.
+    @Test func aBatchThatFillsTheMempoolIsRefusedFromThereOn() async throws {
+        let directory = APIRouteTests.TemporaryDirectory()
+        var generator = LocalnetGenerator(chainID: chainID, validatorCount: 1, genesisTimeMilliseconds: 1_000)
+        let written = try generator.write(
+            genesisPath: directory.path + "/genesis.json", nodesDirectory: directory.path + "/nodes", overwrite: false)
+        let home = written.nodeHomes[0]
+        let configurationPath = home + "/" + NodeConfiguration.fileName
+        var configuration = try JSONDecoder().decode(
+            NodeConfiguration.self, from: try Data(contentsOf: URL(fileURLWithPath: configurationPath)))
+        configuration.mempoolTransactionsMax = 2
+        try JSONEncoder().encode(configuration).write(to: URL(fileURLWithPath: configurationPath))
+        let node = try ValidatorNode(home: try NodeHome(path: home), log: { _ in })
+        let app = Application(router: SocaiAPI.router(node: node))
+        try await app.test(.router) { client in
+            let creations = try ["full 1", "full 2", "full 3", "full 4"].map(creation)
+            let (accepted, results) = try await submitBatch(client, creations.map { Hex.encode($0.canonicalBytes) })
+            #expect(accepted == 2)
+            #expect(results.map { $0["status"] as? Int } == [200, 200, 503, 503])
+            #expect(
+                results.map { ($0["error"] as? [String: Any])?["code"] as? String } == [nil, nil, "mempoolFull", "mempoolFull"])
+            let message = (results[2]["error"] as? [String: Any])?["message"] as? String
+            #expect(message == "the mempool holds its maximum of 2 transactions")
+            // Alone, the third is refused the same way.
+            try await client.execute(
+                uri: "/v1/tx", method: .post,
+                body: ByteBuffer(
+                    bytes: Array(
+                        try JSONSerialization.data(withJSONObject: ["transaction": Hex.encode(creations[2].canonicalBytes)])))
+            ) { response in
+                #expect(response.status == .serviceUnavailable)
+            }
+        }
+    }
 }

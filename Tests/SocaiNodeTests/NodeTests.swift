@@ -106,6 +106,30 @@ final class TemporaryDirectory {
         }
     }
 
+    @Test func mempoolBoundsDefaultAndStayInRange() throws {
+        var configuration = configuration()
+        // An existing config.json without the fields reads as the defaults.
+        let decoded = try JSONDecoder().decode(NodeConfiguration.self, from: try JSONEncoder().encode(configuration))
+        #expect(decoded.mempoolTransactionsMax == nil && decoded.mempoolBytesMax == nil)
+        #expect(decoded.mempoolTransactionCount == 10_000 && decoded.mempoolByteCount == 64 << 20)
+        configuration.mempoolTransactionsMax = 2
+        configuration.mempoolBytesMax = 1 << 20
+        try configuration.validate()
+        #expect(configuration.mempoolTransactionCount == 2 && configuration.mempoolByteCount == 1 << 20)
+        for count in [0, -5, NodeConfiguration.mempoolTransactionsMaxLimit + 1] {
+            configuration.mempoolTransactionsMax = count
+            let error = try #require(throws: NodeError.self) { try configuration.validate() }
+            #expect(error.message == "config mempoolTransactionsMax \(count) is out of range (1 to 1000000)")
+        }
+        configuration.mempoolTransactionsMax = nil
+        // A mempool that cannot hold one transaction at its largest would refuse it forever.
+        for bytes in [Limits.transactionBytesMax - 1, NodeConfiguration.mempoolBytesMaxLimit + 1] {
+            configuration.mempoolBytesMax = bytes
+            let error = try #require(throws: NodeError.self) { try configuration.validate() }
+            #expect(error.message.hasPrefix("config mempoolBytesMax \(bytes) is out of range (\(Limits.transactionBytesMax)"))
+        }
+    }
+
     @Test func aMissingHomeIsAClearError() {
         do {
             _ = try NodeHome(path: "/nonexistent/socai")
