@@ -46,8 +46,9 @@ public final class Mempool {
     private var pending: [Entry] = []
     private var pendingHashes: Set<Hash> = []
     private var pendingPerSigner: [PublicKey: UInt64] = [:]
-    /// Hashes of the transactions the latest commits held, oldest first in a ring whose next
-    /// slot to overwrite is `recentlyCommittedNext`; at most `recentlyCommittedMax`.
+    /// Hashes of the latest committed transactions that left an outcome record in the state
+    /// (`remember(committed:)`), oldest first in a ring whose next slot to overwrite is
+    /// `recentlyCommittedNext`; at most `recentlyCommittedMax`.
     ///
     /// Why: a busy network commits a transaction before every copy of it has gone round
     /// the gossip, and each late copy asked the state whether it was committed. The key
@@ -60,7 +61,7 @@ public final class Mempool {
     private var recentlyCommittedNext = 0
     /// Most committed hashes remembered.
     let recentlyCommittedMax: Int
-    /// Committed hashes remembered by default: several full blocks' worth (about 4 MB).
+    /// Committed hashes remembered by default: several full blocks' worth (about 5 MB).
     static let recentlyCommittedMaxDefault = 1 << 16
 
     /// Set while an `update` has not completed: a block was committed whose transactions the
@@ -173,7 +174,6 @@ public final class Mempool {
             nextNonce[signer] = try queries.nextNonce(signer)
         }
         recheckEverySigner = false
-        rememberCommitted(committed)
         var kept: [Entry] = []
         kept.reserveCapacity(pending.count)
         for entry in pending {
@@ -199,15 +199,20 @@ public final class Mempool {
             pendingHashes.count == pending.count && bytes >= 0, "mempool: the indexes disagree with the held transactions")
     }
 
-    /// Remembers the hashes of a committed block's transactions, forgetting the oldest past
-    /// `recentlyCommittedMax`.
-    private func rememberCommitted(_ committed: [TransactionEnvelope]) {
-        for envelope in committed where recentlyCommitted.insert(envelope.hash).inserted {
+    /// Remembers the committed transactions among `outcomes` (a committed block's) that left
+    /// an outcome record in the state, so that a late copy of one is refused as a duplicate
+    /// without reading the state; the oldest are forgotten past `recentlyCommittedMax`.
+    ///
+    /// Only those: a transaction refused for its chain, signature or nonce leaves no trace,
+    /// and one whose nonce was ahead of its signer's may yet be accepted again.
+    public func remember(committed outcomes: [TransactionOutcome]) {
+        for outcome in outcomes where outcome.code == .ok || outcome.code.consumesNonce {
+            guard recentlyCommitted.insert(outcome.transactionHash).inserted else { continue }
             if recentlyCommittedOrder.count < recentlyCommittedMax {
-                recentlyCommittedOrder.append(envelope.hash)
+                recentlyCommittedOrder.append(outcome.transactionHash)
             } else {
                 recentlyCommitted.remove(recentlyCommittedOrder[recentlyCommittedNext])
-                recentlyCommittedOrder[recentlyCommittedNext] = envelope.hash
+                recentlyCommittedOrder[recentlyCommittedNext] = outcome.transactionHash
                 recentlyCommittedNext = (recentlyCommittedNext + 1) % recentlyCommittedMax
             }
         }

@@ -705,6 +705,7 @@ public actor ValidatorNode {
         executions.removeAll()
         validatorSets.removeAll()
         deferredProposal = nil
+        mempool.remember(committed: execution.outcomes)
         try mempool.update(committed: block.transactions, state: store.state)
         for evidence in block.evidence {
             committedEvidence.insert(evidence.hash)

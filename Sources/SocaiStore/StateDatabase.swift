@@ -520,7 +520,7 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
         // The set keys' indexes, by ascending tree key. The update makes its new leaves in
         // ascending tree-key order, so each is found at a cursor that only moves forward;
         // a leaf not at the cursor is looked up by binary search. This replaced a hash
-        // table of tree keys, whose building and probing cost about 1.5% of a saturated
+        // table of tree keys, whose building and probing cost about 0.5% of a saturated
         // validator's processor time.
         var setIndexes: [(treeKey: Hash, index: Int)] = []
         setIndexes.reserveCapacity(changes.values.count)

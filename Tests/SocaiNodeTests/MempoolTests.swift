@@ -30,12 +30,16 @@ import Testing
     /// Executes a height-1 block of `transactions` on `backend` and applies its changes, as a
     /// commit would (header fields the executor does not read are left zero).
     func commitBlock(_ transactions: [TransactionEnvelope], on backend: InMemoryStateBackend) throws {
+        backend.apply(try executor.execute(block(transactions), on: backend).changes)
+    }
+
+    /// A height-1 block of `transactions` (header fields the executor does not read are zero).
+    func block(_ transactions: [TransactionEnvelope]) -> Block {
         let header = BlockHeader(
             chainID: Self.chainID, height: 1, timeMilliseconds: 1, previousBlockHash: .zero, lastCommitHash: .zero,
             transactionsRoot: Block.transactionsRoot(transactions), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
             validatorsHash: .zero, proposer: PublicKey(of: citizen))
-        let block = Block(header: header, lastCommit: nil, transactions: transactions, evidence: [])
-        backend.apply(try executor.execute(block, on: backend).changes)
+        return Block(header: header, lastCommit: nil, transactions: transactions, evidence: [])
     }
 
     @Test func acceptsInNonceOrderAndRejectsWhatCanNeverApply() throws {
@@ -213,7 +217,10 @@ import Testing
         let creates = try [citizen, other, third].map { key in
             try envelope(DIDCreate(did: DID(initialKey: PublicKey(of: key))), key, nonce: 1)
         }
+        let outcomes = try executor.execute(block(creates), on: inner).outcomes
+        #expect(outcomes.map(\.code) == [.ok, .ok, .ok])
         try commitBlock(creates, on: inner)
+        mempool.remember(committed: outcomes)
         try mempool.update(committed: creates, state: backend)
         // Every read would fail: the two remembered are refused before any.
         backend.failing = true
@@ -231,5 +238,25 @@ import Testing
             _ = try mempool.add(creates[0], executor: executor, state: backend, height: 2, timeMilliseconds: 2)
         }
         #expect(mempool.count == 0)
+    }
+
+    @Test("a committed transaction that left no record, its nonce ahead of its signer's, is not remembered and is accepted later")
+    func aCommittedTransactionWithoutARecordIsNotRemembered() throws {
+        let backend = try state()
+        let mempool = Mempool(transactionsMax: 10, bytesMax: 1 << 20, recentlyCommittedMax: 4)
+        let did = DID(initialKey: PublicKey(of: citizen))
+        let create = try envelope(DIDCreate(did: did), citizen, nonce: 1)
+        let service = try DIDService(id: "s", type: "T", endpoint: "https://x")
+        let early = try envelope(DIDUpdate(did: did, operations: [.addService(service)]), citizen, nonce: 2)
+        // Another proposer's block holds the update before the creation: it fails its nonce.
+        let outcomes = try executor.execute(block([early]), on: backend).outcomes
+        #expect(outcomes.map(\.code) == [.badNonce])
+        try commitBlock([early], on: backend)
+        mempool.remember(committed: outcomes)
+        try mempool.update(committed: [early], state: backend)
+        // Once the creation is in, the same update is next in line and is accepted.
+        _ = try mempool.add(create, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+        _ = try mempool.add(early, executor: executor, state: backend, height: 2, timeMilliseconds: 2)
+        #expect(mempool.reap(transactionsMax: 10, bytesMax: 1 << 20) == [create, early])
     }
 }
