@@ -16,10 +16,11 @@ public protocol SparseMerkleNodeSource {
     /// before use. Hashing every node again on every read was a third of executing a block.
     func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode?
 
-    /// An empty list whose storage an update may fill with the nodes it creates: a source
-    /// that keeps recent blocks' node lists hands back one it let go of, so that a block's
-    /// list is not allocated, and its memory faulted in, anew at every block.
-    func reusableNodeList() -> [SparseMerkleNodeEntry]
+    /// An empty list with room for `capacity` nodes, whose storage an update may fill with
+    /// the nodes it creates: a source that keeps recent blocks' node lists hands back one it
+    /// let go of, so that a block's list is not allocated, and its memory faulted in, anew at
+    /// every block. An empty array with no room is always a valid answer.
+    func reusableNodeList(capacity: Int) -> [SparseMerkleNodeEntry]
 }
 
 extension SparseMerkleNodeSource {
@@ -27,7 +28,7 @@ extension SparseMerkleNodeSource {
     public func checkedNode(_ reference: SparseMerkleNodeReference) -> SparseMerkleStoredNode? { nil }
 
     /// No list to reuse: each update allocates its own.
-    public func reusableNodeList() -> [SparseMerkleNodeEntry] { [] }
+    public func reusableNodeList(capacity: Int) -> [SparseMerkleNodeEntry] { [] }
 }
 
 /// A node's bytes as a store returns them, before the tree has checked them, with the
@@ -312,16 +313,17 @@ public struct SparseMerkleTree {
         for index in sorted.indices.dropFirst() where sorted[index - 1].key == sorted[index].key {
             throw StateError(.invalidArgument, "state tree update changes key \(sorted[index].key) twice")
         }
-        var updater = SparseMerkleUpdater(tree: self, version: version)
-        updater.created = nodes.reusableNodeList()
-        precondition(updater.created.isEmpty, "a reusable node list must be empty")
         // Room for the nodes a change usually creates (its leaf and the internal nodes on its
         // path below the ones changes share), so that a large block's list, growing by
         // doubling, is not copied a dozen times over; the reservation is capped because the
         // list may still grow past it.
-        updater.created.reserveCapacity(
+        let reserved =
             min(sorted.count, Self.createdNodesReservedMax / Self.createdNodesReservedPerChange)
-                * Self.createdNodesReservedPerChange)
+            * Self.createdNodesReservedPerChange
+        var updater = SparseMerkleUpdater(tree: self, version: version)
+        updater.created = nodes.reusableNodeList(capacity: reserved)
+        precondition(updater.created.isEmpty, "a reusable node list must be empty")
+        updater.created.reserveCapacity(reserved)
         let newRoot = try updater.apply(rootReference, depth: 0, alone: false, sorted[...])
         return SparseMerkleUpdate(
             root: newRoot.hash, rootLocation: newRoot.reference.location, version: version, createdNodes: updater.created,

@@ -31,6 +31,8 @@ struct CheckedNodeCache {
     /// Most emptied lists kept for reuse: one per update that may run before the next
     /// commit (a proposal of its own and one to validate) is enough.
     static let reusableListsMax = 2
+    /// Most times the room asked for that a reused list may have (`takeReusableList`).
+    static let reusableListSlackMax = 2
     /// Bytes of lists kept for reuse by default, by capacity, together.
     ///
     /// Why this many: a typical block's list is a few megabytes, but a block of thousands of
@@ -111,11 +113,19 @@ struct CheckedNodeCache {
         if evicted > 0 {
             var leaving = recent[..<evicted].map(\.nodes)
             recent.removeFirst(evicted)
-            // Moved out of `leaving` one at a time, each list is then referenced once, so
-            // emptying it keeps its storage rather than copying it.
-            while reusableLists.count < Self.reusableListsMax, var list = leaving.popLast() {
+            // The newest lists that left are kept, in place of the oldest kept before them:
+            // they are the likeliest to fit the next blocks. Moved out of `leaving` one at a
+            // time, each list is then referenced once, so emptying it keeps its storage
+            // rather than copying it.
+            leaving.removeFirst(max(0, leaving.count - Self.reusableListsMax))
+            for index in leaving.indices {
+                var list = leaving[index]
+                leaving[index] = []
                 let bytes = Self.bytes(of: list)
-                guard reusableListBytes + bytes <= reusableListBytesMax else { continue }
+                guard bytes <= reusableListBytesMax else { continue }
+                while reusableLists.count >= Self.reusableListsMax || reusableListBytes + bytes > reusableListBytesMax {
+                    reusableListBytes -= Self.bytes(of: reusableLists.removeFirst())
+                }
                 list.removeAll(keepingCapacity: true)
                 reusableLists.append(list)
                 reusableListBytes += bytes
@@ -128,18 +138,30 @@ struct CheckedNodeCache {
             "checked node cache: reusable lists out of bounds")
     }
 
-    /// An empty list with the storage of one the recent blocks let go of, or an empty
-    /// array when there is none: a tree update fills it with the next block's nodes. Once a
-    /// list leaves the recent blocks, this cache holds the only reference to it (the block's
-    /// execution is dropped at its commit), so emptying it keeps its storage.
+    /// An empty list with room for `capacity` nodes, with the storage of one the recent
+    /// blocks let go of, or an empty array when none fits: a tree update fills it with the
+    /// next block's nodes. Once a list leaves the recent blocks, this cache holds the only
+    /// reference to it (the block's execution is dropped at its commit), so emptying it
+    /// keeps its storage.
     ///
     /// Why: a block's list is a few megabytes, which the allocator maps afresh; with the
     /// lists of 30 blocks held, each new one was a new mapping whose every page faulted in,
     /// zeroed, as the update wrote it.
-    mutating func takeReusableList() -> [SparseMerkleNodeEntry] {
-        guard let list = reusableLists.popLast() else { return [] }
+    ///
+    /// Why a fit: the recent blocks' bound counts a list by its capacity, so a small block
+    /// given a large block's list would hold the room of dozens of blocks. A list fits when
+    /// it has room for `capacity` nodes and at most `reusableListSlackMax` times as many; of
+    /// those, the smallest is taken.
+    mutating func takeReusableList(capacity: Int) -> [SparseMerkleNodeEntry] {
+        precondition(capacity >= 0, "a reusable list for a negative capacity")
+        let fitting = reusableLists.indices.filter { index in
+            let held = reusableLists[index].capacity
+            return held >= capacity && held <= capacity * Self.reusableListSlackMax
+        }
+        guard let index = fitting.min(by: { reusableLists[$0].capacity < reusableLists[$1].capacity }) else { return [] }
+        let list = reusableLists.remove(at: index)
         reusableListBytes -= Self.bytes(of: list)
-        precondition(reusableListBytes >= 0, "checked node cache: reusable bytes below zero")
+        precondition(reusableListBytes >= 0 && list.isEmpty, "checked node cache: a reusable list out of its bounds")
         return list
     }
 

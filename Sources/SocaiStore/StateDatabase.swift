@@ -333,7 +333,9 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
 
     /// A node list the checked-node cache let go of, emptied, for the next tree update to
     /// fill (see `CheckedNodeCache.takeReusableList`).
-    public func reusableNodeList() -> [SparseMerkleNodeEntry] { checkedNodes.withLock { $0.takeReusableList() } }
+    public func reusableNodeList(capacity: Int) -> [SparseMerkleNodeEntry] {
+        checkedNodes.withLock { $0.takeReusableList(capacity: capacity) }
+    }
 
     /// The bytes of the tree node `reference` names, with its children's locations (the tree
     /// checks the bytes against the hash).

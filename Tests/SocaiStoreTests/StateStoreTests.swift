@@ -241,9 +241,10 @@ import Testing
             return list
         }
         // Room for two lists: each has the capacity the allocator gave this one.
-        let budget = 2 * list(0).capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
+        let capacity = list(0).capacity
+        let budget = 2 * capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
         var cache = CheckedNodeCache(recentEntryBytesMax: budget, readBackGenerationNodesMax: 8)
-        #expect(cache.takeReusableList().capacity == 0)
+        #expect(cache.takeReusableList(capacity: capacity).capacity == 0)
         var addresses: [UInt64: UnsafePointer<SparseMerkleNodeEntry>?] = [:]
         for version in UInt64(1)...5 {
             var kept = list(version)
@@ -253,29 +254,39 @@ import Testing
             // execution is dropped at its commit.
             kept = []
         }
-        // Versions 1 to 3 left (two lists fit the budget); at most two are kept for reuse,
-        // each emptied in its own storage.
+        // Versions 1 to 3 left (two lists fit the budget); the newest two of them are kept
+        // for reuse, each emptied in its own storage.
         #expect(cache.recentBlocks == 2)
-        let reused = (0..<3).map { _ in cache.takeReusableList() }
+        // A list is handed out only for a need it fits: not one larger than it holds, nor
+        // one so small that the list would hold more than twice the room.
+        #expect(cache.takeReusableList(capacity: capacity + 1).capacity == 0)
+        #expect(cache.takeReusableList(capacity: capacity / (CheckedNodeCache.reusableListSlackMax + 1)).capacity == 0)
+        let reused = (0..<3).map { _ in cache.takeReusableList(capacity: capacity / 2 + 1) }
         #expect(reused[0].isEmpty && reused[1].isEmpty && reused[2].capacity == 0)
         let reusedAddresses = Set(reused.prefix(2).map { list in list.withUnsafeBufferPointer { $0.baseAddress } })
-        #expect(reusedAddresses.isSubset(of: Set([addresses[1]!, addresses[2]!, addresses[3]!])))
-        #expect(reusedAddresses.count == 2)
-        // Lists past the reuse bound (together) are let go of, not kept: with room for one
-        // list, the second to leave is dropped.
-        let listBytes = list(0).capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
-        var small = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 8, reusableListBytesMax: listBytes)
-        small.keep(committed: list(6), version: 6)
-        small.keep(committed: list(7), version: 7)
-        #expect(small.recentBlocks == 0)
-        #expect(small.takeReusableList().capacity == list(0).capacity)
-        #expect(small.takeReusableList().capacity == 0)
-        // Taken, a list frees its share of the bound for the next to leave.
-        small.keep(committed: list(8), version: 8)
-        #expect(small.takeReusableList().capacity == list(0).capacity)
+        #expect(reusedAddresses == Set([addresses[2]!, addresses[3]!]))
+        // Past the reuse bound (together), the oldest list kept gives way to the newest: with
+        // room for one recent list and one reusable one, the sixth leaves when the seventh
+        // comes and is kept; the seventh leaves when the eighth comes and replaces it.
+        let listBytes = capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
+        var small = CheckedNodeCache(
+            recentEntryBytesMax: listBytes, readBackGenerationNodesMax: 8, reusableListBytesMax: listBytes)
+        var listAddresses: [UInt64: UnsafePointer<SparseMerkleNodeEntry>?] = [:]
+        for version in UInt64(6)...8 {
+            var kept = list(version)
+            listAddresses[version] = kept.withUnsafeBufferPointer { $0.baseAddress }
+            small.keep(committed: kept, version: version)
+            kept = []
+        }
+        #expect(small.recentBlocks == 1)
+        let taken = small.takeReusableList(capacity: capacity)
+        #expect(taken.capacity == capacity)
+        #expect(taken.withUnsafeBufferPointer { $0.baseAddress } == listAddresses[7]!)
+        #expect(small.takeReusableList(capacity: capacity).capacity == 0)
+        // A list larger than the whole bound is let go of.
         var none = CheckedNodeCache(recentEntryBytesMax: 0, readBackGenerationNodesMax: 8, reusableListBytesMax: listBytes - 1)
         none.keep(committed: list(9), version: 9)
-        #expect(none.takeReusableList().capacity == 0)
+        #expect(none.takeReusableList(capacity: capacity).capacity == 0)
     }
 
     @Test func theCheckedNodeCacheKeepsTwoReadBackGenerationsAndPromotesWhatIsUsed() throws {
