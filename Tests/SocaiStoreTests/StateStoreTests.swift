@@ -240,20 +240,26 @@ import Testing
             list.reserveCapacity(64)
             return list
         }
+        /// Keeps a list for each of `versions` in `cache`, dropping each one's own reference
+        /// after (as a validator's is dropped at its commit, leaving the cache the only one),
+        /// and answers where each list's storage is.
+        typealias Addresses = [UInt64: UnsafePointer<SparseMerkleNodeEntry>?]
+        func keepLists(_ versions: ClosedRange<UInt64>, in cache: inout CheckedNodeCache) -> Addresses {
+            var addresses: Addresses = [:]
+            for version in versions {
+                var kept = list(version)
+                addresses[version] = kept.withUnsafeBufferPointer { $0.baseAddress }
+                cache.keep(committed: kept, version: version)
+                kept = []
+            }
+            return addresses
+        }
         // Room for two lists: each has the capacity the allocator gave this one.
         let capacity = list(0).capacity
         let budget = 2 * capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
         var cache = CheckedNodeCache(recentEntryBytesMax: budget, readBackGenerationNodesMax: 8)
         #expect(cache.takeReusableList(capacity: capacity).capacity == 0)
-        var addresses: [UInt64: UnsafePointer<SparseMerkleNodeEntry>?] = [:]
-        for version in UInt64(1)...5 {
-            var kept = list(version)
-            addresses[version] = kept.withUnsafeBufferPointer { $0.baseAddress }
-            cache.keep(committed: kept, version: version)
-            // The cache now holds the only reference, as a validator's does once a block's
-            // execution is dropped at its commit.
-            kept = []
-        }
+        let addresses = keepLists(1...5, in: &cache)
         // Versions 1 to 3 left (two lists fit the budget); the newest two of them are kept
         // for reuse, each emptied in its own storage.
         #expect(cache.recentBlocks == 2)
@@ -271,13 +277,7 @@ import Testing
         let listBytes = capacity * MemoryLayout<SparseMerkleNodeEntry>.stride
         var small = CheckedNodeCache(
             recentEntryBytesMax: listBytes, readBackGenerationNodesMax: 8, reusableListBytesMax: listBytes)
-        var listAddresses: [UInt64: UnsafePointer<SparseMerkleNodeEntry>?] = [:]
-        for version in UInt64(6)...8 {
-            var kept = list(version)
-            listAddresses[version] = kept.withUnsafeBufferPointer { $0.baseAddress }
-            small.keep(committed: kept, version: version)
-            kept = []
-        }
+        let listAddresses = keepLists(6...8, in: &small)
         #expect(small.recentBlocks == 1)
         let taken = small.takeReusableList(capacity: capacity)
         #expect(taken.capacity == capacity)
