@@ -240,10 +240,11 @@ import Testing
             list.reserveCapacity(64)
             return list
         }
+        /// Where each version's list has its storage.
+        typealias Addresses = [UInt64: UnsafePointer<SparseMerkleNodeEntry>?]
         /// Keeps a list for each of `versions` in `cache`, dropping each one's own reference
         /// after (as a validator's is dropped at its commit, leaving the cache the only one),
         /// and answers where each list's storage is.
-        typealias Addresses = [UInt64: UnsafePointer<SparseMerkleNodeEntry>?]
         func keepLists(_ versions: ClosedRange<UInt64>, in cache: inout CheckedNodeCache) -> Addresses {
             var addresses: Addresses = [:]
             for version in versions {
