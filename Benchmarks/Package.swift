@@ -22,7 +22,6 @@ let package = Package(
                 .product(name: "SocaiAudit", package: "socai"),
                 .product(name: "SocaiAPI", package: "socai"),
                 .product(name: "SocaiNode", package: "socai"),
-                .product(name: "SocaiNode", package: "socai"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         )

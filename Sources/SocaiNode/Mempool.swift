@@ -47,8 +47,8 @@ public final class Mempool {
     private var pendingHashes: Set<Hash> = []
     private var pendingPerSigner: [PublicKey: UInt64] = [:]
     /// Hashes of the latest committed transactions that left an outcome record in the state
-    /// (`remember(committed:)`), oldest first in a ring whose next slot to overwrite is
-    /// `recentlyCommittedNext`; at most `recentlyCommittedMax`.
+    /// (`remember(committed:)`), at most `recentlyCommittedMaxDefault` unless a test asks for
+    /// fewer.
     ///
     /// Why: a busy network commits a transaction before every copy of it has gone round
     /// the gossip, and each late copy asked the state whether it was committed. The key
@@ -56,13 +56,13 @@ public final class Mempool {
     /// read SQLite: about 1% of a saturated validator's processor time. A hash found here is
     /// committed; one not found is still looked up in the state, so the bound costs nothing
     /// but that read.
-    private var recentlyCommitted: Set<Hash> = []
-    private var recentlyCommittedOrder: [Hash] = []
-    private var recentlyCommittedNext = 0
-    /// Most committed hashes remembered.
-    let recentlyCommittedMax: Int
+    private var recentlyCommitted: RecentHashes<Void>
     /// Committed hashes remembered by default: several full blocks' worth (about 5 MB).
     static let recentlyCommittedMaxDefault = 1 << 16
+    /// Transactions held when the caller names no bound: one full block's worth.
+    public static let transactionsMaxDefault = 10_000
+    /// Bytes of encoded transactions held when the caller names no bound.
+    public static let bytesMaxDefault = 64 << 20
 
     /// Set while an `update` has not completed: a block was committed whose transactions the
     /// mempool may still hold, so the next update checks every held signer, not only its own.
@@ -71,7 +71,7 @@ public final class Mempool {
     public private(set) var bytes = 0
 
     /// Creates an empty mempool with the given limits.
-    public convenience init(transactionsMax: Int = 10_000, bytesMax: Int = 64 * 1024 * 1024) {
+    public convenience init(transactionsMax: Int = Mempool.transactionsMaxDefault, bytesMax: Int = Mempool.bytesMaxDefault) {
         self.init(transactionsMax: transactionsMax, bytesMax: bytesMax, recentlyCommittedMax: Self.recentlyCommittedMaxDefault)
     }
 
@@ -81,7 +81,7 @@ public final class Mempool {
         precondition(transactionsMax > 0 && bytesMax > 0 && recentlyCommittedMax > 0)
         self.transactionsMax = transactionsMax
         self.bytesMax = bytesMax
-        self.recentlyCommittedMax = recentlyCommittedMax
+        recentlyCommitted = RecentHashes(capacity: recentlyCommittedMax)
     }
 
     /// Transactions held.
@@ -97,7 +97,7 @@ public final class Mempool {
         timeMilliseconds: UInt64, signatureVerified: Bool = false
     ) throws -> Hash {
         let hash = envelope.hash
-        guard !pendingHashes.contains(hash), !recentlyCommitted.contains(hash) else { throw Rejection.duplicate }
+        guard !pendingHashes.contains(hash), recentlyCommitted[hash] == nil else { throw Rejection.duplicate }
         // Committed already: its outcome is in the state. A plain read, not a proven query:
         // every admission asks, and a proof walks the tree.
         guard try state.value(forKey: StateKey.transaction(hash)) == nil else { throw Rejection.duplicate }
@@ -201,23 +201,13 @@ public final class Mempool {
 
     /// Remembers the committed transactions among `outcomes` (a committed block's) that left
     /// an outcome record in the state, so that a late copy of one is refused as a duplicate
-    /// without reading the state; the oldest are forgotten past `recentlyCommittedMax`.
+    /// without reading the state; the oldest are forgotten past the bound.
     ///
     /// Only those: a transaction refused for its chain, signature or nonce leaves no trace,
     /// and one whose nonce was ahead of its signer's may yet be accepted again.
     public func remember(committed outcomes: [TransactionOutcome]) {
         for outcome in outcomes where outcome.code == .ok || outcome.code.consumesNonce {
-            guard recentlyCommitted.insert(outcome.transactionHash).inserted else { continue }
-            if recentlyCommittedOrder.count < recentlyCommittedMax {
-                recentlyCommittedOrder.append(outcome.transactionHash)
-            } else {
-                recentlyCommitted.remove(recentlyCommittedOrder[recentlyCommittedNext])
-                recentlyCommittedOrder[recentlyCommittedNext] = outcome.transactionHash
-                recentlyCommittedNext = (recentlyCommittedNext + 1) % recentlyCommittedMax
-            }
+            recentlyCommitted.record(outcome.transactionHash, ())
         }
-        precondition(
-            recentlyCommitted.count == recentlyCommittedOrder.count && recentlyCommitted.count <= recentlyCommittedMax,
-            "mempool: recently committed hashes out of their bound")
     }
 }

@@ -99,9 +99,9 @@ public struct NodeConfiguration: Sendable, Equatable, Codable {
     /// `mempoolBytesMaxDefault`.
     public var mempoolBytesMax: Int?
     /// Mempool transactions when the configuration names no bound: one full block's worth.
-    public static let mempoolTransactionsMaxDefault = 10_000
+    public static let mempoolTransactionsMaxDefault = Mempool.transactionsMaxDefault
     /// Mempool bytes when the configuration names no bound.
-    public static let mempoolBytesMaxDefault = 64 << 20
+    public static let mempoolBytesMaxDefault = Mempool.bytesMaxDefault
     /// Largest mempool bound in transactions a configuration may ask for.
     public static let mempoolTransactionsMaxLimit = 1_000_000
     /// Largest mempool bound in bytes a configuration may ask for.

@@ -19,44 +19,25 @@ final class SignatureVerdicts: Sendable {
     /// Verdicts held by default: a few blocks' worth of transactions (about 3 MB).
     static let capacityDefault = 1 << 16
 
-    private struct State {
-        /// Hashes in the order recorded; a ring whose next slot to overwrite is `next`.
-        var order: [Hash] = []
-        var next = 0
-        var verdicts: [Hash: Bool] = [:]
-    }
+    private let verdicts: Mutex<RecentHashes<Bool>>
 
-    let capacity: Int
-    private let state = Mutex(State())
-
+    /// An empty record of at most `capacity` verdicts.
     init(capacity: Int = SignatureVerdicts.capacityDefault) {
-        precondition(capacity >= 1)
-        self.capacity = capacity
+        verdicts = Mutex(RecentHashes(capacity: capacity))
     }
 
     /// Whether `envelope` carries a valid signature: the recorded verdict if there is one,
     /// else checked now and recorded.
     func isValid(_ envelope: TransactionEnvelope) -> Bool {
         let hash = envelope.hash
-        if let verdict = state.withLock({ $0.verdicts[hash] }) { return verdict }
+        if let verdict = verdicts.withLock({ $0[hash] }) { return verdict }
         // Verified outside the lock: two threads may both verify one transaction the first
         // time, which is harmless, but no thread waits behind another's verification.
         let verdict = envelope.hasValidSignature
-        state.withLock { state in
-            guard state.verdicts[hash] == nil else { return }
-            if state.order.count < capacity {
-                state.order.append(hash)
-            } else {
-                state.verdicts[state.order[state.next]] = nil
-                state.order[state.next] = hash
-                state.next = (state.next + 1) % capacity
-            }
-            state.verdicts[hash] = verdict
-            precondition(state.verdicts.count <= capacity, "signature verdicts over their bound")
-        }
+        verdicts.withLock { _ = $0.record(hash, verdict) }
         return verdict
     }
 
     /// Number of verdicts held.
-    var count: Int { state.withLock { $0.verdicts.count } }
+    var count: Int { verdicts.withLock { $0.count } }
 }

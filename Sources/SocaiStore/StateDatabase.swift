@@ -542,13 +542,13 @@ public final class StateDatabase: StateBackend, SparseMerkleNodeSource {
             // go in ascending location order. The value's hash is the one the update just
             // computed from these very bytes; every read hashes it again.
             guard cursor < setIndexes.count, setIndexes[cursor].treeKey == treeKey,
-                let value = changes.values[setIndexes[cursor].index].value
+                case let change = changes.values[setIndexes[cursor].index], let value = change.value
             else {
                 preconditionFailure("a new state-tree leaf for key \(treeKey), which no change sets")
             }
             precondition(previousLocation.map { $0 < entry.location } ?? true, "state values out of location order")
             previousLocation = entry.location
-            try insert.run([.integer(Int64(entry.location)), .blob(changes.values[setIndexes[cursor].index].key), .blob(value)])
+            try insert.run([.integer(Int64(entry.location)), .blob(change.key), .blob(value)])
             cursor += 1
         }
     }

@@ -151,7 +151,7 @@ import Testing
     /// configuration names. The node is not started, so nothing commits to make room.
     @Test func aBatchThatFillsTheMempoolIsRefusedFromThereOn() async throws {
         let directory = APIRouteTests.TemporaryDirectory()
-        var generator = LocalnetGenerator(chainID: chainID, validatorCount: 1, genesisTimeMilliseconds: 1_000)
+        let generator = LocalnetGenerator(chainID: chainID, validatorCount: 1, genesisTimeMilliseconds: 1_000)
         let written = try generator.write(
             genesisPath: directory.path + "/genesis.json", nodesDirectory: directory.path + "/nodes", overwrite: false)
         let home = written.nodeHomes[0]
