@@ -32,6 +32,10 @@ enum NetworkBenchmarks {
             min(max($0, 1), NodeSubmission.batchTransactionsMax)
         } ?? 64
     static let latencySeconds = 8.0
+    /// Connections to each node in the latency phase: each carries one request at a time, and
+    /// at half the target load a node answers a submission in well under a millisecond, so a
+    /// few hold every due request that a busy node has not answered yet.
+    static let latencyConnectionsPerNode = 8
     static let observerPollMilliseconds = 10.0
     static let portBase = 36_611
 
@@ -216,10 +220,10 @@ enum NetworkBenchmarks {
         }
     }
 
-    /// Clients submit at a fixed total rate whatever the network does, and an observer
-    /// watches node1's new blocks; a transaction's latency is from its submission to the
-    /// moment its block was seen committed (polled every `observerPollMilliseconds`, so
-    /// figures err high by at most that).
+    /// Transactions are submitted at a fixed total rate whatever the network does, and an
+    /// observer watches node1's new blocks; a transaction's latency is from the time its
+    /// submission was due to the moment its block was seen committed (polled every
+    /// `observerPollMilliseconds`, so figures err high by at most that).
     static func openLoopLatency(
         offeredRate: Double, label: String, apis: [String], nodes: [Process], directory: String
     ) throws {
@@ -261,16 +265,21 @@ enum NetworkBenchmarks {
             }
             observerDone.signal()
         }.start()
-        let senders = 16
-        runClients(senders) { client in
-            let connection = HTTPConnection(port: UInt16(portBase + 100 + client % 4))
-            for index in stride(from: client, to: latencyLoad.count, by: senders) {
-                let due = Double(index) / offeredRate * 1000
-                let wait = due - clock.milliseconds()
-                if wait > 0 { usleep(UInt32(wait * 1000)) }
-                sentAt.set(index, clock.milliseconds())
-                _ = post(connection, requests[index])
-            }
+        // Transaction `i` is due `i / offeredRate` seconds in and goes to node `i % 4`; its
+        // latency runs from when it was due, so time it spent waiting for a free connection
+        // to a busy node counts (`SubmissionLoad.runPaced`).
+        guard
+            let paced = SubmissionLoad.runPaced(
+                ports: (0..<4).map { portBase + 100 + $0 }, requests: requests,
+                connectionsPerPort: latencyConnectionsPerNode, offeredRatePerSecond: offeredRate)
+        else {
+            stopObserver.stop = true
+            observerDone.wait()
+            print("network benchmark: a latency connection failed at \(label)")
+            return
+        }
+        for index in 0..<latencyLoad.count {
+            sentAt.set(index, Double(paced.dueNanoseconds(index) - clock.startNanoseconds) / 1e6)
         }
         let drainStart = clock.milliseconds()
         while committedAt.filled < latencyLoad.count, clock.milliseconds() - drainStart < 15_000 { usleep(50_000) }
@@ -327,21 +336,6 @@ enum NetworkBenchmarks {
         }
     }
 
-    /// Runs `body` on `count` threads of its own: unlike `concurrentPerform`, which uses one
-    /// thread per core, every client really is concurrent while it waits on the network.
-    static func runClients(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        let group = DispatchGroup()
-        for client in 0..<count {
-            group.enter()
-            let thread = Thread {
-                body(client)
-                group.leave()
-            }
-            thread.start()
-        }
-        group.wait()
-    }
-
     static func request(_ url: String, method: String = "GET", body: Data? = nil, timeout: TimeInterval = 5) -> (Int, Data)? {
         guard let parsed = URL(string: url), let port = parsed.port else { return nil }
         let connection = HTTPConnection(port: UInt16(port))
@@ -392,12 +386,6 @@ enum NetworkBenchmarks {
             let accepted = answer["accepted"] as? Int, let results = answer["results"] as? [Any]
         else { return nil }
         return (accepted, results.count - accepted)
-    }
-
-    /// Sends a request made by `submission(_:)`; whether the node accepted it (200).
-    static func post(_ connection: HTTPConnection, _ request: [UInt8]) -> Bool {
-        guard let (status, _) = connection.send(request: request) else { return false }
-        return status == 200
     }
 }
 
