@@ -267,6 +267,10 @@ public final class ReplayAuditor {
             throw AuditFailure(
                 .validators, height: height, "validators hash differs: header \(header.validatorsHash), set in force \(set.hash)")
         }
+        guard set.validator(for: header.proposer) != nil else {
+            throw AuditFailure(
+                .validators, height: height, "proposer \(header.proposer) is not in the validator set in force")
+        }
         if height > 1, set != history.set(at: height - 1) { counters.validatorSetChanges += 1 }
         history.record(set, at: height)
         for (index, evidence) in block.evidence.enumerated() {

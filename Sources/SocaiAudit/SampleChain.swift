@@ -147,13 +147,17 @@ public final class SampleChain {
     /// Executes `transactions` as the next block, signs it and returns it with its certificate.
     /// The sample signs its own transactions, so by default their signatures are taken as
     /// valid; `checkingSignatures` executes as a node does, for blocks holding a forged one.
-    /// `evidence` is committed in the block as given: the sample does not check it.
+    /// `evidence` is committed in the block as given, and so is `proposer` when given: the
+    /// sample checks neither.
     public func append(
-        _ transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [], checkingSignatures: Bool = false
+        _ transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [], proposer: PublicKey? = nil,
+        checkingSignatures: Bool = false
     ) throws -> (block: Block, commit: CommitCertificate) {
         let time = Self.genesisTimeMilliseconds + (chain.height + 1) * 1_000
         var changes: StateChanges? = nil
-        let built = try chain.nextBlock(transactions: transactions, evidence: evidence, timeMilliseconds: time) {
+        let built = try chain.nextBlock(
+            transactions: transactions, evidence: evidence, timeMilliseconds: time, proposer: proposer
+        ) {
             (draft: Block) throws -> Hash in
             let execution = try executor.execute(draft, on: backend, signaturesVerified: !checkingSignatures)
             changes = execution.changes

@@ -62,19 +62,22 @@ public struct DevelopmentChain {
     /// (to execute it), then with the root it returns; signs and returns the second.
     public mutating func nextBlock<Failure: Error>(
         transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [], timeMilliseconds: UInt64,
-        stateRoot: (Block) throws(Failure) -> Hash
+        proposer: PublicKey? = nil, stateRoot: (Block) throws(Failure) -> Hash
     ) throws(Failure) -> (block: Block, commit: CommitCertificate) {
         var draftChain = self
-        let draft = draftChain.nextBlock(transactions: transactions, evidence: evidence, timeMilliseconds: timeMilliseconds)
+        let draft = draftChain.nextBlock(
+            transactions: transactions, evidence: evidence, timeMilliseconds: timeMilliseconds, proposer: proposer)
         return nextBlock(
-            transactions: transactions, evidence: evidence, timeMilliseconds: timeMilliseconds,
+            transactions: transactions, evidence: evidence, timeMilliseconds: timeMilliseconds, proposer: proposer,
             stateRoot: try stateRoot(draft.block))
     }
 
-    /// Builds, signs and returns the next block with its commit certificate.
+    /// Builds, signs and returns the next block with its commit certificate. The proposer is
+    /// the validators' turn by height unless `proposer` names another key (tests use it to
+    /// make a block whose proposer is not a validator).
     public mutating func nextBlock(
         transactions: [TransactionEnvelope], evidence: [DuplicateVoteEvidence] = [],
-        timeMilliseconds: UInt64, stateRoot: Hash = .zero
+        timeMilliseconds: UInt64, proposer: PublicKey? = nil, stateRoot: Hash = .zero
     ) -> (block: Block, commit: CommitCertificate) {
         let nextHeight = height + 1
         let proposerIndex = Int((nextHeight - 1) % UInt64(validatorKeys.count))
@@ -83,7 +86,7 @@ public struct DevelopmentChain {
             previousBlockHash: tipHash, lastCommitHash: lastCommit?.hash ?? .zero,
             transactionsRoot: Block.transactionsRoot(transactions), evidenceRoot: Block.evidenceRoot(evidence),
             stateRoot: stateRoot, validatorsHash: validatorSet.hash,
-            proposer: PublicKey(of: validatorKeys[proposerIndex]))
+            proposer: proposer ?? PublicKey(of: validatorKeys[proposerIndex]))
         let block = Block(header: header, lastCommit: lastCommit, transactions: transactions, evidence: evidence)
         let blockHash = block.hash
         let precommits = validatorKeys.map { key in

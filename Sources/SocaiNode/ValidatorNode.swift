@@ -618,32 +618,7 @@ public actor ValidatorNode {
     /// Algorithm 1's valid(v): the block extends our tip correctly and executes to its state root.
     private func isValid(_ block: Block, height: UInt64) -> Bool {
         do {
-            let header = block.header
-            guard header.height == height, height == store.height + 1, header.chainID == chainID,
-                header.previousBlockHash == store.tipHash
-            else { return false }
-            try block.validateBasic()
-            let parameters = try blockParameters()
-            guard block.transactions.count <= Int(parameters.blockTransactionsMax),
-                block.canonicalBytes.count <= Int(parameters.blockBytesMax)
-            else {
-                log("block \(block.hash) exceeds the block limits in force")
-                return false
-            }
-            let previousTime = tip?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
-            guard header.timeMilliseconds > previousTime,
-                header.timeMilliseconds <= nowMilliseconds() + Self.blockTimeDriftMillisecondsMax
-            else {
-                return false
-            }
-            if height > 1 {
-                guard let lastCommit = block.lastCommit else { return false }
-                try Self.verifyLastCommit(
-                    lastCommit, own: tip?.commit, validatorSet: try validatorSet(forHeight: height - 1), chainID: chainID)
-            }
-            let setInForce = try validatorSet(forHeight: height)
-            guard header.validatorsHash == setInForce.hash else { return false }
-            for evidence in block.evidence { try evidence.verify(chainID: chainID, validatorSet: setInForce) }
+            try checkExtendsTip(block, height: height, checkingDrift: true)
             if executions[block.hash] != nil { return true }
             guard verifySignatures(block.transactions) else {
                 log("block \(block.hash) at height \(height) holds a transaction whose signature does not verify")
@@ -652,13 +627,89 @@ public actor ValidatorNode {
             let execution = try heightTiming.timingExecution {
                 try executor.execute(block, on: store.state, signaturesVerified: true)
             }
-            guard execution.stateRoot == header.stateRoot else { return false }
+            guard execution.stateRoot == block.header.stateRoot else {
+                log("block \(block.hash) at height \(height) executes to another state root than its header's")
+                return false
+            }
             remember(execution, of: block)
             return true
         } catch {
             log("block \(block.hash) at height \(height) is invalid: \(error)")
             return false
         }
+    }
+
+    /// Every check a block must pass to follow the tip at `height`, except its transactions'
+    /// signatures and its execution (which the caller does once): the header's chain, height
+    /// and link; `validateBasic`; the block limits in force; a time after the tip's (and, for a
+    /// live proposal, `checkingDrift`, not far ahead of this node's clock); the last commit
+    /// against the set in force at `height - 1`; the validators hash; a proposer that is in
+    /// the set in force; and each evidence item as the auditor checks it (docs/FORMAT.md §15):
+    /// for a height from 1 to `height`, against the set in force at its own height.
+    ///
+    /// Consensus and block sync both call it, so a block this node takes from a peer passes
+    /// what the blocks it votes for pass. Every check reads only the chain, never what this
+    /// process happens to remember, so every honest validator judges a block alike.
+    private func checkExtendsTip(_ block: Block, height: UInt64, checkingDrift: Bool) throws {
+        let header = block.header
+        guard header.height == height, height == store.height + 1 else {
+            throw VerificationError(.mismatch, "block for height \(header.height) does not follow the tip \(store.height)")
+        }
+        guard header.chainID == chainID else {
+            throw VerificationError(.mismatch, "block is for chain \(header.chainID), not \(chainID)")
+        }
+        guard header.previousBlockHash == store.tipHash else {
+            throw VerificationError(.mismatch, "block links to \(header.previousBlockHash), not the tip \(store.tipHash)")
+        }
+        try block.validateBasic()
+        let parameters = try blockParameters()
+        guard block.transactions.count <= Int(parameters.blockTransactionsMax),
+            block.canonicalBytes.count <= Int(parameters.blockBytesMax)
+        else {
+            throw VerificationError(.invalid, "block exceeds the block limits in force")
+        }
+        let previousTime = tip?.block.header.timeMilliseconds ?? genesis.genesisTimeMilliseconds
+        guard header.timeMilliseconds > previousTime else {
+            throw VerificationError(.invalid, "block time \(header.timeMilliseconds) is not after the tip's \(previousTime)")
+        }
+        if checkingDrift {
+            let limit = nowMilliseconds() + Self.blockTimeDriftMillisecondsMax
+            guard header.timeMilliseconds <= limit else {
+                throw VerificationError(.invalid, "block time \(header.timeMilliseconds) is ahead of this node's clock")
+            }
+        }
+        if height > 1 {
+            guard let lastCommit = block.lastCommit else {
+                throw VerificationError(.invalid, "block carries no last commit")
+            }
+            try Self.verifyLastCommit(
+                lastCommit, own: tip?.commit, validatorSet: try validatorSet(forHeight: height - 1), chainID: chainID)
+        }
+        let setInForce = try validatorSet(forHeight: height)
+        guard header.validatorsHash == setInForce.hash else {
+            throw VerificationError(.mismatch, "validators hash differs from the set in force")
+        }
+        guard setInForce.validator(for: header.proposer) != nil else {
+            throw VerificationError(.unknownValidator, "proposer \(header.proposer) is not in the validator set in force")
+        }
+        for (index, evidence) in block.evidence.enumerated() {
+            let evidenceHeight = evidence.voteA.height
+            guard evidenceHeight >= 1, evidenceHeight <= height else {
+                throw VerificationError(.invalid, "evidence \(index) is for height \(evidenceHeight), after the block")
+            }
+            try evidence.verify(chainID: chainID, validatorSet: try validatorSetInForce(at: evidenceHeight))
+        }
+    }
+
+    /// The validator set in force at `height`, up to the next height: the one the store
+    /// recorded for a committed height, else the next height's.
+    private func validatorSetInForce(at height: UInt64) throws -> ValidatorSet {
+        precondition(height >= 1 && height <= store.height + 1, "validator sets beyond the next height are not known yet")
+        if height == store.height + 1 { return try validatorSet(forHeight: height) }
+        guard let set = try store.validatorSet(inForceAt: height) else {
+            throw NodeError(.invalid, "the store records no validator set in force at height \(height)")
+        }
+        return set
     }
 
     /// Checks a proposed block's certificate for the tip, `lastCommit`, as
@@ -832,8 +883,8 @@ public actor ValidatorNode {
             }
         case .evidence(let evidence):
             if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash),
-                evidence.voteA.height <= store.height + 1,
-                let set = try? executor.validatorSet(forHeight: store.height + 1, on: store.state),
+                evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
+                let set = try? validatorSetInForce(at: evidence.voteA.height),
                 (try? evidence.verify(chainID: chainID, validatorSet: set)) != nil
             {
                 pendingEvidence[evidence.hash] = evidence
@@ -877,11 +928,14 @@ public actor ValidatorNode {
         let height = block.header.height
         guard height == store.height + 1 else { return }
         do {
-            let setInForce = try validatorSet(forHeight: height)
             guard certificate.height == height, certificate.blockID == block.hash else {
                 throw VerificationError(.mismatch, "the certificate is not for this block")
             }
-            try certificate.verify(chainID: chainID, validatorSet: setInForce)
+            try certificate.verify(chainID: chainID, validatorSet: try validatorSet(forHeight: height))
+            // A block the network committed long ago may be behind this node's clock by any
+            // amount, and one ahead of it is still decided: only a live proposal's time is
+            // held to the clock.
+            try checkExtendsTip(block, height: height, checkingDrift: false)
             try commit(block, certificate: certificate)
             metrics.blocksSynced += 1
             exportedMetrics.blocksSynced.increment()

@@ -20,7 +20,8 @@ extension BlockStore {
     /// its previous-block hash links to the block below (the genesis hash at height 1); its
     /// transactions and evidence roots and last-commit hash match its body; the certificate
     /// stored with it is for it. When `validatorSet` gives the set in force at a height, the
-    /// header's validators hash and every certificate's signatures and power are checked too.
+    /// header's validators hash, its proposer's membership, and every certificate's signatures
+    /// and power are checked too.
     /// Where the store keeps ledger state, each header's state root is checked against the
     /// root recorded for its height.
     ///
@@ -57,6 +58,10 @@ extension BlockStore {
                     guard header.validatorsHash == set.hash else {
                         throw VerificationError(
                             .mismatch, "block \(current): validators hash does not match the validator set in force")
+                    }
+                    guard set.validator(for: header.proposer) != nil else {
+                        throw VerificationError(
+                            .unknownValidator, "block \(current): proposer \(header.proposer) is not in the validator set in force")
                     }
                     try commit.verify(chainID: chainID, validatorSet: set)
                     if current > 1, let lastCommit = block.lastCommit, let previousSet = validatorSet(current - 1) {

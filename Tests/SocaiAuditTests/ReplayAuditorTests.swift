@@ -367,6 +367,25 @@ import Testing
         #expect(report.failure?.message == "block 3: evidence 0 is for height 4, after this block")
     }
 
+    @Test func aBlockProposedByANonValidatorIsFoundAtItsHeight() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let outsider = PublicKey(of: try SigningKey(seed: SHA256.hash(Array("audit outside proposer".utf8))))
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.socai-export")
+        let writer = try ChainExportWriter(path: path, genesisJSON: sample.genesisJSON)
+        for height in 1...4 {
+            // Certified by the whole set, executed correctly: only the named proposer is wrong.
+            let (block, commit) = try sample.append(
+                [try sample.transfer(from: height - 1, to: height)], proposer: height == 3 ? outsider : nil)
+            try writer.append(blockBytes: block.canonicalBytes, certificateBytes: commit.canonicalBytes)
+        }
+        try writer.finish()
+        let report = try replay(genesis: sample.genesis, export: path)
+        #expect(report.failure?.code == .validators)
+        #expect(report.failure?.height == 3)
+        #expect(report.failure?.message == "block 3: proposer \(outsider) is not in the validator set in force")
+    }
+
     @Test func theStoreRecordsEachValidatorSetFromTheHeightItTakesForce() throws {
         let sample = try SampleChain(citizenCount: 6)
         let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))

@@ -51,7 +51,7 @@ import Testing
     /// below Linux's ephemeral range (32768–60999), where the test process's own outgoing
     /// connections and the free-port finder draw theirs, and below PeerNetworkTests'
     /// 20000–32767. LocalnetProcessTests, in the same test process, takes 10000–14999.
-    static func portBase() -> Int { 15_000 + Int(getpid() % 250) * 20 }
+    static func portBase() -> Int { 15_000 + Int(getpid() % 83) * 60 }
 
     static func waitUntil(_ what: String, _ condition: () async -> Bool) async throws {
         let start = Date()
@@ -113,10 +113,83 @@ import Testing
     }
 
     @Test func syncsPastAPeerThatServesABadBlockAndIsNotReadyWhileBehind() async throws {
+        // The liar serves block 2 changed after it was certified, so the certificate no
+        // longer names it.
+        try await syncPastALiar(portOffset: 0, reason: "the certificate is not for this block") { _ in
+            { block, commit in
+                guard block.header.height == 2 else { return (block, commit) }
+                var tampered = block
+                tampered.header.timeMilliseconds += 1
+                return (tampered, commit)
+            }
+        }
+    }
+
+    @Test func aCertifiedBlockWhoseProposerIsNotAValidatorIsRefusedBySync() async throws {
+        // The liar holds three of the four validators' keys (more than two thirds of the
+        // power) and certifies a block 2 that names an outsider as its proposer. It executes to
+        // the right state root: only the checks a live proposal passes can refuse it, and
+        // accepting it would fork the new node off the chain for good.
+        let outsider = PublicKey(of: try SigningKey(seed: SHA256.hash(Array("sync outside proposer".utf8))))
+        try await syncPastALiar(portOffset: 20, reason: "proposer \(outsider) is not in the validator set in force") {
+            signers in
+            { block, commit in
+                guard block.header.height == 2 else { return (block, commit) }
+                var forged = block
+                forged.header.proposer = outsider
+                return (forged, Self.certify(forged, round: commit.round, by: signers))
+            }
+        }
+    }
+
+    @Test func aCertifiedBlockWithEvidenceFromAFutureHeightIsRefusedBySync() async throws {
+        // As above, with a certified block 2 carrying valid equivocation evidence for height 9:
+        // the auditor refuses such a block, so the node must not take it either.
+        try await syncPastALiar(portOffset: 40, reason: "evidence 0 is for height 9, after the block") { signers in
+            { block, commit in
+                guard block.header.height == 2 else { return (block, commit) }
+                let chainID = block.header.chainID
+                let culprit = signers[0]
+                func prevote(_ label: String) -> Vote {
+                    var vote = Vote(
+                        type: .prevote, height: 9, round: 0, blockID: Hash.sha256(Array(label.utf8)),
+                        validator: PublicKey(of: culprit))
+                    vote.signature = Signature(signing: vote.signingBytes(chainID: chainID), with: culprit)
+                    return vote
+                }
+                let evidence = try! DuplicateVoteEvidence(prevote("block x"), prevote("block y"))
+                var forged = block
+                forged.evidence = [evidence]
+                forged.header.evidenceRoot = Block.evidenceRoot([evidence])
+                return (forged, Self.certify(forged, round: commit.round, by: signers))
+            }
+        }
+    }
+
+    /// A certificate for `block` at `round`, signed by `signers`.
+    static func certify(_ block: Block, round: UInt32, by signers: [SigningKey]) -> CommitCertificate {
+        let precommits = signers.map { key in
+            var vote = Vote(
+                type: .precommit, height: block.header.height, round: round, blockID: block.hash,
+                validator: PublicKey(of: key))
+            vote.signature = Signature(signing: vote.signingBytes(chainID: block.header.chainID), with: key)
+            return vote
+        }
+        return try! CommitCertificate(precommits: precommits)
+    }
+
+    /// Three validators make a chain; a new node syncs it while a liar, whose `serve` the
+    /// `liar` closure makes from the three validators' keys, claims more blocks and serves a
+    /// bad block 2, refused for `reason`; then an honest peer serves the rest. The new node
+    /// must end on the producers' chain, ready.
+    func syncPastALiar(
+        portOffset: Int, reason: String,
+        liar makeServe: ([SigningKey]) -> @Sendable (Block, CommitCertificate) -> (Block, CommitCertificate)?
+    ) async throws {
         let directory = TemporaryDirectory()
         var generator = LocalnetGenerator(chainID: try ChainID("socai-sync"), validatorCount: 4, genesisTimeMilliseconds: 1)
-        generator.peerPortBase = Self.portBase()
-        generator.apiPortBase = Self.portBase() + 10
+        generator.peerPortBase = Self.portBase() + portOffset
+        generator.apiPortBase = Self.portBase() + portOffset + 10
         let written = try generator.write(
             genesisPath: directory.path + "/genesis.json", nodesDirectory: directory.path + "/nodes", overwrite: false)
         let homes = try written.nodeHomes.map { try NodeHome(path: $0) }
@@ -138,17 +211,13 @@ import Testing
         let served = source.height
         #expect(served >= Self.chainHeight)
 
-        // The liar claims more blocks than exist and serves block 2 with a transaction added,
-        // so the certificate no longer names it. The honest peer waits for the gate.
+        // The liar claims more blocks than exist and serves a bad block 2. The honest peer
+        // waits for the gate.
         let gate = Gate()
+        let signers = try homes[1...3].map { try $0.loadNodeKey() }
         let (liar, liarTask) = try Self.scriptedPeer(
             home: homes[2], genesis: written.genesis, syncer: homes[0], claimedHeight: served + 5,
-            serve: { block, commit in
-                guard block.header.height == 2 else { return (block, commit) }
-                var tampered = block
-                tampered.header.timeMilliseconds += 1
-                return (tampered, commit)
-            }, store: source, gate: nil)
+            serve: makeServe(signers), store: source, gate: nil)
         let (honest, honestTask) = try Self.scriptedPeer(
             home: homes[1], genesis: written.genesis, syncer: homes[0], claimedHeight: served, serve: { ($0, $1) },
             store: source, gate: gate)
@@ -167,6 +236,7 @@ import Testing
         try await Self.waitUntil("the new node distrusts the peer that served a bad block") {
             logs.contains("served an invalid block 2")
         }
+        #expect(logs.contains(reason), "block 2 was refused for another reason than \(reason)")
         gate.open()
         try await Self.waitUntil("the new node reaches height \(served)") { await syncer.status().height >= served }
         // The liar's claimed height no longer counts once it is distrusted: the node is ready.
