@@ -61,7 +61,8 @@ extension BlockStore {
                     }
                     guard set.validator(for: header.proposer) != nil else {
                         throw VerificationError(
-                            .unknownValidator, "block \(current): proposer \(header.proposer) is not in the validator set in force")
+                            .unknownValidator,
+                            "block \(current): proposer \(header.proposer) is not in the validator set in force")
                     }
                     try commit.verify(chainID: chainID, validatorSet: set)
                     if current > 1, let lastCommit = block.lastCommit, let previousSet = validatorSet(current - 1) {
