@@ -26,6 +26,10 @@ public actor ValidatorNode {
     /// Tendermint's liveness needs every message an honest node saw to reach every honest
     /// node eventually, and peer links may drop messages across reconnects.
     public static let regossipIntervalMilliseconds: UInt64 = 500
+    /// How long a block request may go unanswered before its peer is passed over.
+    public static let syncRequestTimeoutMilliseconds: UInt64 = 2_000
+    /// The longest a sync peer is passed over for unanswered requests.
+    public static let syncBackoffMillisecondsMax: UInt64 = 60_000
     /// How far ahead of this node's clock a proposed block's time may be.
     public static let blockTimeDriftMillisecondsMax: UInt64 = 10_000
     /// Pause after committing a block before starting the next height (CometBFT's
@@ -110,6 +114,11 @@ public actor ValidatorNode {
     private var relayDecision: (height: UInt64, relays: Bool)?
     /// Peers that served an invalid block: never asked for blocks again by this process.
     private var untrustedSyncPeers: Set<PublicKey> = []
+    /// Peers that left a block request unanswered, with how many requests in a row they
+    /// left so and when they may be asked again (`syncBackoffMilliseconds`). A peer that
+    /// claims a height it does not serve, or that went silent, is passed over for the
+    /// others, and does not keep the node "syncing", until its wait is over.
+    private var syncBackoff: [PublicKey: (strikes: Int, retryAfterNanoseconds: UInt64)] = [:]
     private var syncRequestedUpTo: UInt64 = 0
     private var waiters: [Hash: [CheckedContinuation<TransactionResult?, Never>]] = [:]
     /// The long-running loops (peer messages, status, re-gossip), cancelled by `stop()`.
@@ -209,6 +218,8 @@ public actor ValidatorNode {
             Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(nanoseconds: Self.statusIntervalMilliseconds * 1_000_000)
+                    guard let connected = await self?.network.connectedPeers() else { return }
+                    await self?.forgetHeights(ofPeersOtherThan: Set(connected))
                     await self?.broadcastStatus()
                 }
             })
@@ -392,11 +403,17 @@ public actor ValidatorNode {
     }
 
     /// Whether the node is catching up with peers that are ahead.
-    /// Peers that served a bad block do not count: a peer that lies about its height must not
-    /// keep the node "syncing" for ever.
+    /// Peers that served a bad block, or that are waiting out an unanswered request, do not
+    /// count: a peer that lies about its height must not keep the node "syncing" for ever.
     public var isSyncing: Bool {
-        let trusted = peerHeights.filter { !untrustedSyncPeers.contains($0.key) }
-        return (trusted.values.max() ?? 0) > store.height + 1
+        (syncCandidates(now: monotonicNanoseconds()).values.max() ?? 0) > store.height + 1
+    }
+
+    /// The heights claimed by connected peers that may be asked for blocks now.
+    private func syncCandidates(now: UInt64) -> [PublicKey: UInt64] {
+        peerHeights.filter { peer, _ in
+            !untrustedSyncPeers.contains(peer) && (syncBackoff[peer].map { $0.retryAfterNanoseconds <= now } ?? true)
+        }
     }
 
     /// Connected peers.
@@ -903,24 +920,46 @@ public actor ValidatorNode {
         }
     }
 
-    /// Asks the most advanced peer for the blocks after our tip.
+    /// Asks the most advanced peer that may be asked for the blocks after our tip.
     private func requestBlocks() {
-        let candidates = peerHeights.filter { !untrustedSyncPeers.contains($0.key) }
-        guard let (peer, height) = candidates.max(by: { $0.value < $1.value }), height > store.height else { return }
+        let candidates = syncCandidates(now: monotonicNanoseconds())
+        guard let (peer, height) = candidates.max(by: { ($0.value, $0.key) < ($1.value, $1.key) }), height > store.height
+        else { return }
         let from = store.height + 1
         guard syncRequestedUpTo < from else { return }
         let count = UInt16(min(UInt64(NodeMessage.blocksPerRequestMax), height - store.height))
         syncRequestedUpTo = from + UInt64(count) - 1
         send(.blockRequest(fromHeight: from, countMax: count), to: peer)
         Task { [weak self] in
-            // Ask again if nothing arrived in time (the peer may have gone away).
-            try? await Task.sleep(nanoseconds: 2_000_000_000)
-            await self?.resetSyncRequest(from)
+            try? await Task.sleep(nanoseconds: Self.syncRequestTimeoutMilliseconds * 1_000_000)
+            await self?.syncRequestTimedOut(from: from, peer: peer)
         }
     }
 
-    private func resetSyncRequest(_ from: UInt64) {
-        if store.height < from { syncRequestedUpTo = 0 }
+    /// A request's time is up: if its first block has not arrived, the peer waits out its
+    /// backoff and the next candidate is asked.
+    private func syncRequestTimedOut(from: UInt64, peer: PublicKey) {
+        guard store.height < from else { return }
+        let strikes = (syncBackoff[peer]?.strikes ?? 0) + 1
+        let waitMilliseconds = Self.syncBackoffMilliseconds(strikes: strikes)
+        syncBackoff[peer] = (strikes, monotonicNanoseconds() + waitMilliseconds * 1_000_000)
+        log("peer \(peer) did not answer a request for block \(from); asking it again in \(waitMilliseconds) ms at the earliest")
+        syncRequestedUpTo = 0
+        requestBlocks()
+    }
+
+    /// How long a sync peer that left `strikes` requests in a row unanswered is passed over:
+    /// doubling from twice `syncRequestTimeoutMilliseconds`, at most `syncBackoffMillisecondsMax`.
+    static func syncBackoffMilliseconds(strikes: Int) -> UInt64 {
+        precondition(strikes >= 1, "a backoff follows at least one unanswered request")
+        let doublings = UInt64(min(strikes, 16))
+        return min(syncRequestTimeoutMilliseconds << doublings, syncBackoffMillisecondsMax)
+    }
+
+    /// Forgets the claimed heights of peers no longer connected: a height is a peer's claim
+    /// about now, and one that left cannot serve it.
+    private func forgetHeights(ofPeersOtherThan connected: Set<PublicKey>) {
+        peerHeights = peerHeights.filter { connected.contains($0.key) }
     }
 
     /// Verifies a block from sync exactly as a committed block is checked, then applies it.
@@ -937,6 +976,7 @@ public actor ValidatorNode {
             // held to the clock.
             try checkExtendsTip(block, height: height, checkingDrift: false)
             try commit(block, certificate: certificate)
+            syncBackoff[peer] = nil
             metrics.blocksSynced += 1
             exportedMetrics.blocksSynced.increment()
             if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }

@@ -115,7 +115,7 @@ import Testing
     @Test func syncsPastAPeerThatServesABadBlockAndIsNotReadyWhileBehind() async throws {
         // The liar serves block 2 changed after it was certified, so the certificate no
         // longer names it.
-        try await syncPastALiar(portOffset: 0, reason: "the certificate is not for this block") { _ in
+        try await syncPastALiar(portOffset: 0, refusal: "the certificate is not for this block") { _ in
             { block, commit in
                 guard block.header.height == 2 else { return (block, commit) }
                 var tampered = block
@@ -131,7 +131,7 @@ import Testing
         // the right state root: only the checks a live proposal passes can refuse it, and
         // accepting it would fork the new node off the chain for good.
         let outsider = PublicKey(of: try SigningKey(seed: SHA256.hash(Array("sync outside proposer".utf8))))
-        try await syncPastALiar(portOffset: 20, reason: "proposer \(outsider) is not in the validator set in force") {
+        try await syncPastALiar(portOffset: 20, refusal: "proposer \(outsider) is not in the validator set in force") {
             signers in
             { block, commit in
                 guard block.header.height == 2 else { return (block, commit) }
@@ -145,7 +145,7 @@ import Testing
     @Test func aCertifiedBlockWithEvidenceFromAFutureHeightIsRefusedBySync() async throws {
         // As above, with a certified block 2 carrying valid equivocation evidence for height 9:
         // the auditor refuses such a block, so the node must not take it either.
-        try await syncPastALiar(portOffset: 40, reason: "evidence 0 is for height 9, after the block") { signers in
+        try await syncPastALiar(portOffset: 40, refusal: "evidence 0 is for height 9, after the block") { signers in
             { block, commit in
                 guard block.header.height == 2 else { return (block, commit) }
                 let chainID = block.header.chainID
@@ -178,12 +178,28 @@ import Testing
         return try! CommitCertificate(precommits: precommits)
     }
 
+    @Test func anUnansweringSyncPeerWaitsTwiceAsLongEachTimeUpToAMinute() {
+        #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 1) == 4_000)
+        #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 2) == 8_000)
+        #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 3) == 16_000)
+        #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 4) == 32_000)
+        #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 5) == ValidatorNode.syncBackoffMillisecondsMax)
+        #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 1_000) == ValidatorNode.syncBackoffMillisecondsMax)
+    }
+
+    @Test func aPeerThatClaimsBlocksItNeverServesIsPassedOver() async throws {
+        // The liar announces the highest height but answers no request: before, the node
+        // asked it again every two seconds for ever and never became ready.
+        try await syncPastALiar(portOffset: 0, refusal: nil) { _ in { _, _ in nil } }
+    }
+
     /// Three validators make a chain; a new node syncs it while a liar, whose `serve` the
-    /// `liar` closure makes from the three validators' keys, claims more blocks and serves a
-    /// bad block 2, refused for `reason`; then an honest peer serves the rest. The new node
-    /// must end on the producers' chain, ready.
+    /// `liar` closure makes from the three validators' keys, claims more blocks than exist.
+    /// With a `refusal`, the liar serves a bad block 2 that the node must refuse, naming
+    /// `refusal`; without, it serves nothing and the node must give up asking it. Then an
+    /// honest peer serves the chain, and the new node must end on the producers' chain, ready.
     func syncPastALiar(
-        portOffset: Int, reason: String,
+        portOffset: Int, refusal: String?,
         liar makeServe: ([SigningKey]) -> @Sendable (Block, CommitCertificate) -> (Block, CommitCertificate)?
     ) async throws {
         let directory = TemporaryDirectory()
@@ -233,13 +249,20 @@ import Testing
         // Behind its peers, the node says it is not ready.
         try await Self.waitUntil("the new node reports it is syncing") { await syncer.status().syncing }
         #expect(await syncer.isReady() == false)
-        try await Self.waitUntil("the new node distrusts the peer that served a bad block") {
-            logs.contains("served an invalid block 2")
+        if let refusal {
+            try await Self.waitUntil("the new node distrusts the peer that served a bad block") {
+                logs.contains("served an invalid block 2")
+            }
+            #expect(logs.contains(refusal), "block 2 was refused for another reason than \(refusal)")
+        } else {
+            try await Self.waitUntil("the new node passes over the peer that does not answer") {
+                logs.contains("did not answer a request for block 1")
+            }
         }
-        #expect(logs.contains(reason), "block 2 was refused for another reason than \(reason)")
         gate.open()
         try await Self.waitUntil("the new node reaches height \(served)") { await syncer.status().height >= served }
-        // The liar's claimed height no longer counts once it is distrusted: the node is ready.
+        // The liar's claimed height no longer counts once it is distrusted or passed over: the
+        // node is ready.
         try await Self.waitUntil("the new node is ready") { await syncer.isReady() }
 
         let status = await syncer.status()
