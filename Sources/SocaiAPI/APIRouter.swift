@@ -102,6 +102,7 @@ public enum SocaiAPI {
     /// Builds the router for `node`.
     public static func router<Node: NodeService>(node: Node) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
         router.get("/health") { _, _ in Health(status: "ok") }
         router.get("/ready") { _, _ -> Response in
             let ready = await node.isReady()

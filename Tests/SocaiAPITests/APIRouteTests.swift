@@ -57,6 +57,25 @@ import Testing
         }
     }
 
+    @Test func anUnknownRouteOrMethodIsAJSONErrorNamingIt() async throws {
+        let directory = TemporaryDirectory()
+        let (app, _) = try makeApplication(directory)
+        try await app.test(.router) { client in
+            let unknown = try await getResponse(client, "/v1/nope")
+            #expect(unknown.status == 404)
+            #expect(unknown.contentType == "application/json; charset=utf-8")
+            let error = (try JSONSerialization.jsonObject(with: unknown.body) as? [String: Any])?["error"] as? [String: Any]
+            #expect(error?["code"] as? String == "notFound")
+            #expect(error?["message"] as? String == "no route for GET /v1/nope")
+            try await client.execute(uri: "/v1/status", method: .delete) { response in
+                #expect(response.status.code >= 400 && response.status.code < 500)
+                #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                let message = (json(response.body)["error"] as? [String: Any])?["message"] as? String
+                #expect(message?.contains("/v1/status") == true, "\(message ?? "no message")")
+            }
+        }
+    }
+
     @Test func submitsQueriesAndProves() async throws {
         let directory = TemporaryDirectory()
         let (app, chainID) = try makeApplication(directory)

@@ -157,6 +157,15 @@ import Testing
             #expect(!text.contains("secret") && !text.contains("sqlite"))
             let result = try JSONDecoder().decode(DIDResolutionResult.self, from: answer.body)
             #expect(result.didResolutionMetadata.error == .internalError)
+            // The API's own routes answer a store failure with the JSON error, not an empty 500.
+            let block = try await getResponse(client, "/v1/blocks/1")
+            #expect(block.status == 500)
+            #expect(block.contentType == "application/json; charset=utf-8")
+            let blockText = String(decoding: block.body, as: UTF8.self)
+            #expect(!blockText.contains("secret") && !blockText.contains("sqlite"))
+            let error = (try JSONSerialization.jsonObject(with: block.body) as? [String: Any])?["error"] as? [String: Any]
+            #expect(error?["code"] as? String == "internal")
+            #expect(error?["message"] as? String == "the node failed to answer; see its log")
         }
     }
 }
