@@ -21,7 +21,7 @@ for home in "$nodes_dir"/node*/; do
     home=${home%/}
     name=$(basename "$home")
     [ -f "$home/config.json" ] || continue
-    api=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiListenAddress"])' "$home/config.json")
+    api=$("$binary" node info --home "$home" --field api)
     # Process substitution keeps $! the node's own pid (a pipeline would give sed's).
     "$binary" node start --home "$home" > >(sed -u "s/^/[$name] /") 2>&1 &
     pids+=($!)

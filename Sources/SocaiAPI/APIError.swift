@@ -31,7 +31,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// Renders the error as JSON.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(Body(error: .init(code: code, message: message)))
         var response = Response(status: status, body: ResponseBody(byteBuffer: ByteBuffer(bytes: Array(data))))
         response.headers[.contentType] = "application/json; charset=utf-8"

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import NIOPosix
 import SocaiAPI
+import SocaiCore
 import SocaiNode
 
 /// `socai node …`: run a validator.
@@ -11,7 +12,42 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Run a validator node.",
-        subcommands: [Start.self])
+        subcommands: [Start.self, Info.self])
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a node home's moniker, chain, node key and addresses; starts nothing.",
+            discussion: """
+                With --field, prints that one value alone, for scripts: `socai node info --home \
+                Nodes/node1 --field api` prints the API's host:port.
+                """)
+
+        /// One value of a node home.
+        enum Field: String, ExpressibleByArgument, CaseIterable {
+            case moniker, chain, key, peer, api
+        }
+
+        @Option(help: ArgumentHelp("The node's home directory (config.json, key, data).", valueName: "dir")) var home: String
+        @Option(help: ArgumentHelp("Print only this value: moniker, chain, key, peer or api.", valueName: "name"))
+        var field: Field?
+
+        func run() throws {
+            let values: [(Field, String)] = try failing {
+                let nodeHome = try NodeHome(path: expandPath(home))
+                let configuration = nodeHome.configuration
+                return [
+                    (.moniker, configuration.moniker), (.chain, configuration.chainID),
+                    (.key, PublicKey(of: try nodeHome.loadNodeKey()).hex),
+                    (.peer, configuration.peerListenAddress), (.api, configuration.apiListenAddress),
+                ]
+            }
+            if let field {
+                print(values.first { $0.0 == field }!.1)
+            } else {
+                for (name, value) in values { print("\(name.rawValue): \(value)") }
+            }
+        }
+    }
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

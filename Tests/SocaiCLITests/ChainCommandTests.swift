@@ -31,6 +31,17 @@ import Testing
         #expect(status.status == 0, "\(status.standardError)")
         #expect(status.standardOutput.contains("node3: peer 127.0.0.1:26613"))
 
+        // What `make run` reads to print each node's API address.
+        let api = try runSocai(["node", "info", "--home", "nodes/node2", "--field", "api"], directory: directory.path)
+        #expect(api.status == 0, "\(api.standardError)")
+        #expect(api.standardOutput == "127.0.0.1:26712\n")
+        let info = try runSocai(["node", "info", "--home", "nodes/node2"], directory: directory.path)
+        #expect(info.standardOutput.contains("moniker: node2\nchain: socai-e2e\nkey: "))
+        #expect(info.standardOutput.hasSuffix("peer: 127.0.0.1:26612\napi: 127.0.0.1:26712\n"))
+        let missing = try runSocai(["node", "info", "--home", "nodes/node9"], directory: directory.path)
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("node9"))
+
         let again = try runSocai(["genesis", "init", "--out", "genesis.json", "--nodes", "nodes"], directory: directory.path)
         #expect(again.status != 0)
         #expect(again.standardError.contains("already exists"))
