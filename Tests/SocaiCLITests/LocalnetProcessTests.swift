@@ -163,6 +163,22 @@ import Testing
         try nodes[3].start()
         let target = height(apis[0]) ?? 0
         #expect(waitUntil(60) { (height(apis[3]) ?? 0) >= target }, "node 4 did not catch up to \(target):\n\(logs())")
+        // Caught up, it votes again: three validators commit without it, so only its precommit
+        // in a later certificate that another node stored shows it rejoined consensus.
+        let node4Key = try runSocai(["node", "info", "--home", nodes[3].home, "--field", "key"]).standardOutput
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var checkedUpTo = target
+        let signedAgain = waitUntil(60) {
+            let tip = height(apis[0]) ?? 0
+            guard tip > checkedUpTo else { return false }
+            defer { checkedUpTo = tip }
+            return (checkedUpTo + 1...tip).contains { blockHeight in
+                apis[0..<3].contains { api in
+                    (block(api, at: blockHeight)?["certificateSigners"] as? [String])?.contains(node4Key) == true
+                }
+            }
+        }
+        #expect(signedAgain, "node 4 caught up to \(target) but no later certificate holds its precommit:\n\(logs())")
 
         // Every node has the same blocks and state roots.
         let common = apis.compactMap(height).min() ?? 0
