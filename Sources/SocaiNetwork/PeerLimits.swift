@@ -35,6 +35,9 @@ public enum PeerLimits {
     public static let reconnectDelayMillisecondsMin: Int64 = 100
     /// Longest delay between two dials of one peer, in milliseconds.
     public static let reconnectDelayMillisecondsMax: Int64 = 5_000
+    /// How long a peer the node disconnected for misbehaving (`PeerNetwork.disconnect`) is
+    /// refused, in milliseconds: neither dialed nor let in until then.
+    public static let misbehaviorRefusalMilliseconds: Int64 = 30_000
     /// Most messages waiting to be written to one peer; when full the oldest is dropped.
     public static let sendQueueFramesMax = 1_024
     /// Most bytes of messages waiting to be written to one peer; when over, the oldest are

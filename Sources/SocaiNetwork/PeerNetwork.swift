@@ -110,6 +110,8 @@ public struct PeerNetworkConfiguration: Sendable {
     public var incomingMessagesMax = PeerLimits.incomingMessagesMax
     /// Most inbound connections still handshaking.
     public var pendingInboundConnectionsMax = PeerLimits.pendingInboundConnectionsMax
+    /// How long a peer disconnected for misbehaving is refused, in milliseconds.
+    public var misbehaviorRefusalMilliseconds = PeerLimits.misbehaviorRefusalMilliseconds
     /// Receives every log line; called on the network's event loop, so it must not block.
     public var log: @Sendable (PeerLogRecord) -> Void
 
@@ -154,6 +156,7 @@ public struct PeerNetworkConfiguration: Sendable {
             ("sendQueueFramesMax", Int64(sendQueueFramesMax), Int64(PeerLimits.sendQueueFramesMax)),
             ("incomingMessagesMax", Int64(incomingMessagesMax), Int64(PeerLimits.incomingMessagesMax)),
             ("pendingInboundConnectionsMax", Int64(pendingInboundConnectionsMax), Int64(PeerLimits.pendingInboundConnectionsMax)),
+            ("misbehaviorRefusalMilliseconds", misbehaviorRefusalMilliseconds, PeerLimits.misbehaviorRefusalMilliseconds),
         ]
         for (name, value, ceiling) in bounds where value < 1 || value > ceiling {
             throw NetworkError(.invalidConfiguration, "\(name) is \(value); it must be 1...\(ceiling)")
@@ -188,6 +191,8 @@ public struct PeerStatus: Sendable, Equatable {
     public let messagesDropped: Int
     /// Sessions established with the peer so far.
     public let sessionsEstablished: Int
+    /// Times the node disconnected the peer for misbehaving (`PeerNetwork.disconnect`).
+    public let disconnectsForMisbehavior: Int
 }
 
 /// Counters of the whole network.
@@ -223,7 +228,9 @@ public struct PeerNetworkStatistics: Sendable, Equatable {
 ///   `incomingMessagesMax`; when the consumer falls behind the oldest buffered message is
 ///   dropped and counted.
 /// - **Faults.** A connection that sends a bad frame, fails the handshake or its deadline,
-///   or fails decryption is closed and logged; nothing else is affected.
+///   or fails decryption is closed and logged; nothing else is affected. A peer whose
+///   messages the node finds bad (malformed, or signed wrongly) is cut off by
+///   `disconnect(_:reason:)` and refused for `misbehaviorRefusalMilliseconds`.
 ///
 /// All state lives on one event loop taken from the group; every socket of the network
 /// uses that loop too, so no lock is needed and events are handled in order.
@@ -327,6 +334,28 @@ public final class PeerNetwork: Sendable {
         }
     }
 
+    /// Closes the session with `peer`, whose messages the node found bad (`reason` is
+    /// logged), and refuses it for `misbehaviorRefusalMilliseconds`: it is not dialed, and a
+    /// session it opens is closed, until then. Its queued messages are kept. Other peers are
+    /// not affected. Returns at once.
+    public func disconnect(_ peer: PublicKey, reason: String) {
+        loop.execute { [self] in
+            let network = state.value
+            guard network.phase == .running, let slot = network.peers[peer] else { return }
+            slot.refusedUntil = .now() + .milliseconds(configuration.misbehaviorRefusalMilliseconds)
+            slot.disconnectsForMisbehavior += 1
+            log(
+                .warning,
+                "disconnecting \(slot.endpoint.name) for \(configuration.misbehaviorRefusalMilliseconds) ms: \(reason)",
+                peer: peer)
+            slot.reconnectTask?.cancel()
+            slot.reconnectTask = nil
+            slot.active?.channel.close(promise: nil)
+            slot.dialChannel?.close(promise: nil)
+            if slot.active == nil, slot.dialChannel == nil { scheduleReconnect(peer) }
+        }
+    }
+
     /// The peers with an authenticated session now, in configuration order.
     public func connectedPeers() async -> [PublicKey] {
         let future = loop.submit { [self] in
@@ -346,7 +375,7 @@ public final class PeerNetwork: Sendable {
                     name: slot.endpoint.name, publicKey: key, isConnected: slot.active != nil,
                     queuedMessages: slot.queue.count, queuedBytes: slot.queuedBytes, messagesSent: slot.messagesSent,
                     messagesReceived: slot.messagesReceived, messagesDropped: slot.messagesDropped,
-                    sessionsEstablished: slot.sessionsEstablished)
+                    sessionsEstablished: slot.sessionsEstablished, disconnectsForMisbehavior: slot.disconnectsForMisbehavior)
             }
             return PeerNetworkStatistics(
                 peers: peers, incomingMessagesDropped: network.incomingMessagesDropped,
@@ -452,8 +481,11 @@ public final class PeerNetwork: Sendable {
         slot.reconnectDelayMilliseconds = min(backoff * 2, configuration.reconnectDelayMillisecondsMax)
         // The side with the higher key waits a little longer, so that when both sides redial
         // the lower key's connection, the one the tie-break keeps, usually arrives first and
-        // no message is written to a connection that is about to be closed.
-        let delay = backoff + (ownKey < key ? 0 : configuration.reconnectDelayMillisecondsMin)
+        // no message is written to a connection that is about to be closed. A refused peer
+        // is not dialed before its refusal ends.
+        let refusalLeftMilliseconds = slot.refusedUntil.map { max(0, ($0 - .now()).nanoseconds / 1_000_000) } ?? 0
+        let delay =
+            max(backoff, refusalLeftMilliseconds) + (ownKey < key ? 0 : configuration.reconnectDelayMillisecondsMin)
         slot.reconnectTask = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
             state.value.peers[key]?.reconnectTask = nil
             dial(key)
@@ -475,6 +507,11 @@ public final class PeerNetwork: Sendable {
         if record.outbound, slot.dialChannel === channel {
             slot.dialing = false
             slot.dialChannel = nil
+        }
+        if let until = slot.refusedUntil, until > .now() {
+            log(.debug, "refusing a session with \(slot.endpoint.name): disconnected for misbehaving", peer: peer)
+            channel.close(promise: nil)
+            return
         }
         let direction = record.outbound ? "outbound" : "inbound"
         if let current = slot.active {
@@ -712,6 +749,10 @@ private final class PeerSlot {
     var messagesReceived = 0
     var messagesDropped = 0
     var sessionsEstablished = 0
+    /// Until when the peer is refused, after `PeerNetwork.disconnect`.
+    var refusedUntil: NIODeadline?
+    /// Times the node disconnected the peer for misbehaving.
+    var disconnectsForMisbehavior = 0
 
     init(endpoint: PeerEndpoint, reconnectDelayMilliseconds: Int64) {
         self.endpoint = endpoint

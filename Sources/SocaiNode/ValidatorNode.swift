@@ -437,6 +437,17 @@ public actor ValidatorNode {
         body(self)
     }
 
+    /// Feeds a peer's vote or proposal, and disconnects the peer if the machine dropped it
+    /// for a signature that does not verify. Honest peers relay only what their own machine
+    /// verified, so a bad signature is the sender's doing, not a relay's.
+    private func feedCheckingSignature(_ event: ConsensusEvent, from peer: PublicKey, what: String) {
+        let invalidBefore = machine.counters.droppedInvalidSignature
+        feed(event)
+        if machine.counters.droppedInvalidSignature > invalidBefore {
+            network.disconnect(peer, reason: "it sent a \(what) whose signature does not verify")
+        }
+    }
+
     func feed(_ event: ConsensusEvent) {
         do { try perform(machine.handle(event)) } catch { log("error handling \(event): \(error)") }
         metrics.round = machine.round
@@ -866,6 +877,7 @@ public actor ValidatorNode {
             metrics.malformedMessages += 1
             exportedMetrics.malformedMessages.increment()
             log("malformed message from \(peer): \(reason)")
+            network.disconnect(peer, reason: "it sent a malformed message: \(reason)")
             return
         case .message(let nodeMessage, let transactionSignaturesValid):
             decoded = nodeMessage
@@ -880,14 +892,14 @@ public actor ValidatorNode {
             {
                 proposedBlocks[block.hash] = block
             }
-            feed(.proposal(proposal))
+            feedCheckingSignature(.proposal(proposal), from: peer, what: "proposal")
             if pendingValidations.remove(block.hash) != nil, block.header.height == machine.height {
                 feed(
                     .blockValidity(
                         height: block.header.height, blockID: block.hash, isValid: isValid(block, height: block.header.height)))
             }
         case .vote(let vote):
-            feed(.vote(vote))
+            feedCheckingSignature(.vote(vote), from: peer, what: "vote")
         case .transaction, .transactions:
             // Accepted transactions are gossiped on, unless this node is in a full mesh
             // (`relaysPeerTransactions`); duplicates are refused, so gossip ends. A
@@ -895,6 +907,12 @@ public actor ValidatorNode {
             // transaction of a batch is judged on its own.
             let envelopes = decoded.carriedTransactions
             precondition(envelopes.count == signaturesValid.count, "one verdict per gossiped transaction")
+            // An honest peer gossips only transactions its mempool admitted, which checked
+            // their signatures: one that does not verify was forged or corrupted on purpose.
+            if let bad = signaturesValid.firstIndex(of: false) {
+                network.disconnect(peer, reason: "it gossiped transaction \(envelopes[bad].hash) with a bad signature")
+                return
+            }
             for (envelope, valid) in zip(envelopes, signaturesValid) {
                 _ = try? submitLocally(envelope, signatureVerified: valid, receivedFrom: peer)
             }

@@ -165,6 +165,43 @@ struct PeerNetworkTests {
         await Self.shutdown(nodes)
     }
 
+    @Test("a peer disconnected for misbehaving is refused for the refusal period, then let back; others are unaffected",
+        .timeLimit(.minutes(1)))
+    func misbehavingPeerIsRefusedForAWhile() async throws {
+        let refusalMilliseconds: Int64 = 1_500
+        let nodes = try await Self.startMesh { $0.misbehaviorRefusalMilliseconds = refusalMilliseconds }
+        await Self.awaitStableMesh(nodes)
+        let (accuser, accused, bystander) = (nodes[0], nodes[1], nodes[2])
+        let cutAt = ContinuousClock.now
+        accuser.network.disconnect(accused.publicKey, reason: "it sent a vote whose signature does not verify")
+        await eventually("the accuser drops the accused") {
+            await !accuser.network.connectedPeers().contains(accused.publicKey)
+        }
+        #expect(
+            accuser.logs.records.contains {
+                $0.message == "disconnecting node2 for 1500 ms: it sent a vote whose signature does not verify"
+            })
+        // The accused keeps redialing (every 400 ms at most); each session is closed at once.
+        try await Task.sleep(for: .milliseconds(refusalMilliseconds / 2))
+        if ContinuousClock.now - cutAt < .milliseconds(refusalMilliseconds) {
+            #expect(await !accuser.network.connectedPeers().contains(accused.publicKey))
+        }
+        #expect(await accuser.network.connectedPeers().contains(bystander.publicKey))
+        #expect(await accused.network.connectedPeers().contains(bystander.publicKey))
+        try accuser.network.send(Array("still here".utf8), to: bystander.publicKey)
+        await eventually("the bystander still hears the accuser") {
+            await bystander.inbox.payloads(from: accuser.publicKey).contains(Array("still here".utf8))
+        }
+        // After the refusal the two reconnect.
+        await eventually("the accused is let back after the refusal", seconds: 10) {
+            await accuser.network.connectedPeers().contains(accused.publicKey)
+        }
+        #expect(ContinuousClock.now - cutAt >= .milliseconds(refusalMilliseconds))
+        let status = await accuser.network.statistics().peers.first { $0.publicKey == accused.publicKey }
+        #expect(status?.disconnectsForMisbehavior == 1)
+        await Self.shutdown(nodes)
+    }
+
     @Test("rogue clients (garbage, silence, a stranger's key) are cut off; the mesh is unaffected", .timeLimit(.minutes(1)))
     func rogueClients() async throws {
         let nodes = try await Self.startMesh()

@@ -51,7 +51,7 @@ import Testing
     /// below Linux's ephemeral range (32768–60999), where the test process's own outgoing
     /// connections and the free-port finder draw theirs, and below PeerNetworkTests'
     /// 20000–32767. LocalnetProcessTests, in the same test process, takes 10000–14999.
-    static func portBase() -> Int { 15_000 + Int(getpid() % 83) * 60 }
+    static func portBase() -> Int { 15_000 + Int(getpid() % 50) * 100 }
 
     static func waitUntil(_ what: String, _ condition: () async -> Bool) async throws {
         let start = Date()
