@@ -33,9 +33,33 @@ public struct ProvenView<View: Encodable & Sendable>: ResponseEncodable, Sendabl
 }
 
 /// A list of proven answers.
+///
+/// Each item is proven present; a list cannot prove by itself that nothing was left out.
+/// Where the ledger keeps a count of the entries (the access log), the answer carries it,
+/// proven, as `total`: a client checks `items.count == total`. Every list holds at most
+/// `itemsMax` items; one that holds that many may have more.
 public struct ProvenList<View: Encodable & Sendable>: ResponseEncodable, Sendable {
     /// The items.
     public let items: [ProvenView<View>]
+    /// The most items one answer lists (`LedgerQueries.listLimitMax`).
+    public let itemsMax: Int
+    /// How many entries the ledger counts for this list, where it keeps such a count.
+    public let total: UInt64?
+    /// The proof of `total`'s entry (absent entry: a total of 0).
+    public let totalProof: ProofView?
+
+    /// A list without a proven total.
+    init(items: [ProvenView<View>]) {
+        self.init(items: items, total: nil, totalProof: nil)
+    }
+
+    /// A list with the ledger's count of its entries and that count's proof.
+    init(items: [ProvenView<View>], total: UInt64?, totalProof: ProofView?) {
+        self.items = items
+        self.itemsMax = LedgerQueries.listLimitMax
+        self.total = total
+        self.totalProof = totalProof
+    }
 }
 
 /// A DID document record as JSON.

@@ -227,9 +227,16 @@ public enum SocaiAPI {
         router.get("/v1/access-log/:subject") { _, context -> ProvenList<AccessView> in
             let did = try parseDID(context.parameters.get("subject"))
             return try await node.query { queries, height, _ in
-                let (entries, _) = try queries.accessLog(subject: did)
+                // The subject's access count, proven beside the entries, shows the log is
+                // whole: a node cannot leave an access out unnoticed.
+                let (entries, countProof) = try queries.accessLog(subject: did)
+                let total: UInt64
+                do { total = try countProof.value.map { try AmountRecord(canonicalBytes: $0).value } ?? 0 } catch {
+                    throw StateError(.corrupt, "the access count of \(did) does not decode")
+                }
                 return ProvenList(
-                    items: entries.map { ProvenView(record: AccessView($0.record), height: height, proof: ProofView($0.proof)) })
+                    items: entries.map { ProvenView(record: AccessView($0.record), height: height, proof: ProofView($0.proof)) },
+                    total: total, totalProof: ProofView(countProof))
             }
         }
         router.get("/v1/offers") { _, _ -> ProvenList<OfferView> in

@@ -170,6 +170,21 @@ import Testing
                 #expect((json(response.body)["items"] as? [Any])?.isEmpty == true)
             }
             try await client.execute(uri: "/v1/consents", method: .get) { response in #expect(response.status == .badRequest) }
+            // No access yet: an empty log, and the proven absence of a count shows it is whole.
+            try await client.execute(uri: "/v1/access-log/\(did.value)", method: .get) { response in
+                #expect(response.status == .ok)
+                let answer = json(response.body)
+                #expect((answer["items"] as? [Any])?.isEmpty == true)
+                #expect(answer["total"] as? Int == 0)
+                #expect(answer["itemsMax"] as? Int == LedgerQueries.listLimitMax)
+                let proof = try #require(answer["totalProof"] as? [String: Any])
+                #expect(proof["key"] as? String == Hex.encode(StateKey.accessCount(did)))
+                #expect(proof["value"] == nil)
+                let stateProof = StateProof(
+                    key: try Hex.decode(proof["key"] as! String), value: nil, root: try Hash(hex: proof["root"] as! String),
+                    proof: try SparseMerkleProof(canonicalBytes: try Hex.decode(proof["proof"] as! String)))
+                #expect(stateProof.verify())
+            }
             try await client.execute(uri: "/v1/status", method: .get) { response in
                 #expect(json(response.body)["height"] as? Int == 1)
             }

@@ -195,6 +195,10 @@ import Testing
         let log = try runSocai(["access", "log", "--subject", citizenDID, "--node-home", nodes[3].home, "--json"])
         // Reading the store of a running node is allowed (SQLite WAL readers); the entry is there.
         #expect(log.standardOutput.contains(consentID), "\(log.standardError)")
+        // Over the API, the log comes with its proven count: one access, and the list is whole.
+        let accessLog = getJSON("\(apis[0])/v1/access-log/\(citizenDID)")
+        #expect((accessLog?["items"] as? [[String: Any]])?.count == 1)
+        #expect(accessLog?["total"] as? Int == 1)
 
         try auditExport(genesis: directory.file("genesis.json"), apis: apis, directory: directory)
 

@@ -165,7 +165,8 @@ struct PeerNetworkTests {
         await Self.shutdown(nodes)
     }
 
-    @Test("a peer disconnected for misbehaving is refused for the refusal period, then let back; others are unaffected",
+    @Test(
+        "a peer disconnected for misbehaving is refused for the refusal period, then let back; others are unaffected",
         .timeLimit(.minutes(1)))
     func misbehavingPeerIsRefusedForAWhile() async throws {
         let refusalMilliseconds: Int64 = 1_500
