@@ -917,12 +917,15 @@ public actor ValidatorNode {
                 _ = try? submitLocally(envelope, signatureVerified: valid, receivedFrom: peer)
             }
         case .evidence(let evidence):
-            if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash),
-                evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
+            if pendingEvidence[evidence.hash] == nil, pendingEvidence.count < Self.pendingEvidenceMax,
+                !committedEvidence.contains(evidence.hash), evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
                 let set = try? validatorSetInForce(at: evidence.voteA.height),
                 (try? evidence.verify(chainID: chainID, validatorSet: set)) != nil
             {
                 pendingEvidence[evidence.hash] = evidence
+                // Passed on once (it is pending from now on, so a copy coming back stops
+                // here): where validators are not all linked, the proposer may not have it.
+                broadcast(.evidence(evidence), except: peer)
             }
         case .status(let height):
             peerHeights[peer] = height
@@ -994,22 +997,41 @@ public actor ValidatorNode {
             // held to the clock.
             try checkExtendsTip(block, height: height, checkingDrift: false)
             try commit(block, certificate: certificate)
-            syncBackoff[peer] = nil
-            metrics.blocksSynced += 1
-            exportedMetrics.blocksSynced.increment()
-            if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }
-            try perform(
-                machine.handle(
-                    .start(
-                        height: store.height + 1,
-                        validatorSet: try validatorSet(forHeight: store.height + 1))))
-            if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
-            requestBlocks()
-        } catch {
+        } catch let error where Self.blamesPeer(error) {
             log("peer \(peer) served an invalid block \(height): \(error); syncing from other peers")
             untrustedSyncPeers.insert(peer)
             syncRequestedUpTo = 0
             requestBlocks()
+            return
+        } catch {
+            // This node's own failure (its disk, its store): the peer did nothing wrong, and
+            // the block is asked for again once the next status arrives.
+            log("could not apply block \(height) from sync: \(error)")
+            syncRequestedUpTo = 0
+            return
+        }
+        syncBackoff[peer] = nil
+        metrics.blocksSynced += 1
+        exportedMetrics.blocksSynced.increment()
+        if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }
+        do {
+            try perform(
+                machine.handle(.start(height: store.height + 1, validatorSet: try validatorSet(forHeight: store.height + 1))))
+        } catch {
+            log("could not start height \(store.height + 1) after sync: \(error)")
+        }
+        if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
+        requestBlocks()
+    }
+
+    /// Whether a synced block's failure is the serving peer's doing: the block or its
+    /// certificate breaks a rule. A failure of this node's own store or state is not.
+    static func blamesPeer(_ error: any Error) -> Bool {
+        switch error {
+        case is VerificationError, is FormatError: return true
+        case let storeError as StoreError:
+            return [.invalidBlock, .brokenLink, .wrongChain, .wrongHeight].contains(storeError.code)
+        default: return false
         }
     }
 }

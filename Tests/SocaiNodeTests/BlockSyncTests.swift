@@ -178,6 +178,17 @@ import Testing
         return try! CommitCertificate(precommits: precommits)
     }
 
+    @Test func onlyABlockThatBreaksARuleIsBlamedOnItsPeer() {
+        #expect(ValidatorNode.blamesPeer(VerificationError(.invalidSignature, "a precommit does not verify")))
+        #expect(ValidatorNode.blamesPeer(FormatError(.trailingBytes, "block has trailing bytes")))
+        #expect(ValidatorNode.blamesPeer(StoreError(.invalidBlock, "block 3 claims another state root")))
+        #expect(ValidatorNode.blamesPeer(StoreError(.brokenLink, "block 3 links elsewhere")))
+        // This node's own failures: its disk, its state, its configuration.
+        #expect(!ValidatorNode.blamesPeer(StoreError(.database, "disk I/O error")))
+        #expect(!ValidatorNode.blamesPeer(StoreError(.corrupt, "state is at height 2, blocks at 3")))
+        #expect(!ValidatorNode.blamesPeer(NodeError(.invalid, "no validator set recorded")))
+    }
+
     @Test func anUnansweringSyncPeerWaitsTwiceAsLongEachTimeUpToAMinute() {
         #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 1) == 4_000)
         #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 2) == 8_000)
