@@ -23,9 +23,11 @@ import Testing
         fatalError("the socai executable was not found next to the tests; run `swift build --build-tests` first")
     }
 
-    @Test(.timeLimit(.minutes(5)))
-    func theSmokeManifestPassesEveryInvariant() throws {
-        let manifest = try HarnessManifest.load(path: Self.packageRoot.appendingPathComponent("Nodes/manifests/smoke.json").path)
+    /// Runs the manifest `name` from Nodes/manifests with seed 1 and expects every invariant
+    /// to hold; returns the report.
+    func runPassing(_ name: String) throws -> HarnessReport {
+        let manifest = try HarnessManifest.load(
+            path: Self.packageRoot.appendingPathComponent("Nodes/manifests/\(name).json").path)
         let runs = FileManager.default.temporaryDirectory.appendingPathComponent("socai-harness-\(UUID().uuidString)").path
         let configuration = HarnessRunConfiguration(
             manifest: manifest, seed: 1, binaryPath: Self.socaiBinaryPath(), runsDirectory: runs
@@ -33,11 +35,33 @@ import Testing
         let report = try HarnessRunner(configuration: configuration).run()
         #expect(report.passed, "\(report.text)")
         #expect(report.workload.acknowledged > 0, "\(report.text)")
-        #expect(report.nodes.reduce(0) { $0 + $1.restarts } == 1)
         #expect(report.invariants.count == InvariantName.allCases.count)
         // The run passed, so its directory is gone.
         #expect(!FileManager.default.fileExists(atPath: report.runDirectory))
         // A failed run keeps its logs for diagnosis; a passing one leaves nothing behind.
         if report.passed { try? FileManager.default.removeItem(atPath: runs) }
+        return report
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func theSmokeManifestPassesEveryInvariant() throws {
+        let report = try runPassing("smoke")
+        #expect(report.nodes.reduce(0) { $0 + $1.restarts } == 1)
+    }
+
+    /// One validator signs a conflicting twin of every vote: the others must detect it, gossip
+    /// the evidence, commit it in blocks, and keep agreeing; the audit replays the evidence.
+    @Test(.timeLimit(.minutes(5)))
+    func aByzantineValidatorsEquivocationIsCommittedAsEvidence() throws {
+        // The node refuses the byzantine mode unless this is set (a safety catch for operators);
+        // the harness's node processes inherit it.
+        setenv("SOCAI_ALLOW_BYZANTINE", "1", 1)
+        let report = try runPassing("byzantine")
+        let evidence = report.invariants.first { $0.name == .evidenceCommitted }
+        #expect(evidence?.passed == true)
+        // "N piece(s) of evidence committed"; "no validator equivocated" would mean the fault
+        // never took effect.
+        let detail = evidence?.detail ?? ""
+        #expect(detail.hasSuffix("piece(s) of evidence committed") && (Int(detail.prefix { $0 != " " }) ?? 0) > 0, "\(detail)")
     }
 }
