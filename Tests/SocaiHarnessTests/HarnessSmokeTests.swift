@@ -49,6 +49,15 @@ import Testing
         #expect(report.nodes.reduce(0) { $0 + $1.restarts } == 1)
     }
 
+    /// Governance raises node4's power mid-run (in force two heights later) and node1 is then
+    /// killed: the live nodes must check every certificate against the set in force at its
+    /// height, agree, and keep committing with the new majority.
+    @Test(.timeLimit(.minutes(5)))
+    func aValidatorSetChangeTakesForceOnALiveNetwork() throws {
+        let report = try runPassing("validator-change")
+        #expect(report.nodes.reduce(0) { $0 + $1.restarts } == 1)
+    }
+
     /// One validator signs a conflicting twin of every vote: the others must detect it, gossip
     /// the evidence, commit it in blocks, and keep agreeing; the audit replays the evidence.
     @Test(.timeLimit(.minutes(5)))
