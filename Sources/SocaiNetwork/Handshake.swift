@@ -138,16 +138,19 @@ public struct HandshakeStateMachine {
     private let nodeKey: SigningKey
     private let ownKey: PublicKey
     private let allowedPeers: Set<PublicKey>
+    private let refusedPeers: Set<PublicKey>
     private let expectedPeer: PublicKey?
     private let ephemeral: X25519KeyPair
     private let challenge: [UInt8]
     private var state = State.idle
 
-    /// Creates a handshake. `allowedPeers` are the node keys accepted; `expectedPeer`, for
-    /// an outbound connection, is the one key the dialed node must present. `ephemeral` and
-    /// `challenge` default to fresh randomness; tests pass fixed ones.
+    /// Creates a handshake. `allowedPeers` are the node keys accepted, except `refusedPeers`
+    /// (disconnected for misbehaving), which are turned away before this side signs anything;
+    /// `expectedPeer`, for an outbound connection, is the one key the dialed node must
+    /// present. `ephemeral` and `challenge` default to fresh randomness; tests pass fixed ones.
     public init(
-        role: Role, chainID: ChainID, nodeKey: SigningKey, allowedPeers: Set<PublicKey>, expectedPeer: PublicKey? = nil,
+        role: Role, chainID: ChainID, nodeKey: SigningKey, allowedPeers: Set<PublicKey>,
+        refusedPeers: Set<PublicKey> = [], expectedPeer: PublicKey? = nil,
         ephemeral: X25519KeyPair = X25519KeyPair(), challenge: [UInt8] = SecureRandom.bytes(count: PeerLimits.challengeBytes)
     ) {
         precondition(challenge.count == PeerLimits.challengeBytes, "a challenge is 32 bytes")
@@ -157,6 +160,7 @@ public struct HandshakeStateMachine {
         self.nodeKey = nodeKey
         self.ownKey = PublicKey(of: nodeKey)
         self.allowedPeers = allowedPeers
+        self.refusedPeers = refusedPeers
         self.expectedPeer = expectedPeer
         self.ephemeral = ephemeral
         self.challenge = challenge
@@ -215,6 +219,11 @@ public struct HandshakeStateMachine {
         }
         if let expectedPeer, hello.nodeKey != expectedPeer {
             throw NetworkError(.unexpectedPeer, "dialed \(expectedPeer) but the node there is \(hello.nodeKey)")
+        }
+        // Turned away before this side's Auth: the refused peer gets no session, so it backs
+        // off as from any failed connection instead of redialing at once.
+        guard !refusedPeers.contains(hello.nodeKey) else {
+            throw NetworkError(.refusedPeer, "peer \(hello.nodeKey) is refused for now: it was disconnected for misbehaving")
         }
         let keys: SessionKeys
         do throws(CryptoError) {

@@ -17,6 +17,8 @@ public struct NetworkError: Error, Equatable, CustomStringConvertible {
         case unknownPeer
         /// An outbound connection reached a node other than the peer dialed.
         case unexpectedPeer
+        /// The peer is configured but refused for now: it was disconnected for misbehaving.
+        case refusedPeer
         /// The peer presented this node's own key or echoed its own Hello.
         case selfConnection
         /// The peer's Auth signature does not verify.

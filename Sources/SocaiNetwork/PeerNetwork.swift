@@ -407,7 +407,8 @@ public final class PeerNetwork: Sendable {
             return loop.makeFailedFuture(NetworkError(.connectionLimit, "too many inbound handshakes"))
         }
         let handshake = HandshakeStateMachine(
-            role: .responder, chainID: configuration.chainID, nodeKey: configuration.nodeKey, allowedPeers: peerKeys)
+            role: .responder, chainID: configuration.chainID, nodeKey: configuration.nodeKey, allowedPeers: peerKeys,
+            refusedPeers: refusedPeers())
         do {
             try configure(channel, handshake: handshake)
         } catch {
@@ -416,6 +417,12 @@ public final class PeerNetwork: Sendable {
         network.pendingInbound += 1
         track(channel, ConnectionRecord(channel: channel, outbound: false, expectedPeer: nil, pending: true))
         return loop.makeSucceededVoidFuture()
+    }
+
+    /// The peers refused now (`disconnect`); on `loop`.
+    private func refusedPeers() -> Set<PublicKey> {
+        let now = NIODeadline.now()
+        return Set(state.value.peers.compactMap { key, slot in slot.refusedUntil.map { $0 > now } == true ? key : nil })
     }
 
     private func prepareOutbound(_ channel: Channel, peer: PublicKey) -> EventLoopFuture<Void> {
@@ -483,7 +490,7 @@ public final class PeerNetwork: Sendable {
         // the lower key's connection, the one the tie-break keeps, usually arrives first and
         // no message is written to a connection that is about to be closed. A refused peer
         // is not dialed before its refusal ends.
-        let refusalLeftMilliseconds = slot.refusedUntil.map { max(0, ($0 - .now()).nanoseconds / 1_000_000) } ?? 0
+        let refusalLeftMilliseconds = slot.refusedUntil.map { max(0, (($0 - .now()).nanoseconds + 999_999) / 1_000_000) } ?? 0
         let delay =
             max(backoff, refusalLeftMilliseconds) + (ownKey < key ? 0 : configuration.reconnectDelayMillisecondsMin)
         slot.reconnectTask = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
@@ -543,7 +550,12 @@ public final class PeerNetwork: Sendable {
         let peer = record?.peer ?? record?.expectedPeer
         let networkError = error as? NetworkError
         let who = peer.flatMap { network.peers[$0]?.endpoint.name } ?? describe(channel.remoteAddress)
-        if networkError != nil || error is ByteToMessageDecoderError || error is ByteToMessageDecoderError.PayloadTooLargeError {
+        if networkError?.code == .refusedPeer {
+            // Expected while a refusal lasts: the peer redials with its usual backoff.
+            log(.debug, "turned away \(who): \(error)", peer: peer)
+        } else if networkError != nil || error is ByteToMessageDecoderError
+            || error is ByteToMessageDecoderError.PayloadTooLargeError
+        {
             network.connectionsFailed += 1
             log(.warning, "closed the connection with \(who): \(error)", peer: peer, error: networkError)
         } else {

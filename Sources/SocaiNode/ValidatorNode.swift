@@ -120,6 +120,8 @@ public actor ValidatorNode {
     /// others, and does not keep the node "syncing", until its wait is over.
     private var syncBackoff: [PublicKey: (strikes: Int, retryAfterNanoseconds: UInt64)] = [:]
     private var syncRequestedUpTo: UInt64 = 0
+    /// The highest block received by sync that followed the tip, applied or not.
+    private var syncHighestReceived: UInt64 = 0
     private var waiters: [Hash: [CheckedContinuation<TransactionResult?, Never>]] = [:]
     /// The long-running loops (peer messages, status, re-gossip), cancelled by `stop()`.
     private var tasks: [Task<Void, Never>] = []
@@ -160,6 +162,7 @@ public actor ValidatorNode {
             }
             try store.initializeState(try LedgerExecutor.genesisChanges(genesis, on: store.state))
         }
+        try store.completeValidatorSetHistory(genesisSet: genesis.validatorSet)
         try Self.checkByzantineMode(home.configuration, log: log)
         mempool = Mempool(
             transactionsMax: home.configuration.mempoolTransactionCount, bytesMax: home.configuration.mempoolByteCount)
@@ -606,7 +609,10 @@ public actor ValidatorNode {
         guard let bytes = try store.state.value(forKey: StateKey.parameters) else {
             throw NodeError(.invalid, "the state holds no block parameters")
         }
-        return try ParametersRecord(canonicalBytes: bytes)
+        // This node's own record: a failure to decode it is no peer's doing.
+        do { return try ParametersRecord(canonicalBytes: bytes) } catch {
+            throw NodeError(.invalid, "the state's block parameters do not decode: \(error)")
+        }
     }
 
     /// Builds this validator's proposal for `height` from the mempool and pending evidence.
@@ -676,8 +682,9 @@ public actor ValidatorNode {
     /// for a height from 1 to `height`, against the set in force at its own height.
     ///
     /// Consensus and block sync both call it, so a block this node takes from a peer passes
-    /// what the blocks it votes for pass. Every check reads only the chain, never what this
-    /// process happens to remember, so every honest validator judges a block alike.
+    /// what the blocks it votes for pass. Apart from the drift check, which a live proposal
+    /// alone is held to, every check reads only the chain, never what this process happens
+    /// to remember, so every honest validator judges a block alike.
     private func checkExtendsTip(_ block: Block, height: UInt64, checkingDrift: Bool) throws {
         let header = block.header
         guard header.height == height, height == store.height + 1 else {
@@ -950,22 +957,29 @@ public actor ValidatorNode {
         guard syncRequestedUpTo < from else { return }
         let count = UInt16(min(UInt64(NodeMessage.blocksPerRequestMax), height - store.height))
         syncRequestedUpTo = from + UInt64(count) - 1
+        let upTo = syncRequestedUpTo
         send(.blockRequest(fromHeight: from, countMax: count), to: peer)
         Task { [weak self] in
             try? await Task.sleep(nanoseconds: Self.syncRequestTimeoutMilliseconds * 1_000_000)
-            await self?.syncRequestTimedOut(from: from, peer: peer)
+            await self?.syncRequestTimedOut(from: from, upTo: upTo, peer: peer)
         }
     }
 
-    /// A request's time is up: if its first block has not arrived, the peer waits out its
-    /// backoff and the next candidate is asked.
-    private func syncRequestTimedOut(from: UInt64, peer: PublicKey) {
-        guard store.height < from else { return }
-        let strikes = (syncBackoff[peer]?.strikes ?? 0) + 1
-        let waitMilliseconds = Self.syncBackoffMilliseconds(strikes: strikes)
-        syncBackoff[peer] = (strikes, monotonicNanoseconds() + waitMilliseconds * 1_000_000)
-        log("peer \(peer) did not answer a request for block \(from); asking it again in \(waitMilliseconds) ms at the earliest")
-        syncRequestedUpTo = 0
+    /// A request's time is up. Unless every block it asked for was applied, the blocks
+    /// still missing are asked for again: a reply can stop part way (the peer went away, a
+    /// queue dropped frames), and waiting for the rest would stall sync for good. A peer
+    /// that sent none of them, not even one that failed here for this node's own reasons,
+    /// also waits out its backoff.
+    private func syncRequestTimedOut(from: UInt64, upTo: UInt64, peer: PublicKey) {
+        guard store.height < upTo else { return }
+        if store.height < from, syncHighestReceived < from {
+            let strikes = (syncBackoff[peer]?.strikes ?? 0) + 1
+            let waitMilliseconds = Self.syncBackoffMilliseconds(strikes: strikes)
+            syncBackoff[peer] = (strikes, monotonicNanoseconds() + waitMilliseconds * 1_000_000)
+            log(
+                "peer \(peer) did not answer a request for block \(from); asking it again in \(waitMilliseconds) ms at the earliest")
+        }
+        if syncRequestedUpTo <= upTo { syncRequestedUpTo = 0 }
         requestBlocks()
     }
 
@@ -987,6 +1001,7 @@ public actor ValidatorNode {
     private func applySynced(_ block: Block, certificate: CommitCertificate, from peer: PublicKey) {
         let height = block.header.height
         guard height == store.height + 1 else { return }
+        syncHighestReceived = max(syncHighestReceived, height)
         do {
             guard certificate.height == height, certificate.blockID == block.hash else {
                 throw VerificationError(.mismatch, "the certificate is not for this block")
@@ -1005,23 +1020,30 @@ public actor ValidatorNode {
             return
         } catch {
             // This node's own failure (its disk, its store): the peer did nothing wrong, and
-            // the block is asked for again once the next status arrives.
+            // the block is asked for again once the next status arrives. If the block was
+            // stored before the failure, consensus still moves on to the next height.
             log("could not apply block \(height) from sync: \(error)")
             syncRequestedUpTo = 0
+            if store.height >= height { startHeightAfterSync() }
             return
         }
         syncBackoff[peer] = nil
         metrics.blocksSynced += 1
         exportedMetrics.blocksSynced.increment()
         if height % 10 == 0 || !isSyncing { log("synced to height \(height)") }
+        startHeightAfterSync()
+        if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
+        requestBlocks()
+    }
+
+    /// Starts consensus at the height after the tip that sync moved.
+    private func startHeightAfterSync() {
         do {
             try perform(
                 machine.handle(.start(height: store.height + 1, validatorSet: try validatorSet(forHeight: store.height + 1))))
         } catch {
             log("could not start height \(store.height + 1) after sync: \(error)")
         }
-        if syncRequestedUpTo <= store.height { syncRequestedUpTo = 0 }
-        requestBlocks()
     }
 
     /// Whether a synced block's failure is the serving peer's doing: the block or its

@@ -414,6 +414,42 @@ public final class BlockStore {
         }
     }
 
+    /// Completes the record of validator sets for a store written before sets were recorded
+    /// (they are kept from the first block a store executes, so such a store's record starts
+    /// above height 1). Each block below the first recorded set must name `genesisSet` in its
+    /// validators hash, which shows that set was in force there; it is then recorded from
+    /// height 1. Throws, naming the block, when one names another set: that store cannot
+    /// tell which set checked what, and must be rebuilt by block sync from an empty store.
+    ///
+    /// Why: checking a block's evidence needs the set in force at the evidence's height, and
+    /// a validator whose record had a gap would judge such a block unlike the others.
+    public func completeValidatorSetHistory(genesisSet: ValidatorSet) throws(StoreError) {
+        guard height >= 1 else { return }
+        let select = try connection.prepare("SELECT MIN(height) FROM validator_sets")
+        try select.bind([])
+        let firstRecorded: UInt64? = try select.step() && !select.isNull(0) ? UInt64(select.integer(0)) : nil
+        if firstRecorded == 1 { return }
+        let gapEnd = firstRecorded.map { $0 - 1 } ?? height
+        for gapHeight in 1...gapEnd {
+            guard let stored = try block(at: gapHeight) else {
+                throw StoreError(.corrupt, "block \(gapHeight) is missing")
+            }
+            guard stored.block.header.validatorsHash == genesisSet.hash else {
+                throw StoreError(
+                    .corrupt,
+                    "this store records no validator set before height \(gapEnd + 1), and block \(gapHeight) names a set other than genesis's; rebuild the store by syncing from an empty data directory"
+                )
+            }
+        }
+        try connection.inTransaction { () throws(StoreError) in
+            try connection.cached("INSERT INTO validator_sets(height, validator_set) VALUES (?, ?)").run([
+                .integer(1), .blob(genesisSet.canonicalBytes),
+            ])
+        }
+        let recorded = try validatorSet(inForceAt: 1)
+        precondition(recorded == genesisSet, "the genesis set was recorded from height 1")
+    }
+
     private struct StoredRow {
         var hash: [UInt8]
         var block: [UInt8]

@@ -32,19 +32,25 @@ struct NodeCommand: AsyncParsableCommand {
         var field: Field?
 
         func run() throws {
-            let values: [(Field, String)] = try failing {
+            try failing {
                 let nodeHome = try NodeHome(path: expandPath(home))
                 let configuration = nodeHome.configuration
-                return [
-                    (.moniker, configuration.moniker), (.chain, configuration.chainID),
-                    (.key, PublicKey(of: try nodeHome.loadNodeKey()).hex),
-                    (.peer, configuration.peerListenAddress), (.api, configuration.apiListenAddress),
-                ]
-            }
-            if let field {
-                print(values.first { $0.0 == field }!.1)
-            } else {
-                for (name, value) in values { print("\(name.rawValue): \(value)") }
+                // The key file is read only when its public half is asked for: the other
+                // values are configuration, and a script reading them needs no key access.
+                func value(_ field: Field) throws -> String {
+                    switch field {
+                    case .moniker: return configuration.moniker
+                    case .chain: return configuration.chainID
+                    case .key: return PublicKey(of: try nodeHome.loadNodeKey()).hex
+                    case .peer: return configuration.peerListenAddress
+                    case .api: return configuration.apiListenAddress
+                    }
+                }
+                if let field {
+                    print(try value(field))
+                } else {
+                    for field in Field.allCases { print("\(field.rawValue): \(try value(field))") }
+                }
             }
         }
     }

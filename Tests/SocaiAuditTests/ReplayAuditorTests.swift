@@ -386,6 +386,61 @@ import Testing
         #expect(report.failure?.message == "block 3: proposer \(outsider) is not in the validator set in force")
     }
 
+    @Test func aStoreWrittenBeforeSetsWereRecordedGetsTheGenesisSetFromHeightOne() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.sqlite")
+        let executor = LedgerExecutor(chainID: sample.chainID)
+        do {
+            let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
+            try store.initializeState(try LedgerExecutor.genesisChanges(sample.genesis, on: store.state))
+            for index in 0..<3 {
+                let (block, commit) = try sample.append([try sample.transfer(from: index, to: index + 1)])
+                try store.appendExecuting(block, commit: commit, executor: executor)
+            }
+        }
+        // As a store written before sets were recorded: none is.
+        try tamper(path, "DELETE FROM validator_sets")
+        let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
+        #expect(try store.validatorSet(inForceAt: 2) == nil)
+        try store.completeValidatorSetHistory(genesisSet: sample.genesis.validatorSet)
+        #expect(try store.validatorSet(inForceAt: 1) == sample.genesis.validatorSet)
+        #expect(try store.validatorSet(inForceAt: 2) == sample.genesis.validatorSet)
+        // Complete already: a second call changes nothing.
+        try store.completeValidatorSetHistory(genesisSet: sample.genesis.validatorSet)
+    }
+
+    @Test func aSetHistoryGapOverAChangeCannotBeFilledIn() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("audit gap newcomer".utf8)))
+        let directory = ScratchDirectory()
+        let path = directory.file("chain.sqlite")
+        let executor = LedgerExecutor(chainID: sample.chainID)
+        do {
+            let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
+            try store.initializeState(try LedgerExecutor.genesisChanges(sample.genesis, on: store.state))
+            func add(_ transactions: [TransactionEnvelope]) throws {
+                let (block, commit) = try sample.append(transactions)
+                try store.appendExecuting(block, commit: commit, executor: executor)
+            }
+            try add([try sample.setValidatorPower(PublicKey(of: newcomer), power: 1)])
+            try add([try sample.transfer(from: 0, to: 1)])
+            try sample.switchValidators(to: sample.validatorKeys + [newcomer])
+            try add([try sample.transfer(from: 1, to: 2)])
+            try add([try sample.transfer(from: 2, to: 3)])
+        }
+        // No set recorded at all: block 3 names the grown set, so genesis's cannot stand in.
+        try tamper(path, "DELETE FROM validator_sets")
+        let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
+        #expect(throws: StoreError.self) { try store.completeValidatorSetHistory(genesisSet: sample.genesis.validatorSet) }
+        do {
+            try store.completeValidatorSetHistory(genesisSet: sample.genesis.validatorSet)
+        } catch {
+            #expect(error.message.contains("block 3 names a set other than genesis's"))
+        }
+        #expect(try store.validatorSet(inForceAt: 1) == nil)
+    }
+
     @Test func theStoreRecordsEachValidatorSetFromTheHeightItTakesForce() throws {
         let sample = try SampleChain(citizenCount: 6)
         let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))

@@ -62,9 +62,7 @@ import Testing
     /// the evidence, commit it in blocks, and keep agreeing; the audit replays the evidence.
     @Test(.timeLimit(.minutes(5)))
     func aByzantineValidatorsEquivocationIsCommittedAsEvidence() throws {
-        // The node refuses the byzantine mode unless this is set (a safety catch for operators);
-        // the harness's node processes inherit it.
-        setenv("SOCAI_ALLOW_BYZANTINE", "1", 1)
+        // The harness sets SOCAI_ALLOW_BYZANTINE for the byzantine node's process alone.
         let report = try runPassing("byzantine")
         let evidence = report.invariants.first { $0.name == .evidenceCommitted }
         #expect(evidence?.passed == true)

@@ -70,6 +70,16 @@ struct SessionChannelTests {
         #expect(!pair.responder.isActive)
     }
 
+    @Test("a refused peer is turned away before the responder signs its Auth")
+    func refusedPeer() throws {
+        let pair = try ChannelPair(responderRefuses: [NetFixture.public1])
+        defer { pair.finish() }
+        // The initiator's Hello reaches the responder, which closes without sending an Auth:
+        // the initiator never gets a session, and never sees the responder's signature.
+        expectNetworkError(.refusedPeer) { try pair.exchange() }
+        #expect(!pair.responder.isActive)
+    }
+
     @Test("an outbound connection that reaches another allowed node is refused")
     func unexpectedPeer() throws {
         let pair = try ChannelPair(initiatorAllows: [NetFixture.public2, NetFixture.public3], expectedPeer: NetFixture.public3)

@@ -51,7 +51,8 @@ struct ChannelPair {
     init(
         initiatorKey: SigningKey = NetFixture.key1, responderKey: SigningKey = NetFixture.key2,
         initiatorChain: ChainID = NetFixture.chainID, responderChain: ChainID = NetFixture.chainID,
-        initiatorAllows: Set<PublicKey>? = nil, responderAllows: Set<PublicKey>? = nil, expectedPeer: PublicKey? = nil
+        initiatorAllows: Set<PublicKey>? = nil, responderAllows: Set<PublicKey>? = nil, responderRefuses: Set<PublicKey> = [],
+        expectedPeer: PublicKey? = nil
     ) throws {
         let responderPublic = PublicKey(of: responderKey)
         let initiatorPublic = PublicKey(of: initiatorKey)
@@ -61,7 +62,7 @@ struct ChannelPair {
             allowedPeers: (initiatorAllows ?? [responderPublic]).union([expected]), expectedPeer: expected)
         let responderHandshake = HandshakeStateMachine(
             role: .responder, chainID: responderChain, nodeKey: responderKey,
-            allowedPeers: responderAllows ?? [initiatorPublic])
+            allowedPeers: responderAllows ?? [initiatorPublic], refusedPeers: responderRefuses)
         initiator = EmbeddedChannel()
         responder = EmbeddedChannel()
         try PeerPipeline.configure(initiator, handshake: initiatorHandshake, handshakeDeadline: .seconds(5))

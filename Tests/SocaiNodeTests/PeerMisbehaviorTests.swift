@@ -39,10 +39,16 @@ import Testing
         try await BlockSyncTests.waitUntil("the scripted peer is connected") {
             await node.network.connectedPeers().contains(PublicKey(of: peerKey))
         }
-        try peer.send(try bad(peerKey, written.genesis.chainID), to: PublicKey(of: try homes[0].loadNodeKey()))
+        // Sent again until it lands: while both sides dial at once, a message can go into the
+        // connection the tie-break then closes.
+        let message = try bad(peerKey, written.genesis.chainID)
+        let nodeKey = PublicKey(of: try homes[0].loadNodeKey())
         try await BlockSyncTests.waitUntil("the validator disconnects the peer") {
             let status = await node.network.statistics().peers.first { $0.publicKey == PublicKey(of: peerKey) }
-            return status?.disconnectsForMisbehavior == 1
+            if status?.disconnectsForMisbehavior == 1 { return true }
+            try? peer.send(message, to: nodeKey)
+            try? await Task.sleep(nanoseconds: 150_000_000)
+            return false
         }
         #expect(await !node.network.connectedPeers().contains(PublicKey(of: peerKey)))
         #expect(logs.contains(reason), "the disconnection did not name \(reason)")

@@ -191,7 +191,10 @@ enum SubmissionLoad {
                 if idle > stallSecondsMax && states.contains(where: \.inFlight) { return nil }
                 continue
             }
-            for connection in 0..<connections where polled[connection].revents != 0 && states[connection].inFlight {
+            for connection in 0..<connections where polled[connection].revents != 0 {
+                // An idle connection that polls ready was closed or failed: poll would report
+                // it again at once, for ever.
+                guard states[connection].inFlight else { return nil }
                 guard states[connection].receiveAvailable(through: &chunk) else { return nil }
                 switch states[connection].takeResponse() {
                 case .incomplete: continue
