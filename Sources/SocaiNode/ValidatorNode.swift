@@ -977,7 +977,8 @@ public actor ValidatorNode {
             let waitMilliseconds = Self.syncBackoffMilliseconds(strikes: strikes)
             syncBackoff[peer] = (strikes, monotonicNanoseconds() + waitMilliseconds * 1_000_000)
             log(
-                "peer \(peer) did not answer a request for block \(from); asking it again in \(waitMilliseconds) ms at the earliest")
+                "peer \(peer) did not answer a request for block \(from); asking it again in \(waitMilliseconds) ms at the earliest"
+            )
         }
         if syncRequestedUpTo <= upTo { syncRequestedUpTo = 0 }
         requestBlocks()
