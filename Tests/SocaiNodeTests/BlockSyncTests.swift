@@ -69,7 +69,7 @@ import Testing
     static func scriptedPeer(
         home: NodeHome, genesis: Genesis, syncer: NodeHome, claimedHeight: UInt64,
         serve: @escaping @Sendable (Block, CommitCertificate) -> (Block, CommitCertificate)?, store: BlockStore,
-        gate: Gate?
+        gate: Gate?, blocksPerReplyMax: UInt64 = .max
     ) throws -> (PeerNetwork, Task<Void, Never>) {
         let syncerKey = PublicKey(of: try syncer.loadNodeKey())
         let address = HostPort(home.configuration.peerListenAddress)!
@@ -88,7 +88,7 @@ import Testing
                     gate?.opened ?? true
                 else { continue }
                 var height = from
-                while height < from + UInt64(countMax), let stored = try? store.block(at: height),
+                while height < from + min(UInt64(countMax), blocksPerReplyMax), let stored = try? store.block(at: height),
                     let (block, commit) = serve(stored.block, stored.commit)
                 {
                     try? network.send(NodeMessage.blockResponse(block, commit).canonicalBytes, to: message.peer)
@@ -198,6 +198,52 @@ import Testing
         #expect(ValidatorNode.syncBackoffMilliseconds(strikes: 1_000) == ValidatorNode.syncBackoffMillisecondsMax)
     }
 
+    @Test func aReplyThatStopsPartWayIsAskedForAgain() async throws {
+        // The only peer answers each request with its first block alone (a reply cut short by
+        // a dropped connection or a full queue looks the same): the node must ask for the rest
+        // rather than wait for blocks that never come.
+        let directory = TemporaryDirectory()
+        var generator = LocalnetGenerator(chainID: try ChainID("socai-sync"), validatorCount: 4, genesisTimeMilliseconds: 1)
+        generator.peerPortBase = Self.portBase()
+        generator.apiPortBase = Self.portBase() + 10
+        let written = try generator.write(
+            genesisPath: directory.path + "/genesis.json", nodesDirectory: directory.path + "/nodes", overwrite: false)
+        let homes = try written.nodeHomes.map { try NodeHome(path: $0) }
+        let logs = LogBox()
+        let source = try await Self.produceChain(homes: homes, genesis: written.genesis, logs: logs)
+        let served = source.height
+        let (peer, peerTask) = try Self.scriptedPeer(
+            home: homes[1], genesis: written.genesis, syncer: homes[0], claimedHeight: served, serve: { ($0, $1) },
+            store: source, gate: nil, blocksPerReplyMax: 1)
+        try await peer.start()
+        defer { peerTask.cancel() }
+        let syncer = try ValidatorNode(home: homes[0], log: { logs.append("node1 \($0)") })
+        try await syncer.start()
+        try await Self.waitUntil("the new node reaches height \(served)") { await syncer.status().height >= served }
+        #expect(try await syncer.block(at: served)?.0.hash == (try source.block(at: served)?.block.hash))
+        await syncer.stop()
+        await peer.shutdown()
+    }
+
+    /// Validators 2, 3 and 4 (3/4 of the power) commit `chainHeight` blocks on their own and
+    /// stop; returns validator 2's store.
+    static func produceChain(homes: [NodeHome], genesis: Genesis, logs: LogBox) async throws -> BlockStore {
+        var producers: [ValidatorNode] = []
+        for index in 1...3 {
+            let node = try ValidatorNode(home: homes[index], log: { logs.append("node\(index + 1) \($0)") })
+            try await node.start()
+            producers.append(node)
+        }
+        try await Self.waitUntil("the three validators reach height \(Self.chainHeight)") {
+            for node in producers where await node.status().height < Self.chainHeight { return false }
+            return true
+        }
+        for node in producers { await node.stop() }
+        let source = try homes[1].openBlockStore(genesis: genesis)
+        #expect(source.height >= Self.chainHeight)
+        return source
+    }
+
     @Test func aPeerThatClaimsBlocksItNeverServesIsPassedOver() async throws {
         // The liar announces the highest height but answers no request: before, the node
         // asked it again every two seconds for ever and never became ready.
@@ -222,21 +268,8 @@ import Testing
         let homes = try written.nodeHomes.map { try NodeHome(path: $0) }
         let logs = LogBox()
 
-        // Validators 2, 3 and 4 hold 3/4 of the power: they commit a chain on their own.
-        var producers: [ValidatorNode] = []
-        for index in 1...3 {
-            let node = try ValidatorNode(home: homes[index], log: { logs.append("node\(index + 1) \($0)") })
-            try await node.start()
-            producers.append(node)
-        }
-        try await Self.waitUntil("the three validators reach height \(Self.chainHeight)") {
-            for node in producers where await node.status().height < Self.chainHeight { return false }
-            return true
-        }
-        for node in producers { await node.stop() }
-        let source = try homes[1].openBlockStore(genesis: written.genesis)
+        let source = try await Self.produceChain(homes: homes, genesis: written.genesis, logs: logs)
         let served = source.height
-        #expect(served >= Self.chainHeight)
 
         // The liar claims more blocks than exist and serves a bad block 2. The honest peer
         // waits for the gate.
