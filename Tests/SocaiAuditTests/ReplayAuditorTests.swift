@@ -415,50 +415,42 @@ import Testing
         let newcomer = try SigningKey(seed: SHA256.hash(Array("audit gap newcomer".utf8)))
         let directory = ScratchDirectory()
         let path = directory.file("chain.sqlite")
-        let executor = LedgerExecutor(chainID: sample.chainID)
-        do {
-            let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
-            try store.initializeState(try LedgerExecutor.genesisChanges(sample.genesis, on: store.state))
-            func add(_ transactions: [TransactionEnvelope]) throws {
-                let (block, commit) = try sample.append(transactions)
-                try store.appendExecuting(block, commit: commit, executor: executor)
-            }
-            try add([try sample.setValidatorPower(PublicKey(of: newcomer), power: 1)])
-            try add([try sample.transfer(from: 0, to: 1)])
-            try sample.switchValidators(to: sample.validatorKeys + [newcomer])
-            try add([try sample.transfer(from: 1, to: 2)])
-            try add([try sample.transfer(from: 2, to: 3)])
-        }
+        _ = try Self.storeWithASetChange(sample, adding: newcomer, at: path)
         // No set recorded at all: block 3 names the grown set, so genesis's cannot stand in.
         try tamper(path, "DELETE FROM validator_sets")
         let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
-        #expect(throws: StoreError.self) { try store.completeValidatorSetHistory(genesisSet: sample.genesis.validatorSet) }
         do {
             try store.completeValidatorSetHistory(genesisSet: sample.genesis.validatorSet)
+            Issue.record("a gap over a set change was filled in with the genesis set")
         } catch {
             #expect(error.message.contains("block 3 names a set other than genesis's"))
         }
         #expect(try store.validatorSet(inForceAt: 1) == nil)
     }
 
-    @Test func theStoreRecordsEachValidatorSetFromTheHeightItTakesForce() throws {
-        let sample = try SampleChain(citizenCount: 6)
-        let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))
-        let directory = ScratchDirectory()
-        let store = try BlockStore(
-            path: directory.file("chain.sqlite"), chainID: sample.chainID, genesisHash: sample.genesis.hash)
+    /// A store at `path` with four blocks of `sample`, in which governance adds `newcomer`:
+    /// decided in block 1, in force from block 3 (H + 2).
+    static func storeWithASetChange(_ sample: SampleChain, adding newcomer: SigningKey, at path: String) throws -> BlockStore {
+        let store = try BlockStore(path: path, chainID: sample.chainID, genesisHash: sample.genesis.hash)
         try store.initializeState(try LedgerExecutor.genesisChanges(sample.genesis, on: store.state))
         let executor = LedgerExecutor(chainID: sample.chainID)
         func add(_ transactions: [TransactionEnvelope]) throws {
             let (block, commit) = try sample.append(transactions)
             try store.appendExecuting(block, commit: commit, executor: executor)
         }
-        // Decided in block 1, in force from block 3 (H + 2).
         try add([try sample.setValidatorPower(PublicKey(of: newcomer), power: 1)])
         try add([try sample.transfer(from: 0, to: 1)])
         try sample.switchValidators(to: sample.validatorKeys + [newcomer])
         try add([try sample.transfer(from: 1, to: 2)])
         try add([try sample.transfer(from: 2, to: 3)])
+        return store
+    }
+
+    @Test func theStoreRecordsEachValidatorSetFromTheHeightItTakesForce() throws {
+        let sample = try SampleChain(citizenCount: 6)
+        let newcomer = try SigningKey(seed: SHA256.hash(Array("audit newcomer".utf8)))
+        let directory = ScratchDirectory()
+        let store = try Self.storeWithASetChange(sample, adding: newcomer, at: directory.file("chain.sqlite"))
         let grown = try ValidatorSet(
             (sample.validatorKeys + [newcomer]).map { Validator(publicKey: PublicKey(of: $0), power: 1) })
         #expect(try store.validatorSet(inForceAt: 0) == nil)
