@@ -16,6 +16,8 @@ public actor ValidatorNode {
     public static let proposedBlocksPerHeightMax = 64
     /// Most pieces of evidence waiting to be included.
     public static let pendingEvidenceMax = 100
+    /// Most committed evidence hashes a node remembers (`committedEvidence`).
+    public static let committedEvidenceRememberedMax = 10_000
     /// Longest a gossiped transaction waits for others to share its message.
     static let gossipDelayMilliseconds: UInt64 = 5
     /// Most transaction bytes one gossip message carries: well under a frame's maximum.
@@ -100,7 +102,10 @@ public actor ValidatorNode {
     private var deferredProposal: (height: UInt64, round: UInt32)?
     private var pendingValidations: Set<Hash> = []
     private var pendingEvidence: [Hash: DuplicateVoteEvidence] = [:]
-    private var committedEvidence: Set<Hash> = []
+    /// Evidence this process saw committed, so that it is neither proposed nor relayed
+    /// again; the most recent `committedEvidenceRememberedMax` (a validator commits evidence
+    /// rarely, and a block holds at most `Limits.blockEvidenceMax`).
+    private var committedEvidence = RecentHashes<Void>(capacity: ValidatorNode.committedEvidenceRememberedMax)
     private var peerHeights: [PublicKey: UInt64] = [:]
     /// Accepted transactions not yet gossiped, with the peer each came from (`gossip`);
     /// at most `NodeMessage.transactionsPerMessageMax` entries and `gossipBatchBytesMax` bytes.
@@ -515,7 +520,7 @@ public actor ValidatorNode {
                 let committedHeight = store.height
                 schedule(afterMilliseconds: Self.commitDelayMilliseconds) { $0.startHeight(after: committedHeight) }
             case .evidence(let evidence):
-                if pendingEvidence.count < Self.pendingEvidenceMax, !committedEvidence.contains(evidence.hash) {
+                if pendingEvidence.count < Self.pendingEvidenceMax, committedEvidence[evidence.hash] == nil {
                     pendingEvidence[evidence.hash] = evidence
                     log("equivocation by \(evidence.voteA.validator) at height \(evidence.voteA.height)")
                     broadcast(.evidence(evidence))
@@ -794,7 +799,7 @@ public actor ValidatorNode {
         mempool.remember(committed: execution.outcomes)
         try mempool.update(committed: block.transactions, state: store.state)
         for evidence in block.evidence {
-            committedEvidence.insert(evidence.hash)
+            committedEvidence.record(evidence.hash, ())
             pendingEvidence.removeValue(forKey: evidence.hash)
         }
         proposedBlocks = proposedBlocks.filter { $0.value.header.height > block.header.height }
@@ -925,7 +930,7 @@ public actor ValidatorNode {
             }
         case .evidence(let evidence):
             if pendingEvidence[evidence.hash] == nil, pendingEvidence.count < Self.pendingEvidenceMax,
-                !committedEvidence.contains(evidence.hash), evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
+                committedEvidence[evidence.hash] == nil, evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
                 let set = try? validatorSetInForce(at: evidence.voteA.height),
                 (try? evidence.verify(chainID: chainID, validatorSet: set)) != nil
             {
