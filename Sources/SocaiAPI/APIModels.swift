@@ -32,31 +32,35 @@ public struct ProvenView<View: Encodable & Sendable>: ResponseEncodable, Sendabl
     public let proof: ProofView
 }
 
-/// A list of proven answers.
+/// A page of proven answers.
 ///
 /// Each item is proven present; a list cannot prove by itself that nothing was left out.
 /// Where the ledger keeps a count of the entries (the access log), the answer carries it,
-/// proven, as `total`: a client checks `items.count == total`. Every list holds at most
-/// `itemsMax` items; one that holds that many may have more.
+/// proven, as `total`: a client that reads every page checks that it got `total` items.
+/// A page holds at most `itemsMax` items; a full one carries `next`, which `?after=` takes
+/// to read the following page (which may be empty).
 public struct ProvenList<View: Encodable & Sendable>: ResponseEncodable, Sendable {
     /// The items.
     public let items: [ProvenView<View>]
-    /// The most items one answer lists (`LedgerQueries.listLimitMax`).
+    /// The most items one page lists (`LedgerQueries.listLimitMax`).
     public let itemsMax: Int
+    /// The cursor of the next page (hex), when this page is full.
+    public let next: String?
     /// How many entries the ledger counts for this list, where it keeps such a count.
     public let total: UInt64?
     /// The proof of `total`'s entry (absent entry: a total of 0).
     public let totalProof: ProofView?
 
-    /// A list without a proven total.
-    init(items: [ProvenView<View>]) {
-        self.init(items: items, total: nil, totalProof: nil)
+    /// A page without a proven total.
+    init(items: [ProvenView<View>], next: [UInt8]?) {
+        self.init(items: items, next: next, total: nil, totalProof: nil)
     }
 
-    /// A list with the ledger's count of its entries and that count's proof.
-    init(items: [ProvenView<View>], total: UInt64?, totalProof: ProofView?) {
+    /// A page with the ledger's count of the list's entries and that count's proof.
+    init(items: [ProvenView<View>], next: [UInt8]?, total: UInt64?, totalProof: ProofView?) {
         self.items = items
         self.itemsMax = LedgerQueries.listLimitMax
+        self.next = next.map(Hex.encode)
         self.total = total
         self.totalProof = totalProof
     }

@@ -215,36 +215,49 @@ public enum SocaiAPI {
                 throw APIError.badRequest("give exactly one of ?subject= or ?consumer=")
             }
             let did = try parseDID(subject ?? consumer)
-            return try await node.query { queries, height, time in
-                let items = try subject != nil ? queries.consents(subject: did) : queries.consents(consumer: did)
-                return ProvenList(
-                    items: items.map {
-                        ProvenView(
-                            record: ConsentView($0.record, atMilliseconds: time), height: height, proof: ProofView($0.proof))
-                    })
-            }
-        }
-        router.get("/v1/access-log/:subject") { _, context -> ProvenList<AccessView> in
-            let did = try parseDID(context.parameters.get("subject"))
-            return try await node.query { queries, height, _ in
-                // The subject's access count, proven beside the entries, shows the log is
-                // whole: a node cannot leave an access out unnoticed.
-                let (entries, countProof) = try queries.accessLog(subject: did)
-                let total: UInt64
-                do { total = try countProof.value.map { try AmountRecord(canonicalBytes: $0).value } ?? 0 } catch {
-                    throw StateError(.corrupt, "the access count of \(did) does not decode")
+            let after = try parseCursor(request)
+            return try await listing {
+                try await node.query { queries, height, time in
+                    let page =
+                        try subject != nil
+                        ? queries.consentPage(subject: did, after: after) : queries.consentPage(consumer: did, after: after)
+                    return ProvenList(
+                        items: page.items.map {
+                            ProvenView(
+                                record: ConsentView($0.record, atMilliseconds: time), height: height, proof: ProofView($0.proof))
+                        }, next: page.next)
                 }
-                return ProvenList(
-                    items: entries.map { ProvenView(record: AccessView($0.record), height: height, proof: ProofView($0.proof)) },
-                    total: total, totalProof: ProofView(countProof))
             }
         }
-        router.get("/v1/offers") { _, _ -> ProvenList<OfferView> in
-            try await node.query { queries, height, _ in
-                ProvenList(
-                    items: try queries.offers().map {
-                        ProvenView(record: OfferView($0.record), height: height, proof: ProofView($0.proof))
-                    })
+        router.get("/v1/access-log/:subject") { request, context -> ProvenList<AccessView> in
+            let did = try parseDID(context.parameters.get("subject"))
+            let after = try parseCursor(request)
+            return try await listing {
+                try await node.query { queries, height, _ in
+                    // The subject's access count, proven beside the entries, shows the log is
+                    // whole: a node cannot leave an access out unnoticed.
+                    let (entries, countProof) = try queries.accessLogPage(subject: did, after: after)
+                    let total: UInt64
+                    do { total = try countProof.value.map { try AmountRecord(canonicalBytes: $0).value } ?? 0 } catch {
+                        throw StateError(.corrupt, "the access count of \(did) does not decode")
+                    }
+                    return ProvenList(
+                        items: entries.items.map {
+                            ProvenView(record: AccessView($0.record), height: height, proof: ProofView($0.proof))
+                        }, next: entries.next, total: total, totalProof: ProofView(countProof))
+                }
+            }
+        }
+        router.get("/v1/offers") { request, _ -> ProvenList<OfferView> in
+            let after = try parseCursor(request)
+            return try await listing {
+                try await node.query { queries, height, _ in
+                    let page = try queries.offerPage(after: after)
+                    return ProvenList(
+                        items: page.items.map {
+                            ProvenView(record: OfferView($0.record), height: height, proof: ProofView($0.proof))
+                        }, next: page.next)
+                }
             }
         }
         router.get("/v1/orders/:id") { _, context -> ProvenView<OrderView> in
@@ -321,6 +334,25 @@ public enum SocaiAPI {
             throw APIError.badRequest("\(what) must be 64 lowercase hex digits")
         }
         return hash
+    }
+
+    /// Longest `?after=` cursor accepted, in bytes: a list's cursor is one state key.
+    static let cursorBytesMax = 512
+
+    /// The `?after=` cursor (a page's `next`, hex), or nil when there is none.
+    static func parseCursor(_ request: Request) throws -> [UInt8]? {
+        guard let text = request.uri.queryParameters.get("after") else { return nil }
+        guard text.count <= 2 * cursorBytesMax, let bytes = try? Hex.decode(text), !bytes.isEmpty else {
+            throw APIError.badRequest("?after= must be a page's next cursor: hex, at most \(cursorBytesMax) bytes")
+        }
+        return bytes
+    }
+
+    /// Runs a list query, answering 400 for a cursor that is not of the list asked for.
+    static func listing<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        do { return try await body() } catch let error as StateError where error.code == .invalidArgument {
+            throw APIError.badRequest(error.message)
+        }
     }
 
     static func parseDID(_ text: String?) throws -> DID {

@@ -33,6 +33,15 @@ public struct Proven<Record: StateRecord>: Sendable, Equatable {
     public let proof: StateProof
 }
 
+/// One page of a list query: its proven items, and when the page is full the cursor to
+/// ask for the next one with (the last listed state key; the next page may be empty).
+public struct ListPage<Record: StateRecord> {
+    /// The items, in the list's order.
+    public let items: [Proven<Record>]
+    /// Where the next page starts, or nil when this one was not full.
+    public let next: [UInt8]?
+}
+
 /// Read-only questions about the ledger, each answerable with a proof against a state root.
 ///
 /// `root` selects the state: the current root by default, or the root of an earlier height
@@ -69,15 +78,24 @@ public struct LedgerQueries {
         return Proven(record: record, proof: try proof(forKey: key))
     }
 
+    /// The entries under `prefix` after the listed key `after` (from the first when nil), at
+    /// most `limit` (and `listLimitMax`), each proven under the key `key` makes of it. The
+    /// page's `next` is its last listed key when the page is full: more may follow.
     private func list<Record: StateRecord>(
-        _ type: Record.Type, prefix: [UInt8], limit: Int, key: (([UInt8], [UInt8])) throws(StateError) -> [UInt8]
-    ) throws(StateError) -> [Proven<Record>] {
-        let entries = try backend.entries(withPrefix: prefix, after: nil, limit: min(max(limit, 0), Self.listLimitMax))
+        _ type: Record.Type, prefix: [UInt8], after: [UInt8]? = nil, limit: Int,
+        key: (([UInt8], [UInt8])) throws(StateError) -> [UInt8]
+    ) throws(StateError) -> ListPage<Record> {
+        if let after, !after.starts(with: prefix) {
+            throw StateError(.invalidArgument, "the list cursor is not a key of this list")
+        }
+        let bounded = min(max(limit, 0), Self.listLimitMax)
+        let entries = try backend.entries(withPrefix: prefix, after: after, limit: bounded)
         var results: [Proven<Record>] = []
         for entry in entries {
             if let item = try proven(Record.self, try key((entry.key, entry.value))) { results.append(item) }
         }
-        return results
+        let next = bounded > 0 && entries.count == bounded ? entries.last?.key : nil
+        return ListPage(items: results, next: next)
     }
 
     /// The current DID document record.
@@ -116,7 +134,7 @@ public struct LedgerQueries {
     /// then the current version when the history does not hold it.
     public func didHistory(_ did: DID, limit: Int = listLimitMax) throws(StateError) -> [Proven<DIDRecord>] {
         let bounded = min(max(limit, 0), Self.listLimitMax)
-        var versions = try list(DIDRecord.self, prefix: StateKey.didVersionPrefix(did), limit: bounded) { $0.0 }
+        var versions = try list(DIDRecord.self, prefix: StateKey.didVersionPrefix(did), limit: bounded) { $0.0 }.items
         guard versions.count < bounded, let current = try self.did(did),
             current.record.version > versions.last?.record.version ?? 0
         else { return versions }
@@ -141,16 +159,31 @@ public struct LedgerQueries {
 
     /// The consents a subject granted, ordered by id.
     public func consents(subject: DID, limit: Int = listLimitMax) throws(StateError) -> [Proven<ConsentRecord>] {
-        let prefix = StateKey.consentBySubjectPrefix(subject)
-        return try list(ConsentRecord.self, prefix: prefix, limit: limit) { (entry: ([UInt8], [UInt8])) throws(StateError) in
-            StateKey.consent(try Self.trailingHash(entry.0, prefix))
-        }
+        try consentPage(subject: subject, limit: limit).items
+    }
+
+    /// One page of a subject's consents, ordered by id, after the cursor `after` (a page's `next`).
+    public func consentPage(subject: DID, after: [UInt8]? = nil, limit: Int = listLimitMax) throws(StateError)
+        -> ListPage<ConsentRecord>
+    {
+        try consentPage(prefix: StateKey.consentBySubjectPrefix(subject), after: after, limit: limit)
     }
 
     /// The consents granted to a consumer, ordered by id.
     public func consents(consumer: DID, limit: Int = listLimitMax) throws(StateError) -> [Proven<ConsentRecord>] {
-        let prefix = StateKey.consentByConsumerPrefix(consumer)
-        return try list(ConsentRecord.self, prefix: prefix, limit: limit) { (entry: ([UInt8], [UInt8])) throws(StateError) in
+        try consentPage(consumer: consumer, limit: limit).items
+    }
+
+    /// One page of the consents granted to a consumer, ordered by id, after the cursor `after`.
+    public func consentPage(consumer: DID, after: [UInt8]? = nil, limit: Int = listLimitMax) throws(StateError)
+        -> ListPage<ConsentRecord>
+    {
+        try consentPage(prefix: StateKey.consentByConsumerPrefix(consumer), after: after, limit: limit)
+    }
+
+    private func consentPage(prefix: [UInt8], after: [UInt8]?, limit: Int) throws(StateError) -> ListPage<ConsentRecord> {
+        try list(ConsentRecord.self, prefix: prefix, after: after, limit: limit) {
+            (entry: ([UInt8], [UInt8])) throws(StateError) in
             StateKey.consent(try Self.trailingHash(entry.0, prefix))
         }
     }
@@ -165,8 +198,17 @@ public struct LedgerQueries {
     public func accessLog(subject: DID, limit: Int = listLimitMax) throws(StateError) -> (
         entries: [Proven<AccessLogEntry>], count: StateProof
     ) {
-        let entries = try list(AccessLogEntry.self, prefix: StateKey.accessPrefix(subject), limit: limit) { $0.0 }
-        return (entries, try proof(forKey: StateKey.accessCount(subject)))
+        let page = try accessLogPage(subject: subject, limit: limit)
+        return (page.entries.items, page.count)
+    }
+
+    /// One page of a subject's access log, oldest first, after the cursor `after` (a page's
+    /// `next`), with the proof of the log's count.
+    public func accessLogPage(subject: DID, after: [UInt8]? = nil, limit: Int = listLimitMax) throws(StateError) -> (
+        entries: ListPage<AccessLogEntry>, count: StateProof
+    ) {
+        let page = try list(AccessLogEntry.self, prefix: StateKey.accessPrefix(subject), after: after, limit: limit) { $0.0 }
+        return (page, try proof(forKey: StateKey.accessCount(subject)))
     }
 
     /// A DID's credit balance (0 when it holds none), with the proof of its entry or absence.
@@ -188,7 +230,12 @@ public struct LedgerQueries {
 
     /// Offers, ordered by id.
     public func offers(limit: Int = listLimitMax) throws(StateError) -> [Proven<OfferRecord>] {
-        try list(OfferRecord.self, prefix: StateKey.offerPrefix, limit: limit) { $0.0 }
+        try offerPage(limit: limit).items
+    }
+
+    /// One page of the offers, ordered by id, after the cursor `after` (a page's `next`).
+    public func offerPage(after: [UInt8]? = nil, limit: Int = listLimitMax) throws(StateError) -> ListPage<OfferRecord> {
+        try list(OfferRecord.self, prefix: StateKey.offerPrefix, after: after, limit: limit) { $0.0 }
     }
 
     /// An order by id.
@@ -196,7 +243,7 @@ public struct LedgerQueries {
 
     /// Orders, ordered by id.
     public func orders(limit: Int = listLimitMax) throws(StateError) -> [Proven<OrderRecord>] {
-        try list(OrderRecord.self, prefix: StateKey.orderPrefix, limit: limit) { $0.0 }
+        try list(OrderRecord.self, prefix: StateKey.orderPrefix, limit: limit) { $0.0 }.items
     }
 
     /// A registered organization.

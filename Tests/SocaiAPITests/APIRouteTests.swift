@@ -170,6 +170,19 @@ import Testing
                 #expect((json(response.body)["items"] as? [Any])?.isEmpty == true)
             }
             try await client.execute(uri: "/v1/consents", method: .get) { response in #expect(response.status == .badRequest) }
+            // Lists page by cursor: a short page has no next, and a bad cursor is a 400.
+            try await client.execute(uri: "/v1/offers", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(json(response.body)["next"] == nil)
+            }
+            try await client.execute(uri: "/v1/offers?after=zz", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/v1/consents?subject=\(did.value)&after=0011", method: .get) { response in
+                #expect(response.status == .badRequest)
+                let message = (json(response.body)["error"] as? [String: Any])?["message"] as? String
+                #expect(message == "the list cursor is not a key of this list")
+            }
             // No access yet: an empty log, and the proven absence of a count shows it is whole.
             try await client.execute(uri: "/v1/access-log/\(did.value)", method: .get) { response in
                 #expect(response.status == .ok)

@@ -204,6 +204,33 @@ struct Workload {
         #expect(first.backend.stateRoot != .zero)
     }
 
+    @Test func listsArePagedByCursorAndEveryPageIsProven() throws {
+        let ledger = LedgerFixture()
+        try ledger.createCitizens()
+        var granted: [Hash] = []
+        for categories in [["civil-status"], ["residence"], ["civil-status", "residence"]] {
+            let grant = ledger.grant(categories: categories.map { try! DataCategory($0) })
+            let outcome = try ledger.run(grant, by: ledger.citizen)
+            #expect(outcome.code == .ok)
+            granted.append(outcome.transactionHash)
+        }
+        let queries = LedgerQueries(backend: ledger.backend)
+        let first = try queries.consentPage(subject: ledger.citizenDID, limit: 2)
+        #expect(first.items.count == 2)
+        let cursor = try #require(first.next, "a full page names where the next starts")
+        let second = try queries.consentPage(subject: ledger.citizenDID, after: cursor, limit: 2)
+        #expect(second.items.count == 1)
+        #expect(second.next == nil)
+        // The pages together are the whole list, in id order, each item proven.
+        let paged = (first.items + second.items)
+        #expect(paged.map(\.record.id) == granted.sorted())
+        #expect(paged.allSatisfy { $0.proof.verify() })
+        #expect(try queries.consents(subject: ledger.citizenDID).map(\.record.id) == granted.sorted())
+        // A cursor from another list is refused, naming the problem.
+        #expect(throws: StateError.self) { try queries.consentPage(consumer: ledger.consumerDID, after: cursor) }
+        #expect(try queries.offerPage(limit: 0).next == nil)
+    }
+
     @Test func proofsVerifyAndFailWhenTampered() throws {
         let ledger = LedgerFixture()
         try ledger.createCitizens()
