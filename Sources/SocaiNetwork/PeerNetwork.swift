@@ -422,7 +422,7 @@ public final class PeerNetwork: Sendable {
     /// The peers refused now (`disconnect`); on `loop`.
     private func refusedPeers() -> Set<PublicKey> {
         let now = NIODeadline.now()
-        return Set(state.value.peers.compactMap { key, slot in slot.refusedUntil.map { $0 > now } == true ? key : nil })
+        return Set(state.value.peers.compactMap { key, slot in slot.isRefused(at: now) ? key : nil })
     }
 
     private func prepareOutbound(_ channel: Channel, peer: PublicKey) -> EventLoopFuture<Void> {
@@ -490,9 +490,9 @@ public final class PeerNetwork: Sendable {
         // the lower key's connection, the one the tie-break keeps, usually arrives first and
         // no message is written to a connection that is about to be closed. A refused peer
         // is not dialed before its refusal ends.
-        let refusalLeftMilliseconds = slot.refusedUntil.map { max(0, (($0 - .now()).nanoseconds + 999_999) / 1_000_000) } ?? 0
         let delay =
-            max(backoff, refusalLeftMilliseconds) + (ownKey < key ? 0 : configuration.reconnectDelayMillisecondsMin)
+            max(backoff, slot.refusalLeftMilliseconds(at: .now()))
+            + (ownKey < key ? 0 : configuration.reconnectDelayMillisecondsMin)
         slot.reconnectTask = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
             state.value.peers[key]?.reconnectTask = nil
             dial(key)
@@ -515,7 +515,7 @@ public final class PeerNetwork: Sendable {
             slot.dialing = false
             slot.dialChannel = nil
         }
-        if let until = slot.refusedUntil, until > .now() {
+        if slot.isRefused(at: .now()) {
             log(.debug, "refusing a session with \(slot.endpoint.name): disconnected for misbehaving", peer: peer)
             channel.close(promise: nil)
             return
@@ -765,6 +765,15 @@ private final class PeerSlot {
     var refusedUntil: NIODeadline?
     /// Times the node disconnected the peer for misbehaving.
     var disconnectsForMisbehavior = 0
+
+    /// Whether the peer is refused at `now`.
+    func isRefused(at now: NIODeadline) -> Bool { refusedUntil.map { $0 > now } ?? false }
+
+    /// Whole milliseconds of refusal left at `now`, rounded up (0 when not refused), so a
+    /// redial never lands just before the refusal ends.
+    func refusalLeftMilliseconds(at now: NIODeadline) -> Int64 {
+        refusedUntil.map { max(0, (($0 - now).nanoseconds + 999_999) / 1_000_000) } ?? 0
+    }
 
     init(endpoint: PeerEndpoint, reconnectDelayMilliseconds: Int64) {
         self.endpoint = endpoint

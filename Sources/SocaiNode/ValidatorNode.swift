@@ -445,6 +445,20 @@ public actor ValidatorNode {
         body(self)
     }
 
+    /// Holds verified `evidence` for a block this node proposes, and passes it on to every
+    /// peer but `from`, its sender, unless it is held already, was committed, or the pending
+    /// evidence is full; returns whether it was taken. Passed on once (a copy coming back
+    /// finds it held): where validators are not all linked, a proposer may not have it.
+    @discardableResult
+    private func holdEvidence(_ evidence: DuplicateVoteEvidence, from peer: PublicKey?) -> Bool {
+        guard pendingEvidence[evidence.hash] == nil, pendingEvidence.count < Self.pendingEvidenceMax,
+            committedEvidence[evidence.hash] == nil
+        else { return false }
+        pendingEvidence[evidence.hash] = evidence
+        broadcast(.evidence(evidence), except: peer)
+        return true
+    }
+
     /// Feeds a peer's vote or proposal, and disconnects the peer if the machine dropped it
     /// for a signature that does not verify. Honest peers relay only what their own machine
     /// verified, so a bad signature is the sender's doing, not a relay's.
@@ -520,10 +534,8 @@ public actor ValidatorNode {
                 let committedHeight = store.height
                 schedule(afterMilliseconds: Self.commitDelayMilliseconds) { $0.startHeight(after: committedHeight) }
             case .evidence(let evidence):
-                if pendingEvidence.count < Self.pendingEvidenceMax, committedEvidence[evidence.hash] == nil {
-                    pendingEvidence[evidence.hash] = evidence
+                if holdEvidence(evidence, from: nil) {
                     log("equivocation by \(evidence.voteA.validator) at height \(evidence.voteA.height)")
-                    broadcast(.evidence(evidence))
                 }
             }
         }
@@ -929,15 +941,12 @@ public actor ValidatorNode {
                 _ = try? submitLocally(envelope, signatureVerified: valid, receivedFrom: peer)
             }
         case .evidence(let evidence):
-            if pendingEvidence[evidence.hash] == nil, pendingEvidence.count < Self.pendingEvidenceMax,
-                committedEvidence[evidence.hash] == nil, evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
+            // The machine made its own evidence from votes it verified; a peer's is checked here.
+            if evidence.voteA.height >= 1, evidence.voteA.height <= store.height + 1,
                 let set = try? validatorSetInForce(at: evidence.voteA.height),
                 (try? evidence.verify(chainID: chainID, validatorSet: set)) != nil
             {
-                pendingEvidence[evidence.hash] = evidence
-                // Passed on once (it is pending from now on, so a copy coming back stops
-                // here): where validators are not all linked, the proposer may not have it.
-                broadcast(.evidence(evidence), except: peer)
+                holdEvidence(evidence, from: peer)
             }
         case .status(let height):
             peerHeights[peer] = height
